@@ -1,0 +1,46 @@
+import fastifyWebsocket from '@fastify/websocket'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { resolveOptions, type PubsubOptions } from './options.js'
+import pubsubPlugin from './plugins/pubsub.js'
+import consoleRoute from './routes/console.js'
+import publishRoute from './routes/publish.js'
+import topicsRoute from './routes/topics.js'
+import wsRoute from './routes/ws.js'
+
+/**
+ * The whole service as one plugin: `fastify.pubsub`, `GET /ws`,
+ * `POST /publish/:topic`, `GET /topics`, `GET /topics/:topic` and the web
+ * console at `GET /`, all under `prefix`.
+ *
+ * @example
+ * import fastifyPubsub from 'fastify-pubsub'
+ * await app.register(fastifyPubsub, { prefix: '/realtime' })
+ * await app.pubsub.publish('news.sports', { score: '2-1' })
+ */
+async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  if (!fastify.hasDecorator('websocketServer')) {
+    await fastify.register(fastifyWebsocket, {
+      // permessage-deflate stays off: it costs memory per connection and opens
+      // the door to compression bombs.
+      options: { maxPayload: options.maxPayload, perMessageDeflate: false },
+      // The default closes every client without a code (1005) before our
+      // route's preClose can say 1001; leave the clients to the route.
+      preClose (done) {
+        this.websocketServer.close()
+        done()
+      }
+    })
+  }
+  // The decorator escapes to the host app; the routes stay under the prefix.
+  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions })
+  await fastify.register(async function routes (scope) {
+    await scope.register(wsRoute, { maxBufferedBytes: options.maxBufferedBytes })
+    await scope.register(publishRoute, { bodyLimit: options.bodyLimit })
+    await scope.register(topicsRoute)
+    if (options.console) await scope.register(consoleRoute)
+  }, { prefix: options.prefix })
+}
+
+export default fp(fastifyPubsub, { fastify: '5.x', name: 'fastify-pubsub' })

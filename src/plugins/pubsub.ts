@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Broker } from '../pubsub/broker.js'
+import type { Engine } from '../pubsub/engine.js'
+import type { BrokerOptions } from '../pubsub/options.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The publish/subscribe broker shared by the WebSocket and REST routes. */
+    pubsub: Broker
+  }
+}
+
+export interface PubsubPluginOptions extends BrokerOptions {
+  /** The engine to run on; in memory by default. The plugin closes it on app close. */
+  engine?: Engine
+}
+
+/**
+ * Decorates `fastify.pubsub` with a Broker and closes it with the app.
+ *
+ * @example
+ * await app.register(pubsubPlugin)
+ * await app.pubsub.publish('news.sports', { score: '2-1' })
+ */
+async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Promise<void> {
+  const { engine, ...options } = opts
+  const broker = new Broker(options, { engine, logger: fastify.log })
+  fastify.decorate('pubsub', broker)
+  fastify.addHook('onClose', async () => { await broker.close() })
+}
+
+export default fp(pubsub, { fastify: '5.x', name: 'fastify-pubsub-broker' })

@@ -1,0 +1,82 @@
+import sjson from 'secure-json-parse'
+import {
+  PUBSUB_ERR_BAD_JSON,
+  PUBSUB_ERR_BAD_REQUEST,
+  PUBSUB_ERR_UNKNOWN_ACTION
+} from '../pubsub/errors.js'
+
+/** The request id a reply echoes. */
+export type RequestId = string | number
+
+export type Request =
+  | { action: 'subscribe', id?: RequestId, topic: string, since?: number, epoch?: string }
+  | { action: 'unsubscribe', id?: RequestId, topic: string }
+  | { action: 'publish', id?: RequestId, topic: string, message: unknown }
+  | { action: 'ping', id?: RequestId }
+
+/** Thrown by parseRequest: the error, and the id to echo when the frame had a valid one. */
+export class RequestError extends Error {
+  readonly error: Error & { code: string }
+  readonly id: RequestId | undefined
+
+  constructor (error: Error & { code: string }, id?: RequestId) {
+    super(error.message)
+    this.error = error
+    this.id = id
+  }
+}
+
+const MAX_ID_LENGTH = 64
+
+/**
+ * Parses and checks one text frame against the wire contract. Throws a
+ * RequestError carrying BAD_JSON, BAD_REQUEST or UNKNOWN_ACTION. Topic rules
+ * are the broker's to check.
+ */
+export function parseRequest (text: string): Request {
+  let frame: unknown
+  try {
+    // Like Fastify's body parser: a __proto__ or constructor.prototype key is refused.
+    frame = sjson.parse(text)
+  } catch {
+    throw new RequestError(new PUBSUB_ERR_BAD_JSON())
+  }
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+    throw new RequestError(new PUBSUB_ERR_BAD_JSON())
+  }
+  const fields = frame as Record<string, unknown>
+  const id = fields.id
+  if (id !== undefined && !((typeof id === 'string' && id.length <= MAX_ID_LENGTH) || typeof id === 'number')) {
+    throw new RequestError(new PUBSUB_ERR_BAD_REQUEST(`'id' must be a number or a string of at most ${MAX_ID_LENGTH} characters`))
+  }
+  const action = fields.action
+  const fail = (message: string): never => { throw new RequestError(new PUBSUB_ERR_BAD_REQUEST(message), id) }
+  if (typeof action !== 'string') return fail("'action' must be a string")
+
+  switch (action) {
+    case 'ping':
+      return { action, id }
+    case 'subscribe': {
+      const topic = requireTopic(fields, fail)
+      const { since, epoch } = fields
+      if (since !== undefined && !(Number.isSafeInteger(since) && (since as number) >= 0)) fail("'since' must be an integer >= 0")
+      if (epoch !== undefined && typeof epoch !== 'string') fail("'epoch' must be a string")
+      return { action, id, topic, since: since as number | undefined, epoch: epoch as string | undefined }
+    }
+    case 'unsubscribe':
+      return { action, id, topic: requireTopic(fields, fail) }
+    case 'publish': {
+      const topic = requireTopic(fields, fail)
+      if (!('message' in fields)) fail("'message' is required (null is a value)")
+      return { action, id, topic, message: fields.message }
+    }
+    default:
+      throw new RequestError(new PUBSUB_ERR_UNKNOWN_ACTION(action.slice(0, 64)), id)
+  }
+}
+
+function requireTopic (fields: Record<string, unknown>, fail: (message: string) => never): string {
+  const topic = fields.topic
+  if (typeof topic !== 'string') fail("'topic' must be a string")
+  return topic as string
+}

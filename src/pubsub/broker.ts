@@ -1,0 +1,183 @@
+import type { Engine, PublishResult, TopicInfo, TopicPage } from './engine.js'
+import {
+  PUBSUB_ERR_BAD_REQUEST,
+  PUBSUB_ERR_INVALID_TOPIC,
+  PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS,
+  PUBSUB_ERR_UNAVAILABLE
+} from './errors.js'
+import { MemoryEngine } from './memory-engine.js'
+import type { Message } from './message.js'
+import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
+import { Session, type SubscribeResult, type Subscriber } from './session.js'
+import { isPattern, isTopic } from './topic.js'
+
+/** An in-process subscriber's callback. */
+export type MessageHandler = (message: Message, subscription: string | undefined) => unknown
+
+/** The few logger methods the broker uses; pino and Fastify's logger fit. */
+export interface BrokerLogger {
+  error (obj: object, msg: string): void
+}
+
+/** Options of `broker.topics()`. */
+export interface ListOptions {
+  prefix?: string
+  /** Default 100, at most 1,000. */
+  limit?: number
+  /** The `next` of the previous page. */
+  after?: string
+}
+
+/**
+ * The publish/subscribe broker: validates, enforces limits, and hands the
+ * work to an engine (in memory by default). Used by the WebSocket and REST
+ * routes, and by any code holding `fastify.pubsub`.
+ *
+ * @example
+ * const broker = new Broker()
+ * const off = await broker.subscribe('news.*', (msg) => console.log(msg.topic, msg.data))
+ * await broker.publish('news.sports', { score: '2-1' })  // { topic, seq: 1, epoch, delivered: 1 }
+ * await off()
+ */
+export class Broker {
+  readonly options: ResolvedBrokerOptions
+  readonly #engine: Engine
+  readonly #log: BrokerLogger | undefined
+  #closed = false
+
+  constructor (options: BrokerOptions = {}, deps: { engine?: Engine, logger?: BrokerLogger } = {}) {
+    this.options = resolveBrokerOptions(options)
+    this.#engine = deps.engine ?? new MemoryEngine()
+    this.#log = deps.logger
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** Starts a session for a subscriber, such as one WebSocket connection. */
+  connect (subscriber: Subscriber): BrokerSession {
+    this.#assertOpen()
+    return new BrokerSession(this, this.#engine, subscriber)
+  }
+
+  /**
+   * Subscribes a callback to a topic or pattern. Resolves once the
+   * subscription is live, with a function that ends it. A callback that
+   * throws or rejects is logged and does not disturb other subscribers.
+   */
+  async subscribe (pattern: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    const log = this.#log
+    const session = this.connect({
+      deliver (message, subscription) {
+        try {
+          const result = handler(message, subscription)
+          if (result instanceof Promise) result.catch((err: unknown) => log?.error({ err, topic: message.topic }, 'pubsub subscriber rejected'))
+        } catch (err) {
+          log?.error({ err, topic: message.topic }, 'pubsub subscriber threw')
+        }
+      }
+    })
+    try {
+      await session.subscribe(pattern)
+    } catch (err) {
+      session.close()
+      throw err
+    }
+    return async () => { session.close() }
+  }
+
+  /**
+   * Publishes a JSON value to a concrete topic. Rejects with
+   * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
+   * or `undefined`) or PUBSUB_ERR_UNAVAILABLE (closed).
+   */
+  async publish (topic: string, data: unknown): Promise<PublishResult> {
+    this.#assertOpen()
+    assertTopic(topic)
+    let json: string | undefined
+    try {
+      json = JSON.stringify(data)
+    } catch (err) {
+      // Cycles, BigInt, or nesting deeper than the stack: JSON.parse accepts
+      // depths that JSON.stringify overflows on.
+      throw new PUBSUB_ERR_BAD_REQUEST(`message cannot be serialized as JSON: ${(err as Error).message}`)
+    }
+    if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
+    return await this.#engine.publish(topic, json)
+  }
+
+  /** A page of topics and patterns, sorted by name. */
+  async topics (options: ListOptions = {}): Promise<TopicPage> {
+    this.#assertOpen()
+    const limit = Math.min(options.limit ?? 100, 1000)
+    return await this.#engine.topics({ prefix: options.prefix ?? '', limit, after: options.after })
+  }
+
+  /** One topic's figures, or undefined when it has no subscribers and nothing retained. */
+  async topic (name: string): Promise<TopicInfo | undefined> {
+    this.#assertOpen()
+    assertTopic(name)
+    return await this.#engine.topic(name)
+  }
+
+  /** Closes the engine; idempotent. Publishing afterwards rejects with PUBSUB_ERR_UNAVAILABLE. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#engine.close()
+  }
+
+  #assertOpen (): void {
+    if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('broker is closed')
+  }
+}
+
+/** One subscriber's subscriptions, as returned by `broker.connect()`. */
+export class BrokerSession {
+  readonly #broker: Broker
+  readonly #engine: Engine
+  readonly #session: Session
+
+  constructor (broker: Broker, engine: Engine, subscriber: Subscriber) {
+    this.#broker = broker
+    this.#engine = engine
+    this.#session = new Session(subscriber)
+  }
+
+  /** Topics and patterns this session is subscribed to. */
+  get subscriptions (): ReadonlySet<string> {
+    return this.#session.keys
+  }
+
+  /** Subscribes to a topic or pattern; idempotent. Resolves once live. */
+  async subscribe (key: string): Promise<SubscribeResult> {
+    this.#assertOpen()
+    if (!isPattern(key)) throw new PUBSUB_ERR_INVALID_TOPIC(key)
+    const max = this.#broker.options.maxSubscriptions
+    if (this.#session.keys.size >= max && !this.#session.keys.has(key)) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(max)
+    return await this.#engine.subscribe(this.#session, key)
+  }
+
+  /** Ends a subscription; idempotent. No message reaches it once this resolves. */
+  async unsubscribe (key: string): Promise<void> {
+    this.#assertOpen()
+    if (!isPattern(key)) throw new PUBSUB_ERR_INVALID_TOPIC(key)
+    await this.#engine.unsubscribe(this.#session, key)
+  }
+
+  /** Ends every subscription at once; idempotent. */
+  close (): void {
+    if (this.#session.closed) return
+    this.#session.markClosed()
+    if (!this.#broker.closed) this.#engine.removeSession(this.#session)
+  }
+
+  #assertOpen (): void {
+    if (this.#session.closed || this.#broker.closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
+  }
+}
+
+function assertTopic (topic: string): void {
+  if (typeof topic !== 'string' || !isTopic(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(String(topic))
+}

@@ -1,0 +1,65 @@
+import type { Session, SubscribeResult } from './session.js'
+
+/** What a publish returns. */
+export interface PublishResult {
+  topic: string
+  seq: number
+  epoch: string
+  /** Sessions the message was handed to (on this node, for a network engine). */
+  delivered: number
+}
+
+export interface TopicInfo {
+  topic: string
+  /** Sessions subscribed to exactly this topic. */
+  subscribers: number
+  /** The topic's latest seq. */
+  seq: number
+  epoch: string
+}
+
+export interface PatternInfo {
+  pattern: string
+  subscribers: number
+}
+
+export interface TopicQuery {
+  /** Only names starting with this. */
+  prefix: string
+  /** At most this many entries, topics and patterns together. */
+  limit: number
+  /** Only names after this one (the `next` of the previous page). */
+  after?: string | undefined
+}
+
+export interface TopicPage {
+  topics: TopicInfo[]
+  patterns: PatternInfo[]
+  /** The last name of a truncated page: pass it as `after` for the next one. */
+  next?: string
+}
+
+/**
+ * Where messages get their sequence numbers and how they reach subscribers.
+ * The broker validates every argument before calling an engine, and keeps
+ * calls of one session in order. Each engine passes test/pubsub/engine-conformance.ts.
+ */
+export interface Engine {
+  /**
+   * Adds the session's subscription to a valid topic or pattern. When the
+   * promise resolves the subscription is live: any message published from
+   * then on reaches the session. A session closed meanwhile is not added.
+   */
+  subscribe (session: Session, key: string): Promise<SubscribeResult>
+  /** Removes one subscription; a no-op when there is none. */
+  unsubscribe (session: Session, key: string): Promise<void>
+  /** Removes every subscription of a closed session, at once. */
+  removeSession (session: Session): void
+  /** Assigns the next seq of `topic` and delivers; `json` is the data as JSON text. */
+  publish (topic: string, json: string): Promise<PublishResult>
+  topics (query: TopicQuery): Promise<TopicPage>
+  /** Figures of one topic; undefined when it has no subscribers and nothing retained. */
+  topic (name: string): Promise<TopicInfo | undefined>
+  /** Releases everything; idempotent. */
+  close (): Promise<void>
+}

@@ -1,0 +1,10 @@
+// The broker on its own, without Fastify: `import { Broker } from 'fastify-pubsub/broker'`.
+export { Broker, BrokerSession, type BrokerLogger, type ListOptions, type MessageHandler } from './broker.js'
+export type { Engine, PatternInfo, PublishResult, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+export * from './errors.js'
+export { MemoryEngine } from './memory-engine.js'
+export { Message } from './message.js'
+export { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
+export { Session, type SubscribeResult, type Subscriber } from './session.js'
+export { SubscriptionIndex } from './subscription-index.js'
+export { hasWildcard, isPattern, isTopic, matches, MAX_TOPIC_LENGTH } from './topic.js'

@@ -1,0 +1,23 @@
+import { PUBSUB_ERR_OPTION } from './errors.js'
+
+/** Options of the broker itself, whatever the transport. */
+export interface BrokerOptions {
+  /** Subscriptions one session may hold (default 1,000); more answer TOO_MANY_SUBSCRIPTIONS. */
+  maxSubscriptions?: number
+}
+
+export type ResolvedBrokerOptions = Readonly<Required<BrokerOptions>>
+
+/** Copies, checks and defaults broker options once; throws PUBSUB_ERR_OPTION. */
+export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrokerOptions {
+  const resolved = { maxSubscriptions: options.maxSubscriptions ?? 1000 }
+  positiveInteger('maxSubscriptions', resolved.maxSubscriptions)
+  return Object.freeze(resolved)
+}
+
+/** Throws PUBSUB_ERR_OPTION unless `value` is an integer >= `min`. */
+export function positiveInteger (name: string, value: unknown, min = 1): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    throw new PUBSUB_ERR_OPTION(name, value, `an integer >= ${min}`)
+  }
+}

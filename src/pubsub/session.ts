@@ -1,0 +1,47 @@
+import type { Message } from './message.js'
+
+/** Whatever receives messages: a WebSocket connection, an in-process callback. */
+export interface Subscriber {
+  /**
+   * Called synchronously, in `seq` order per topic, once per message however
+   * many of the session's subscriptions match it. `subscription` is the
+   * pattern it matched through, or undefined for an exact subscription.
+   * Must not throw.
+   */
+  deliver (message: Message, subscription: string | undefined): void
+}
+
+/** The figures the ack of a subscribe carries. */
+export interface SubscribeResult {
+  topic: string
+  /** The topic's latest seq; undefined for a wildcard pattern. */
+  seq?: number
+  epoch?: string
+}
+
+/**
+ * The broker's record of one subscriber: its subscriptions, and the mark the
+ * subscription index uses to hand each message over once. Engines read it;
+ * only the subscription index writes `keys` and `mark`.
+ */
+export class Session {
+  readonly subscriber: Subscriber
+  /** Topics and patterns this session is subscribed to. */
+  readonly keys = new Set<string>()
+  /** The last fan-out that reached this session (see SubscriptionIndex). */
+  mark = 0
+  #closed = false
+
+  constructor (subscriber: Subscriber) {
+    this.subscriber = subscriber
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** Marks the session closed; the broker removes its subscriptions. */
+  markClosed (): void {
+    this.#closed = true
+  }
+}

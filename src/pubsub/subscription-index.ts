@@ -1,0 +1,164 @@
+import type { Message } from './message.js'
+import type { Session } from './session.js'
+import { SortedKeys } from './sorted-keys.js'
+import { hasWildcard } from './topic.js'
+
+interface PatternNode {
+  /** Next token: a literal, `*` or `>`. */
+  next: Map<string, PatternNode> | undefined
+  /** Sessions subscribed to the pattern that ends at this node. */
+  sessions: Set<Session> | undefined
+  pattern: string | undefined
+}
+
+function newNode (): PatternNode {
+  return { next: undefined, sessions: undefined, pattern: undefined }
+}
+
+/**
+ * The local side of every engine: which sessions want which topics and
+ * patterns, and the fan-out of one message to them. Exact topics sit in a Map;
+ * patterns in a token trie, so the cost of a publish grows with the matching
+ * subscriptions, not with all of them.
+ */
+export class SubscriptionIndex {
+  readonly #exact = new Map<string, Set<Session>>()
+  readonly #patterns = new Map<string, Set<Session>>()
+  readonly #root = newNode()
+  readonly #topicNames = new SortedKeys()
+  readonly #patternNames = new SortedKeys()
+  #fanouts = 0
+
+  /** Subscribes; true when the key had no session before (first local interest). */
+  add (session: Session, key: string): boolean {
+    const wildcard = hasWildcard(key)
+    const map = wildcard ? this.#patterns : this.#exact
+    let sessions = map.get(key)
+    const first = sessions === undefined
+    if (sessions === undefined) {
+      sessions = new Set()
+      map.set(key, sessions)
+      if (wildcard) {
+        this.#insertPattern(key, sessions)
+        this.#patternNames.add(key)
+      } else {
+        this.#topicNames.add(key)
+      }
+    }
+    sessions.add(session)
+    session.keys.add(key)
+    return first
+  }
+
+  /** Unsubscribes; true when the key has no session left (last local interest). */
+  remove (session: Session, key: string): boolean {
+    session.keys.delete(key)
+    const wildcard = hasWildcard(key)
+    const map = wildcard ? this.#patterns : this.#exact
+    const sessions = map.get(key)
+    if (sessions === undefined || !sessions.delete(session) || sessions.size > 0) return false
+    map.delete(key)
+    if (wildcard) {
+      this.#removePattern(key)
+      this.#patternNames.delete(key)
+    } else {
+      this.#topicNames.delete(key)
+    }
+    return true
+  }
+
+  /** Local sessions subscribed to exactly this topic or pattern. */
+  count (key: string): number {
+    return (hasWildcard(key) ? this.#patterns : this.#exact).get(key)?.size ?? 0
+  }
+
+  get topicNames (): SortedKeys {
+    return this.#topicNames
+  }
+
+  get patternNames (): SortedKeys {
+    return this.#patternNames
+  }
+
+  /**
+   * Hands `message` to every session with a matching subscription, once per
+   * session, an exact subscription before patterns. Returns how many sessions
+   * it reached.
+   */
+  deliver (message: Message): number {
+    const mark = ++this.#fanouts
+    let delivered = 0
+    const exact = this.#exact.get(message.topic)
+    if (exact !== undefined) {
+      for (const session of exact) {
+        session.mark = mark
+        session.subscriber.deliver(message, undefined)
+      }
+      delivered = exact.size
+    }
+    if (this.#patterns.size > 0) {
+      const visit = (sessions: Set<Session>, pattern: string): void => {
+        for (const session of sessions) {
+          if (session.mark === mark) continue
+          session.mark = mark
+          session.subscriber.deliver(message, pattern)
+          delivered++
+        }
+      }
+      walk(this.#root, message.topic.split('.'), 0, visit)
+    }
+    return delivered
+  }
+
+  #insertPattern (pattern: string, sessions: Set<Session>): void {
+    let node = this.#root
+    for (const token of pattern.split('.')) {
+      node.next ??= new Map()
+      let child = node.next.get(token)
+      if (child === undefined) {
+        child = newNode()
+        node.next.set(token, child)
+      }
+      node = child
+    }
+    node.sessions = sessions
+    node.pattern = pattern
+  }
+
+  #removePattern (pattern: string): void {
+    const path: Array<[PatternNode, string]> = []
+    let node: PatternNode | undefined = this.#root
+    for (const token of pattern.split('.')) {
+      path.push([node, token])
+      node = node.next?.get(token)
+      /* c8 ignore next -- every indexed pattern has its path */
+      if (node === undefined) return
+    }
+    node.sessions = undefined
+    node.pattern = undefined
+    // Prune the branch back up to the first node still in use.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const [parent, token] = path[i] as [PatternNode, string]
+      const child = parent.next?.get(token) as PatternNode
+      if (child.sessions !== undefined || (child.next !== undefined && child.next.size > 0)) return
+      parent.next?.delete(token)
+    }
+  }
+}
+
+type Visit = (sessions: Set<Session>, pattern: string) => void
+
+function walk (node: PatternNode, tokens: string[], i: number, visit: Visit): void {
+  const next = node.next
+  if (i === tokens.length) {
+    if (node.sessions !== undefined) visit(node.sessions, node.pattern as string)
+    return
+  }
+  if (next === undefined) return
+  const rest = next.get('>')
+  if (rest !== undefined) visit(rest.sessions as Set<Session>, rest.pattern as string)
+  const literal = next.get(tokens[i] as string)
+  if (literal !== undefined) walk(literal, tokens, i + 1, visit)
+  const star = next.get('*')
+  if (star !== undefined) walk(star, tokens, i + 1, visit)
+}

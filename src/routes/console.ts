@@ -1,0 +1,24 @@
+import fastifyStatic from '@fastify/static'
+import type { FastifyPluginAsync } from 'fastify'
+import { fileURLToPath } from 'node:url'
+
+/** The same from src/routes (tests) and dist/routes (built). */
+const publicDir = fileURLToPath(new URL('../../public/', import.meta.url))
+
+/** `GET /`: the web console, a static page that talks to `ws` next to it. */
+const consoleRoute: FastifyPluginAsync = async (fastify) => {
+  await fastify.register(fastifyStatic, {
+    root: publicDir,
+    // The host app may have its own @fastify/static with reply.sendFile.
+    decorateReply: false
+  })
+  if (fastify.prefix !== '') {
+    // `/realtime` → `/realtime/`, so that the page's relative `ws` URL resolves under the prefix.
+    fastify.get('', async (request, reply) => {
+      const query = request.url.indexOf('?')
+      return await reply.redirect(`${fastify.prefix}/${query === -1 ? '' : request.url.slice(query)}`, 301)
+    })
+  }
+}
+
+export default consoleRoute

@@ -1,0 +1,39 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Broker } from '../pubsub/broker.js'
+import { PUBSUB_ERR_BAD_REQUEST } from '../pubsub/errors.js'
+import { TopicParams } from './schemas.js'
+
+/**
+ * `POST /publish/:topic`: the body is the message, as `application/json` (any
+ * JSON value) or `text/plain` (a JSON string). Fastify answers 413 past the
+ * body limit and 415 for other content types.
+ */
+export interface PublishRouteOptions {
+  /** Largest body, in bytes. */
+  bodyLimit: number
+}
+
+const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
+  const broker = fastify.getDecorator<Broker>('pubsub')
+
+  fastify.post('/publish/:topic', {
+    bodyLimit: opts.bodyLimit,
+    schema: {
+      summary: 'Publish a message to a topic',
+      params: TopicParams,
+      response: {
+        200: Type.Object({
+          topic: Type.String(),
+          seq: Type.Integer(),
+          epoch: Type.String(),
+          delivered: Type.Integer({ description: 'Subscribers the message was handed to' })
+        })
+      }
+    }
+  }, async (request) => {
+    if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
+    return await broker.publish(request.params.topic, request.body)
+  })
+}
+
+export default publishRoute

@@ -1,0 +1,15 @@
+import { Type } from '@fastify/type-provider-typebox'
+
+// Schemas shared by the REST routes: they validate, serialize fast, and feed
+// an OpenAPI document.
+
+export const TopicParams = Type.Object({
+  topic: Type.String({ description: 'A concrete topic, e.g. news.sports' })
+})
+
+export const TopicInfo = Type.Object({
+  topic: Type.String(),
+  subscribers: Type.Integer({ description: 'Connections subscribed to exactly this topic' }),
+  seq: Type.Integer({ description: 'The latest seq published to the topic' }),
+  epoch: Type.String({ description: 'The sequence the seq belongs to' })
+})

@@ -1,0 +1,116 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Broker, BrokerSession } from '../pubsub/broker.js'
+import { PUBSUB_ERR_BAD_FRAME, wireCode } from '../pubsub/errors.js'
+import type { Message } from '../pubsub/message.js'
+import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
+
+export interface ConnectionOptions {
+  /** Bytes queued for a client past which it is closed with 1013. */
+  maxBufferedBytes: number
+}
+
+const OPEN = 1
+const TEXT = { binary: false }
+
+/**
+ * One WebSocket client: parses its frames, runs them against the broker in
+ * order, replies, and delivers its messages.
+ */
+export class Connection {
+  readonly clientId: string
+  readonly #ws: WebSocket
+  readonly #broker: Broker
+  readonly #session: BrokerSession
+  readonly #log: FastifyBaseLogger
+  readonly #maxBufferedBytes: number
+  // Requests run one after the other, so that replies keep request order even
+  // when an engine answers asynchronously.
+  #tail: Promise<void> = Promise.resolve()
+
+  constructor (ws: WebSocket, broker: Broker, clientId: string, log: FastifyBaseLogger, options: ConnectionOptions) {
+    this.clientId = clientId
+    this.#ws = ws
+    this.#broker = broker
+    this.#log = log
+    this.#maxBufferedBytes = options.maxBufferedBytes
+    this.#session = broker.connect(this)
+    this.#send({ type: 'welcome', clientId })
+  }
+
+  /** A frame arrived: queue it behind the requests still running. */
+  receive (data: Buffer, isBinary: boolean): void {
+    this.#tail = this.#tail.then(() => this.#handle(data, isBinary))
+  }
+
+  /** The socket closed: every subscription ends now. */
+  closed (): void {
+    this.#session.close()
+  }
+
+  deliver (message: Message, subscription: string | undefined): void {
+    const ws = this.#ws
+    if (ws.readyState !== OPEN) return
+    if (ws.bufferedAmount > this.#maxBufferedBytes) {
+      this.#log.warn({ bufferedAmount: ws.bufferedAmount }, 'slow consumer: closing')
+      ws.close(1013, 'slow consumer')
+      return
+    }
+    ws.send(message.frame(subscription), TEXT)
+  }
+
+  async #handle (data: Buffer, isBinary: boolean): Promise<void> {
+    let request: Request | undefined
+    try {
+      if (isBinary) throw new RequestError(new PUBSUB_ERR_BAD_FRAME())
+      request = parseRequest(data.toString())
+      await this.#run(request)
+    } catch (err) {
+      this.#fail(err, request?.id)
+    }
+  }
+
+  async #run (request: Request): Promise<void> {
+    const session = this.#session
+    switch (request.action) {
+      case 'subscribe': {
+        const result = await session.subscribe(request.topic)
+        // Recovery (since/epoch) is not implemented yet: nothing is replayed.
+        const recovered = request.since === undefined ? undefined : false
+        this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result, recovered })
+        return
+      }
+      case 'unsubscribe':
+        await session.unsubscribe(request.topic)
+        this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
+        return
+      case 'publish': {
+        const { topic, seq } = await this.#broker.publish(request.topic, request.message)
+        this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq })
+        return
+      }
+      case 'ping':
+        this.#send({ type: 'pong', id: request.id })
+    }
+  }
+
+  #fail (err: unknown, id: RequestId | undefined): void {
+    let error = err as Error & { code?: string }
+    if (err instanceof RequestError) {
+      error = err.error
+      id = err.id
+    }
+    let code = wireCode(error)
+    if (code === undefined) {
+      // A bug of ours, not the client's: log it, answer, keep serving.
+      this.#log.error({ err }, 'request failed')
+      code = 'UNAVAILABLE'
+      error = new Error('internal error')
+    }
+    this.#send({ type: 'error', id, code, message: error.message })
+  }
+
+  #send (frame: object): void {
+    if (this.#ws.readyState === OPEN) this.#ws.send(JSON.stringify(frame))
+  }
+}

@@ -1,0 +1,115 @@
+import fastifyWebsocket from '@fastify/websocket'
+import Fastify from 'fastify'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import fastifyPubsub from '../src/index.js'
+import { connect, connectWelcomed, listen } from './helper.js'
+
+t.test('the seed story: two clients, one publish over WS and one over REST reach both', async (t) => {
+  const { url } = await listen(t)
+  const alice = await connect(t, url)
+  const bob = await connect(t, url)
+  const [wa, wb] = [await alice.next(), await bob.next()]
+  t.equal(wa.type, 'welcome')
+  t.equal(wb.type, 'welcome')
+  t.not(wa.clientId, wb.clientId, 'each connection has its own id')
+  await alice.subscribe('chat.lobby')
+  await bob.subscribe('chat.lobby')
+
+  alice.request({ action: 'publish', topic: 'chat.lobby', message: { from: 'alice', text: 'hi' } })
+  const res = await fetch(`${url}/publish/chat.lobby`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: 'curl', text: 'hello' })
+  })
+  t.equal(res.status, 200)
+  t.match(await res.json(), { topic: 'chat.lobby', seq: 2, delivered: 2 })
+
+  for (const client of [alice, bob]) {
+    const messages = (await client.drain()).filter((f) => f.type === 'message')
+    t.same(messages.map((m) => [m.seq, m.data]), [[1, { from: 'alice', text: 'hi' }], [2, { from: 'curl', text: 'hello' }]])
+  }
+})
+
+t.test('mounted under a prefix in another app, beside its own routes and @fastify/websocket', async (t) => {
+  const host = Fastify({ routerOptions: { maxParamLength: 1024 } })
+  t.teardown(() => host.close())
+  await host.register(fastifyWebsocket)
+  host.get('/health', async () => ({ ok: true }))
+  host.get('/own-ws', { websocket: true }, (socket) => { socket.send('own') })
+  await host.register(fastifyPubsub, { prefix: '/realtime' })
+  // The decorator escapes to the host app: its own code publishes in-process.
+  host.post('/orders', async () => await host.pubsub.publish('orders.created', { id: 1 }))
+  await host.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(host.server.address() as AddressInfo).port}`
+
+  t.same(await (await fetch(`${base}/health`)).json(), { ok: true })
+  const c = await connectWelcomed(t, `${base}/realtime`)
+  await c.subscribe('orders.*')
+  t.match(await (await fetch(`${base}/orders`, { method: 'POST' })).json(), { topic: 'orders.created', seq: 1, delivered: 1 })
+  t.match(await c.next(), { type: 'message', topic: 'orders.created', subscription: 'orders.*', data: { id: 1 } })
+  t.equal((await fetch(`${base}/realtime/topics`)).status, 200)
+  t.equal((await fetch(`${base}/topics`)).status, 404, 'nothing outside the prefix')
+  const page = await fetch(`${base}/realtime/`)
+  t.equal(page.status, 200)
+  t.match(await page.text(), /fastify-pubsub console/)
+  const redirect = await fetch(`${base}/realtime`, { redirect: 'manual' })
+  t.equal(redirect.status, 301)
+  t.equal(redirect.headers.get('location'), '/realtime/')
+  const withQuery = await fetch(`${base}/realtime?topic=news`, { redirect: 'manual' })
+  t.equal(withQuery.headers.get('location'), '/realtime/?topic=news', 'the query is kept')
+
+  const { default: WebSocket } = await import('ws')
+  const own = new WebSocket(`${base.replace('http', 'ws')}/own-ws`)
+  t.teardown(() => own.terminate())
+  const [data] = await new Promise<unknown[]>((resolve) => own.once('message', (...args) => resolve(args)))
+  t.equal(String(data), 'own', "the host's own websocket route still works")
+})
+
+t.test('the console is served at /', async (t) => {
+  const { url } = await listen(t)
+  const res = await fetch(`${url}/`)
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /text\/html/)
+  t.match(await res.text(), /new URL\('ws', location.href\)/)
+})
+
+t.test('console: false leaves / to the host', async (t) => {
+  const { url } = await listen(t, { console: false })
+  t.equal((await fetch(`${url}/`)).status, 404)
+})
+
+t.test('bad options fail at registration, naming the option', async (t) => {
+  const rows: Array<[object, RegExp]> = [
+    [{ maxPayload: 0 }, /maxPayload/],
+    [{ bodyLimit: -1 }, /bodyLimit/],
+    [{ maxBufferedBytes: 'lots' }, /maxBufferedBytes/],
+    [{ maxSubscriptions: 1.5 }, /maxSubscriptions/],
+    [{ prefix: 'realtime' }, /prefix/],
+    [{ console: 'yes' }, /console/]
+  ]
+  for (const [opts, message] of rows) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(fastifyPubsub, opts as never).ready() }, { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(opts))
+  }
+})
+
+t.test('1,000 connect, subscribe, disconnect cycles leave the broker empty', async (t) => {
+  const { app, url } = await listen(t)
+  for (let i = 0; i < 1000; i += 50) {
+    const clients = await Promise.all(Array.from({ length: 50 }, async () => await connectWelcomed(t, url)))
+    await Promise.all(clients.map(async (c, j) => { await c.subscribe(`cycle.${(i + j) % 7}`); await c.subscribe('cycle.>') }))
+    for (const c of clients) c.close()
+    await Promise.all(clients.map(async (c) => await c.closed))
+  }
+  // The server handles each close right after the client sees it.
+  const deadline = Date.now() + 5000
+  let page = await app.pubsub.topics()
+  while ((page.topics.length > 0 || page.patterns.length > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    page = await app.pubsub.topics()
+  }
+  t.same(page, { topics: [], patterns: [] })
+  t.equal(app.websocketServer.clients.size, 0, 'no socket left')
+})

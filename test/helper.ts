@@ -1,0 +1,140 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import WebSocket from 'ws'
+import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
+
+type Test = { teardown: (fn: () => unknown) => void }
+
+/** How long a test waits for an event it expects before failing. */
+export const WAIT_MS = 5000
+
+/** A fresh app with the plugin, ready, closed at teardown. */
+export async function build (t: Test, opts: PubsubOptions = {}, fastifyOpts: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ routerOptions: { maxParamLength: 1024 }, ...fastifyOpts })
+  t.teardown(() => app.close())
+  await app.register(fastifyPubsub, opts)
+  await app.ready()
+  return app
+}
+
+/** A fresh app listening on a free loopback port; returns it and its base URL. */
+export async function listen (t: Test, opts: PubsubOptions = {}, fastifyOpts: FastifyServerOptions = {}): Promise<{ app: FastifyInstance, url: string }> {
+  const app = await build(t, opts, fastifyOpts)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  return { app, url: `http://127.0.0.1:${port}${opts.prefix ?? ''}` }
+}
+
+// Frames are loose JSON in tests: t.match checks their shape.
+export type Frame = Record<string, any>
+
+/**
+ * A WebSocket client over a real socket that queues every frame it gets, so
+ * that a test awaits frames in order and never misses one.
+ */
+export class Client {
+  readonly ws: WebSocket
+  readonly #frames: Frame[] = []
+  readonly #waiters: Array<(frame: Frame) => void> = []
+  readonly closed: Promise<{ code: number, reason: string }>
+  #nextId = 1
+
+  constructor (ws: WebSocket) {
+    this.ws = ws
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame
+      const waiter = this.#waiters.shift()
+      if (waiter !== undefined) waiter(frame)
+      else this.#frames.push(frame)
+    })
+    this.closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }))
+    ws.on('error', () => {})
+  }
+
+  /** Sends a request (JSON-encoded unless already a string or bytes). */
+  send (frame: unknown): void {
+    this.ws.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame))
+  }
+
+  /** Sends a request with a fresh id and returns that id. */
+  request (frame: Frame): number {
+    const id = this.#nextId++
+    this.send({ ...frame, id })
+    return id
+  }
+
+  /** The next frame, in arrival order; fails after `ms`. */
+  async next (ms = WAIT_MS): Promise<Frame> {
+    const queued = this.#frames.shift()
+    if (queued !== undefined) return queued
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+        reject(new Error(`no frame within ${ms} ms`))
+      }, ms)
+      const waiter = (frame: Frame): void => { clearTimeout(timer); resolve(frame) }
+      this.#waiters.push(waiter)
+    })
+  }
+
+  /** The next `n` frames. */
+  async take (n: number): Promise<Frame[]> {
+    const frames: Frame[] = []
+    for (let i = 0; i < n; i++) frames.push(await this.next())
+    return frames
+  }
+
+  /**
+   * Every frame up to the pong of a fresh ping. Since the server answers in
+   * order, anything it was going to send before it shows up here: the way to
+   * prove that a frame did *not* come, without sleeping.
+   */
+  async drain (): Promise<Frame[]> {
+    const id = this.request({ action: 'ping' })
+    const frames: Frame[] = []
+    for (;;) {
+      const frame = await this.next()
+      if (frame.type === 'pong' && frame.id === id) return frames
+      frames.push(frame)
+    }
+  }
+
+  /** Subscribes and returns the ack. */
+  async subscribe (topic: string): Promise<Frame> {
+    const id = this.request({ action: 'subscribe', topic })
+    const ack = await this.next()
+    if (ack.id !== id || ack.type !== 'ack') throw new Error(`expected the ack of ${id}, got ${JSON.stringify(ack)}`)
+    return ack
+  }
+
+  close (): void {
+    this.ws.close()
+  }
+}
+
+/** Opens a client to `${url}/ws`, closed at teardown. The welcome stays queued. */
+export async function connect (t: Test, url: string): Promise<Client> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws')
+  const client = new Client(ws)
+  t.teardown(() => ws.terminate())
+  await once(ws, 'open')
+  return client
+}
+
+/** Opens a client and consumes its welcome. */
+export async function connectWelcomed (t: Test, url: string): Promise<Client> {
+  const client = await connect(t, url)
+  const welcome = await client.next()
+  if (welcome.type !== 'welcome') throw new Error(`expected welcome, got ${JSON.stringify(welcome)}`)
+  return client
+}
+
+/** Resolves when `check` holds, polling on the event loop; fails after `ms`. */
+export async function eventually (check: () => boolean | Promise<boolean>, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

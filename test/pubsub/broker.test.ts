@@ -1,0 +1,78 @@
+import t from 'tap'
+import { Broker } from '../../src/pubsub/broker.js'
+
+t.test('in-process subscribe: callback gets the message; unsubscribe stops it', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const got: Array<[string, unknown, number, string | undefined]> = []
+  const off = await broker.subscribe('orders.*', (m, via) => { got.push([m.topic, m.data, m.seq, via]) })
+  t.match(await broker.publish('orders.created', { id: 1 }), { topic: 'orders.created', seq: 1, delivered: 1 })
+  await off()
+  t.match(await broker.publish('orders.created', { id: 2 }), { delivered: 0 })
+  t.same(got, [['orders.created', { id: 1 }, 1, 'orders.*']])
+})
+
+t.test('a callback that throws or rejects is logged and does not break delivery to others', async (t) => {
+  const errors: string[] = []
+  const broker = new Broker({}, { logger: { error: (obj, msg) => { errors.push(`${msg}: ${(obj as { err: Error }).err.message}`) } } })
+  t.teardown(() => broker.close())
+  const got: unknown[] = []
+  await broker.subscribe('t', () => { throw new Error('boom') })
+  await broker.subscribe('t', async () => { throw new Error('async boom') })
+  await broker.subscribe('t', (m) => { got.push(m.data) })
+  t.match(await broker.publish('t', 'x'), { delivered: 3 })
+  t.match(await broker.publish('t', 'y'), { delivered: 3 })
+  t.same(got, ['x', 'y'])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(errors.sort(), ['pubsub subscriber rejected: async boom', 'pubsub subscriber rejected: async boom', 'pubsub subscriber threw: boom', 'pubsub subscriber threw: boom'])
+})
+
+t.test('data reaches in-process subscribers as JSON, like WebSocket clients', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const got: unknown[] = []
+  await broker.subscribe('t', (m) => { got.push(m.data) })
+  await broker.publish('t', { when: new Date(0), skip: undefined, n: 1 })
+  t.same(got, [{ when: '1970-01-01T00:00:00.000Z', n: 1 }])
+})
+
+t.test('bad publishes and subscribes reject with stable codes', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const cyclic: Record<string, unknown> = {}
+  cyclic.self = cyclic
+  await t.rejects(broker.publish('a.*', 1), { code: 'PUBSUB_ERR_INVALID_TOPIC', statusCode: 400 })
+  await t.rejects(broker.publish(42 as unknown as string, 1), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  await t.rejects(broker.publish('a', undefined), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+  await t.rejects(broker.publish('a', () => 1), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+  await t.rejects(broker.publish('a', cyclic), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+  await t.rejects(broker.publish('a', 10n), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+  await t.rejects(broker.subscribe('a..b', () => {}), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  await t.rejects(broker.topic('a.*'), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  const session = broker.connect({ deliver () {} })
+  await t.rejects(session.unsubscribe(''), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  t.throws(() => new Broker({ maxSubscriptions: -1 }), { code: 'PUBSUB_ERR_OPTION' })
+})
+
+t.test('maxSubscriptions caps one session, re-subscribing does not count twice', async (t) => {
+  const broker = new Broker({ maxSubscriptions: 2 })
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  await session.subscribe('a')
+  await session.subscribe('b.*')
+  await session.subscribe('a')
+  await t.rejects(session.subscribe('c'), { code: 'PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS' })
+  await session.unsubscribe('a')
+  await session.subscribe('c')
+  t.same([...session.subscriptions].sort(), ['b.*', 'c'])
+})
+
+t.test('topics(): limit is capped at 1,000', async (t) => {
+  const broker = new Broker({ maxSubscriptions: 2000 })
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  for (let i = 0; i < 1500; i++) await session.subscribe(`t${i}`)
+  const page = await broker.topics({ limit: 5000 })
+  t.equal(page.topics.length, 1000)
+  t.type(page.next, 'string')
+})

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { build, connectWelcomed, listen } from '../helper.js'
+
+t.test('POST /publish/:topic reaches a /ws subscriber; answers topic, seq, delivered', async (t) => {
+  const { app, url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('news.*')
+  const res = await app.inject({ method: 'POST', url: '/publish/news.sports', payload: { score: '2-1' } })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { topic: 'news.sports', seq: 1, epoch: String, delivered: 1 })
+  t.match(await c.next(), { type: 'message', topic: 'news.sports', subscription: 'news.*', data: { score: '2-1' }, seq: 1 })
+})
+
+t.test('any JSON value, and text/plain as a string', async (t) => {
+  const app = await build(t)
+  const got: unknown[] = []
+  await app.pubsub.subscribe('t', (m) => { got.push(m.data) })
+  const bodies: Array<[string, string, unknown]> = [
+    ['application/json', '{"a":[1,2]}', { a: [1, 2] }],
+    ['application/json', '[1,"x"]', [1, 'x']],
+    ['application/json', '42', 42],
+    ['application/json', '"s"', 's'],
+    ['application/json', 'null', null],
+    ['application/json; charset=utf-8', 'true', true],
+    ['text/plain', 'hello, world', 'hello, world'],
+    ['text/plain; charset=utf-8', '{"not":"parsed"}', '{"not":"parsed"}']
+  ]
+  for (const [type, payload] of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/publish/t', headers: { 'content-type': type }, payload })
+    t.equal(res.statusCode, 200, `${type} ${payload}`)
+  }
+  t.same(got, bodies.map((b) => b[2]))
+})
+
+t.test('a 256-byte topic works in the URL', async (t) => {
+  const app = await build(t)
+  const topic = ['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64), 'd'.repeat(61)].join('.')
+  t.equal(topic.length, 256)
+  const res = await app.inject({ method: 'POST', url: `/publish/${topic}`, payload: [1] })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().topic, topic)
+})
+
+t.test('errors in Fastify\'s shape: 400, 413, 415', async (t) => {
+  const app = await build(t, { bodyLimit: 1024 })
+  const rows: Array<[string, Record<string, string>, string | undefined, number, string]> = [
+    ['/publish/news.*', { 'content-type': 'application/json' }, '1', 400, 'PUBSUB_ERR_INVALID_TOPIC'],
+    ['/publish/a..b', { 'content-type': 'application/json' }, '1', 400, 'PUBSUB_ERR_INVALID_TOPIC'],
+    ['/publish/%3E', { 'content-type': 'application/json' }, '1', 400, 'PUBSUB_ERR_INVALID_TOPIC'],
+    [`/publish/${'x'.repeat(257)}`, { 'content-type': 'application/json' }, '1', 400, 'PUBSUB_ERR_INVALID_TOPIC'],
+    ['/publish/a', { 'content-type': 'application/json' }, '{bad', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+    ['/publish/a', { 'content-type': 'application/json' }, '', 400, 'FST_ERR_CTP_EMPTY_JSON_BODY'],
+    ['/publish/a', { 'content-type': 'application/json' }, '{"__proto__":{"x":1}}', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+    ['/publish/a', {}, undefined, 400, 'PUBSUB_ERR_BAD_REQUEST'],
+    ['/publish/a', { 'content-type': 'application/json' }, JSON.stringify('x'.repeat(2000)), 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
+    ['/publish/a', { 'content-type': 'application/xml' }, '<a/>', 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE']
+  ]
+  for (const [url, headers, payload, statusCode, code] of rows) {
+    const res = await app.inject({ method: 'POST', url, headers, payload })
+    t.equal(res.statusCode, statusCode, `${url.slice(0, 30)} ${payload?.slice(0, 20)} → ${statusCode}`)
+    t.match(res.json(), { statusCode, code, error: String, message: String })
+  }
+  const ok = await app.inject({ method: 'POST', url: '/publish/a', payload: { fine: true } })
+  t.equal(ok.statusCode, 200, 'still serving')
+})
+
+t.test('503 once the broker is closed', async (t) => {
+  const app = await build(t)
+  await app.pubsub.close()
+  const res = await app.inject({ method: 'POST', url: '/publish/a', payload: [1] })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'PUBSUB_ERR_UNAVAILABLE')
+})

@@ -1,0 +1,192 @@
+import { once } from 'node:events'
+import t from 'tap'
+import WebSocket from 'ws'
+import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import { connect, connectWelcomed, listen } from '../helper.js'
+
+t.test('welcome: a distinct nanoid clientId per connection', async (t) => {
+  const { url } = await listen(t)
+  const a = await connect(t, url)
+  const b = await connect(t, url)
+  const [wa, wb] = [await a.next(), await b.next()]
+  t.match(wa, { type: 'welcome', clientId: /^[A-Za-z0-9_-]{21}$/ })
+  t.match(wb, { type: 'welcome', clientId: /^[A-Za-z0-9_-]{21}$/ })
+  t.not(wa.clientId, wb.clientId)
+})
+
+t.test('subscribe, publish, unsubscribe, ping: replies echo ids, in request order', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  // Sent back to back: the replies must come in this order.
+  c.send({ action: 'subscribe', topic: 'news.sports', id: 'sub' })
+  c.send({ action: 'ping', id: 1 })
+  c.send({ action: 'publish', topic: 'news.sports', message: { score: '2-1' }, id: 2 })
+  c.send({ action: 'unsubscribe', topic: 'news.sports', id: 3 })
+  c.send({ action: 'publish', topic: 'news.sports', message: 'unheard', id: 4 })
+  c.send({ action: 'ping' })
+  const frames = await c.take(7)
+  t.match(frames[0], { type: 'ack', id: 'sub', action: 'subscribe', topic: 'news.sports', seq: 0, epoch: String })
+  t.same(frames[1], { type: 'pong', id: 1 })
+  const [message, ack] = frames[2]?.type === 'message' ? [frames[2], frames[3]] : [frames[3], frames[2]]
+  t.match(message, { type: 'message', topic: 'news.sports', data: { score: '2-1' }, seq: 1, ts: Number })
+  t.notOk('subscription' in (message ?? {}), 'no subscription field for an exact subscription')
+  t.same(ack, { type: 'ack', id: 2, action: 'publish', topic: 'news.sports', seq: 1 })
+  t.same(frames[4], { type: 'ack', id: 3, action: 'unsubscribe', topic: 'news.sports' })
+  t.same(frames[5], { type: 'ack', id: 4, action: 'publish', topic: 'news.sports', seq: 1 }, 'unsubscribed: no message; forgotten topic restarts at 1')
+  t.same(frames[6], { type: 'pong' })
+})
+
+t.test('a pattern subscription names the pattern; overlapping ones deliver once', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  t.same(await c.subscribe('news.*'), { type: 'ack', id: 1, action: 'subscribe', topic: 'news.*' })
+  await c.subscribe('news.>')
+  await c.subscribe('news.*')
+  c.request({ action: 'publish', topic: 'news.sports', message: 1 })
+  const frames = await c.drain()
+  t.equal(frames.filter((f) => f.type === 'message').length, 1)
+  t.match(frames.find((f) => f.type === 'message'), { topic: 'news.sports', subscription: /^news\.[*>]$/, data: 1 })
+})
+
+t.test('a publisher subscribed to the topic receives its own message; since gives recovered: false', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'me', since: 0, epoch: 'old', id: 1 })
+  t.match(await c.next(), { type: 'ack', id: 1, recovered: false })
+  c.send({ action: 'publish', topic: 'me', message: [1, 2], id: 2 })
+  const frames = await c.take(2)
+  t.ok(frames.some((f) => f.type === 'message' && f.topic === 'me' && f.seq === 1))
+})
+
+t.test('every error code, and the connection keeps serving', async (t) => {
+  const { url } = await listen(t, { maxSubscriptions: 2 })
+  const c = await connectWelcomed(t, url)
+  const rows: Array<[unknown, string, unknown]> = [
+    ['not json', 'BAD_JSON', undefined],
+    ['[]', 'BAD_JSON', undefined],
+    [{ id: 1 }, 'BAD_REQUEST', 1],
+    [{ action: 7, id: 2 }, 'BAD_REQUEST', 2],
+    [{ action: 'fly', id: 3 }, 'UNKNOWN_ACTION', 3],
+    [{ action: 'subscribe', id: 4 }, 'BAD_REQUEST', 4],
+    [{ action: 'subscribe', topic: '', id: 5 }, 'INVALID_TOPIC', 5],
+    [{ action: 'subscribe', topic: 'a..b', id: 6 }, 'INVALID_TOPIC', 6],
+    [{ action: 'subscribe', topic: 'a.>.b', id: 7 }, 'INVALID_TOPIC', 7],
+    [{ action: 'unsubscribe', topic: 'x y', id: 8 }, 'INVALID_TOPIC', 8],
+    [{ action: 'unsubscribe', topic: '', id: 'u' }, 'INVALID_TOPIC', 'u'],
+    [{ action: 'publish', topic: 'news.*', message: 1, id: 9 }, 'INVALID_TOPIC', 9],
+    [{ action: 'publish', topic: '>', message: 1, id: 10 }, 'INVALID_TOPIC', 10],
+    [{ action: 'publish', topic: '', message: 1, id: 11 }, 'INVALID_TOPIC', 11],
+    [{ action: 'publish', topic: 'x'.repeat(257), message: 1, id: 12 }, 'INVALID_TOPIC', 12],
+    [{ action: 'publish', topic: 'a', id: 13 }, 'BAD_REQUEST', 13],
+    [{ action: 'subscribe', topic: 'a', since: -2, id: 14 }, 'BAD_REQUEST', 14],
+    [Buffer.from('{"action":"ping"}'), 'BAD_FRAME', undefined]
+  ]
+  for (const [frame, code, id] of rows) {
+    c.send(frame)
+    const reply = await c.next()
+    t.match(reply, { type: 'error', code, message: String }, `${JSON.stringify(frame).slice(0, 60)} → ${code}`)
+    t.equal(reply.id, id)
+  }
+  await c.subscribe('one')
+  await c.subscribe('two')
+  await c.subscribe('two')
+  c.send({ action: 'subscribe', topic: 'three', id: 'over' })
+  t.match(await c.next(), { type: 'error', id: 'over', code: 'TOO_MANY_SUBSCRIPTIONS' })
+  c.send({ action: 'ping', id: 'alive' })
+  t.same(await c.next(), { type: 'pong', id: 'alive' })
+})
+
+t.test('a message too deep to serialize is BAD_REQUEST, and nothing is published', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('deep')
+  const deep = '['.repeat(20_000) + ']'.repeat(20_000)
+  c.send(`{"action":"publish","topic":"deep","message":${deep},"id":1}`)
+  t.match(await c.next(), { type: 'error', id: 1, code: 'BAD_REQUEST' })
+  c.request({ action: 'publish', topic: 'deep', message: 'ok' })
+  const frames = await c.drain()
+  t.match(frames.find((f) => f.type === 'message'), { seq: 1, data: 'ok' }, 'no seq was used up')
+})
+
+t.test('a frame over maxPayload closes the connection with 1009', async (t) => {
+  const { url } = await listen(t, { maxPayload: 1024 })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(2000) })
+  t.equal((await c.closed).code, 1009)
+  const fresh = await connectWelcomed(t, url)
+  fresh.send({ action: 'ping', id: 1 })
+  t.same(await fresh.next(), { type: 'pong', id: 1 })
+})
+
+t.test('a client that stops reading is closed with 1013; others get everything', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 256 * 1024 })
+  const slow = await connectWelcomed(t, url)
+  const fast = await connectWelcomed(t, url)
+  await slow.subscribe('flood')
+  await fast.subscribe('flood')
+  // Stop reading: the kernel buffers fill, then the server's.
+  const raw = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket
+  raw.pause()
+  const payload = 'x'.repeat(8 * 1024)
+  const total = 2000
+  let received = 0
+  const done = new Promise<void>((resolve) => {
+    fast.ws.on('message', function count () { if (++received === total) resolve() })
+  })
+  for (let i = 0; i < total; i++) {
+    await app.pubsub.publish('flood', payload)
+    // Let the reading client read, as a paced publisher would.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await done
+  t.equal(received, total, 'the reading subscriber got every message')
+  raw.resume()
+  const { code } = await slow.closed
+  t.equal(code, 1013)
+})
+
+t.test('disconnecting removes every subscription of the connection', async (t) => {
+  const { app, url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('a')
+  await c.subscribe('b.*')
+  c.close()
+  await c.closed
+  // The server sees the close right after the client does.
+  for (let i = 0; i < 100 && (await app.pubsub.topics()).patterns.length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(await app.pubsub.topics(), { topics: [], patterns: [] })
+})
+
+t.test('closing the app closes clients with 1001', async (t) => {
+  const { app, url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('a')
+  const closed = c.closed
+  await app.close()
+  t.same(await closed, { code: 1001, reason: 'server shutting down' })
+})
+
+t.test('frames sent right after the upgrade are not lost', async (t) => {
+  const { url } = await listen(t)
+  const ws = new WebSocket(url.replace('http', 'ws') + '/ws')
+  t.teardown(() => ws.terminate())
+  const frames: unknown[] = []
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))))
+  ws.on('open', () => { for (let i = 0; i < 20; i++) ws.send(JSON.stringify({ action: 'ping', id: i })) })
+  while (frames.length < 21) await once(ws, 'message')
+  t.same(frames.slice(1), Array.from({ length: 20 }, (_, id) => ({ type: 'pong', id })))
+})
+
+t.test('an unexpected failure is logged once, answered, and the connection keeps serving', async (t) => {
+  const engine = new MemoryEngine()
+  engine.publish = async () => { throw new Error('disk on fire') }
+  const logged: Array<{ level: number, msg: string, err?: { message: string } }> = []
+  const stream = { write: (line: string) => { logged.push(JSON.parse(line)) } }
+  const { url } = await listen(t, { engine }, { logger: { level: 'error', stream } })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'publish', topic: 'a', message: 1, id: 1 })
+  t.same(await c.next(), { type: 'error', id: 1, code: 'UNAVAILABLE', message: 'internal error' })
+  t.match(await c.subscribe('a'), { type: 'ack', action: 'subscribe', topic: 'a' })
+  t.match(logged, [{ level: 50, msg: 'request failed', err: { message: 'disk on fire' } }])
+  t.equal(logged.length, 1)
+})

@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { connectWelcomed, WAIT_MS } from './helper.js'
+
+const entry = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+
+/** Runs the server entry as `npm start` does (from source, under tap's TypeScript loader). */
+function start (env: Record<string, string>): ReturnType<typeof spawn> {
+  const child = spawn(process.execPath, [...process.execArgv, entry], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 4 * WAIT_MS)
+  child.on('exit', () => clearTimeout(timer))
+  return child
+}
+
+/** Resolves with the first stdout log line that passes `test`. */
+async function logLine (child: ReturnType<typeof spawn>, test: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  let buffered = ''
+  return await new Promise((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += String(chunk)
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        const entry = JSON.parse(line) as Record<string, unknown>
+        if (test(entry)) resolve(entry)
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`exited with ${code} first`)))
+  })
+}
+
+t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
+  const child = start({ LOG_LEVEL: 'info' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
+  const url = String(listening.msg).replace('Server listening at ', '')
+  const connected = logLine(child, (l) => l.msg === 'client connected')
+  const client = await connectWelcomed(t, url)
+  t.match(await connected, { level: 30, clientId: String })
+  await client.subscribe('a')
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
+  t.same(await exited, [0, null])
+})
+
+t.test('SIGINT then SIGTERM: one close, exit 0', async (t) => {
+  const child = start({})
+  t.teardown(() => child.kill('SIGKILL'))
+  await logLine(child, (l) => String(l.msg).startsWith('Server listening at'))
+  const exited = once(child, 'exit')
+  child.kill('SIGINT')
+  child.kill('SIGTERM')
+  t.same(await exited, [0, null])
+})
+
+t.test('a close that hangs past CLOSE_TIMEOUT exits 1', async (t) => {
+  const child = start({ CLOSE_TIMEOUT: '200' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at'))
+  const url = String(listening.msg).replace('Server listening at ', '')
+  // A client that stops reading never answers the close handshake.
+  const client = await connectWelcomed(t, url)
+  ;(client.ws as unknown as { _socket: import('node:net').Socket })._socket.pause()
+  const gaveUp = logLine(child, (l) => l.msg === 'close did not finish in time: exiting')
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  t.match(await gaveUp, { level: 50, closeTimeout: 200 })
+  t.same(await exited, [1, null])
+})
+
+t.test('a port in use stops the server with exit 1', async (t) => {
+  const first = start({})
+  t.teardown(() => first.kill('SIGKILL'))
+  const listening = await logLine(first, (l) => String(l.msg).startsWith('Server listening at'))
+  const port = new URL(String(listening.msg).replace('Server listening at ', '')).port
+  const second = start({ PORT: port })
+  t.teardown(() => second.kill('SIGKILL'))
+  const fatal = logLine(second, (l) => l.msg === 'could not start')
+  const exited = once(second, 'exit')
+  t.match(await fatal, { level: 60, err: { code: 'EADDRINUSE' } })
+  t.same(await exited, [1, null])
+})
+
+t.test('an invalid setting stops the server with a message naming it', async (t) => {
+  const child = start({ PORT: 'eighty' })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += String(chunk) })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.match(stderr, /^fastify-pubsub: Invalid option 'PORT': "eighty"/)
+})
