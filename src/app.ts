@@ -24,7 +24,15 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await fastify.register(fastifyWebsocket, {
       // permessage-deflate stays off: it costs memory per connection and opens
       // the door to compression bombs.
-      options: { maxPayload: options.maxPayload, perMessageDeflate: false },
+      // UTF-8 is checked per frame by the route, which answers BAD_JSON
+      // instead of closing with 1007.
+      options: { maxPayload: options.maxPayload, perMessageDeflate: false, skipUTF8Validation: true },
+      // A client's protocol error (a frame over maxPayload, say) is the
+      // client's fault: ws has already closed with the right code.
+      errorHandler (err, socket, request) {
+        request.log.info({ err }, 'websocket error')
+        socket.terminate()
+      },
       // The default closes every client without a code (1005) before our
       // route's preClose can say 1001; leave the clients to the route.
       preClose (done) {
@@ -34,7 +42,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     })
   }
   // The decorator escapes to the host app; the routes stay under the prefix.
-  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions })
+  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl })
   await fastify.register(async function routes (scope) {
     await scope.register(wsRoute, { maxBufferedBytes: options.maxBufferedBytes })
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit })

@@ -31,7 +31,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Conf
       maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
       maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
       bodyLimit: integer(env, 'BODY_LIMIT', 64 * 1024),
-      maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', 1024 * 1024)
+      maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', 1024 * 1024),
+      topicTtl: integer(env, 'TOPIC_TTL', 300) * 1000
     })
   })
 }

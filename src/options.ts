@@ -16,6 +16,8 @@ export interface PubsubOptions extends BrokerOptions {
   maxBufferedBytes?: number
   /** Serve the web console at `GET /` (default true). */
   console?: boolean
+  /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
+  topicTtl?: number
 }
 
 export interface ResolvedOptions {
@@ -26,6 +28,7 @@ export interface ResolvedOptions {
   bodyLimit: number
   maxBufferedBytes: number
   console: boolean
+  topicTtl: number
 }
 
 /**
@@ -43,7 +46,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     maxPayload: options.maxPayload ?? 64 * 1024,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
-    console: options.console ?? true
+    console: options.console ?? true,
+    topicTtl: options.topicTtl ?? 5 * 60_000
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
     throw new PUBSUB_ERR_OPTION('prefix', resolved.prefix, "a path starting with '/'")
@@ -51,6 +55,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   positiveInteger('maxPayload', resolved.maxPayload)
   positiveInteger('bodyLimit', resolved.bodyLimit)
   positiveInteger('maxBufferedBytes', resolved.maxBufferedBytes)
+  positiveInteger('topicTtl', resolved.topicTtl)
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   return Object.freeze(resolved)
 }

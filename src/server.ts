@@ -12,11 +12,7 @@ try {
   process.stderr.write(`fastify-pubsub: ${(err as Error).message}\n`)
   process.exit(1)
 }
-const app = Fastify({
-  logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
-  // A topic is up to 256 bytes, more once percent-encoded: /publish/:topic must route it.
-  routerOptions: { maxParamLength: 1024 }
-})
+const app = Fastify({ logger: { level: config.logLevel, redact: ['req.headers.authorization'] } })
 
 let closing = false
 async function shutdown (signal: string): Promise<void> {

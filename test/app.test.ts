@@ -32,7 +32,8 @@ t.test('the seed story: two clients, one publish over WS and one over REST reach
 })
 
 t.test('mounted under a prefix in another app, beside its own routes and @fastify/websocket', async (t) => {
-  const host = Fastify({ routerOptions: { maxParamLength: 1024 } })
+  // Fastify's defaults, maxParamLength 100 included.
+  const host = Fastify()
   t.teardown(() => host.close())
   await host.register(fastifyWebsocket)
   host.get('/health', async () => ({ ok: true }))
@@ -49,6 +50,10 @@ t.test('mounted under a prefix in another app, beside its own routes and @fastif
   t.match(await (await fetch(`${base}/orders`, { method: 'POST' })).json(), { topic: 'orders.created', seq: 1, delivered: 1 })
   t.match(await c.next(), { type: 'message', topic: 'orders.created', subscription: 'orders.*', data: { id: 1 } })
   t.equal((await fetch(`${base}/realtime/topics`)).status, 200)
+  const longTopic = ['a'.repeat(100), 'b'.repeat(100), 'c'.repeat(54)].join('.')
+  const long = await fetch(`${base}/realtime/publish/${longTopic}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })
+  t.equal(long.status, 200, 'a 256-byte topic routes despite maxParamLength 100')
+  t.equal((await fetch(`${base}/realtime/topics/${longTopic}`)).status, 404)
   t.equal((await fetch(`${base}/topics`)).status, 404, 'nothing outside the prefix')
   const page = await fetch(`${base}/realtime/`)
   t.equal(page.status, 200)
@@ -86,7 +91,8 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ maxBufferedBytes: 'lots' }, /maxBufferedBytes/],
     [{ maxSubscriptions: 1.5 }, /maxSubscriptions/],
     [{ prefix: 'realtime' }, /prefix/],
-    [{ console: 'yes' }, /console/]
+    [{ console: 'yes' }, /console/],
+    [{ topicTtl: 0 }, /topicTtl/]
   ]
   for (const [opts, message] of rows) {
     const app = Fastify()

@@ -11,7 +11,7 @@ export const WAIT_MS = 5000
 
 /** A fresh app with the plugin, ready, closed at teardown. */
 export async function build (t: Test, opts: PubsubOptions = {}, fastifyOpts: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ routerOptions: { maxParamLength: 1024 }, ...fastifyOpts })
+  const app = Fastify(fastifyOpts)
   t.teardown(() => app.close())
   await app.register(fastifyPubsub, opts)
   await app.ready()

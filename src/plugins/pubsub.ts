@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Broker } from '../pubsub/broker.js'
 import type { Engine } from '../pubsub/engine.js'
+import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.js'
 import type { BrokerOptions } from '../pubsub/options.js'
 
 declare module 'fastify' {
@@ -11,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export interface PubsubPluginOptions extends BrokerOptions {
+export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions {
   /** The engine to run on; in memory by default. The plugin closes it on app close. */
   engine?: Engine
 }
@@ -24,8 +25,8 @@ export interface PubsubPluginOptions extends BrokerOptions {
  * await app.pubsub.publish('news.sports', { score: '2-1' })
  */
 async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Promise<void> {
-  const { engine, ...options } = opts
-  const broker = new Broker(options, { engine, logger: fastify.log })
+  const { engine, topicTtl, ...options } = opts
+  const broker = new Broker(options, { engine: engine ?? new MemoryEngine({ topicTtl }), logger: fastify.log })
   fastify.decorate('pubsub', broker)
   fastify.addHook('onClose', async () => { await broker.close() })
 }

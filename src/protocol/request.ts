@@ -36,8 +36,7 @@ const MAX_ID_LENGTH = 64
 export function parseRequest (text: string): Request {
   let frame: unknown
   try {
-    // Like Fastify's body parser: a __proto__ or constructor.prototype key is refused.
-    frame = sjson.parse(text)
+    frame = JSON.parse(text)
   } catch {
     throw new RequestError(new PUBSUB_ERR_BAD_JSON())
   }
@@ -46,8 +45,8 @@ export function parseRequest (text: string): Request {
   }
   const fields = frame as Record<string, unknown>
   const id = fields.id
-  if (id !== undefined && !((typeof id === 'string' && id.length <= MAX_ID_LENGTH) || typeof id === 'number')) {
-    throw new RequestError(new PUBSUB_ERR_BAD_REQUEST(`'id' must be a number or a string of at most ${MAX_ID_LENGTH} characters`))
+  if (!isRequestId(id)) {
+    throw new RequestError(new PUBSUB_ERR_BAD_REQUEST(`'id' must be a finite number or a string of at most ${MAX_ID_LENGTH} characters`))
   }
   const action = fields.action
   const fail = (message: string): never => { throw new RequestError(new PUBSUB_ERR_BAD_REQUEST(message), id) }
@@ -68,10 +67,33 @@ export function parseRequest (text: string): Request {
     case 'publish': {
       const topic = requireTopic(fields, fail)
       if (!('message' in fields)) fail("'message' is required (null is a value)")
+      // Top-level unknown fields are ignored, but a message travels on to other
+      // clients: refuse what Fastify refuses in bodies (prototype poisoning).
+      if (mayPoison(text) && !isSafe(fields.message)) fail("'message' has a __proto__ or constructor.prototype key")
       return { action, id, topic, message: fields.message }
     }
     default:
       throw new RequestError(new PUBSUB_ERR_UNKNOWN_ACTION(action.slice(0, 64)), id)
+  }
+}
+
+function isRequestId (id: unknown): id is RequestId | undefined {
+  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would echo as null.
+  return id === undefined || (typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isFinite(id))
+}
+
+function mayPoison (text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor')
+}
+
+function isSafe (value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true
+  try {
+    sjson.scan(value, { protoAction: 'error', constructorAction: 'error' })
+    return true
+  } catch {
+    // Poisoned, or nested deeper than the scan's stack.
+    return false
   }
 }
 

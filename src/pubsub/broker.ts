@@ -63,20 +63,24 @@ export class Broker {
 
   /**
    * Subscribes a callback to a topic or pattern. Resolves once the
-   * subscription is live, with a function that ends it. A callback that
-   * throws or rejects is logged and does not disturb other subscribers.
+   * subscription is live, with a function that ends it. Callbacks run soon
+   * after the publish that matched them (a microtask later), in seq order; one
+   * that throws or rejects is logged and does not disturb other subscribers.
    */
   async subscribe (pattern: string, handler: MessageHandler): Promise<() => Promise<void>> {
     const log = this.#log
-    const session = this.connect({
-      deliver (message, subscription) {
-        try {
-          const result = handler(message, subscription)
-          if (result instanceof Promise) result.catch((err: unknown) => log?.error({ err, topic: message.topic }, 'pubsub subscriber rejected'))
-        } catch (err) {
-          log?.error({ err, topic: message.topic }, 'pubsub subscriber threw')
-        }
+    function run (message: Message, subscription: string | undefined): void {
+      try {
+        const result = handler(message, subscription)
+        if (result instanceof Promise) result.catch((err: unknown) => log?.error({ err, topic: message.topic }, 'pubsub subscriber rejected'))
+      } catch (err) {
+        log?.error({ err, topic: message.topic }, 'pubsub subscriber threw')
       }
+    }
+    const session = this.connect({
+      // Handlers run after the fan-out, in delivery order: one that publishes
+      // must not start a fan-out inside the one that is delivering to it.
+      deliver (message, subscription) { queueMicrotask(() => { run(message, subscription) }) }
     })
     try {
       await session.subscribe(pattern)
@@ -111,6 +115,7 @@ export class Broker {
   async topics (options: ListOptions = {}): Promise<TopicPage> {
     this.#assertOpen()
     const limit = Math.min(options.limit ?? 100, 1000)
+    if (!Number.isInteger(limit) || limit < 1) throw new PUBSUB_ERR_BAD_REQUEST('limit must be an integer from 1 to 1000')
     return await this.#engine.topics({ prefix: options.prefix ?? '', limit, after: options.after })
   }
 
@@ -153,7 +158,7 @@ export class BrokerSession {
   /** Subscribes to a topic or pattern; idempotent. Resolves once live. */
   async subscribe (key: string): Promise<SubscribeResult> {
     this.#assertOpen()
-    if (!isPattern(key)) throw new PUBSUB_ERR_INVALID_TOPIC(key)
+    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
     const max = this.#broker.options.maxSubscriptions
     if (this.#session.keys.size >= max && !this.#session.keys.has(key)) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(max)
     return await this.#engine.subscribe(this.#session, key)
@@ -162,7 +167,7 @@ export class BrokerSession {
   /** Ends a subscription; idempotent. No message reaches it once this resolves. */
   async unsubscribe (key: string): Promise<void> {
     this.#assertOpen()
-    if (!isPattern(key)) throw new PUBSUB_ERR_INVALID_TOPIC(key)
+    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
     await this.#engine.unsubscribe(this.#session, key)
   }
 
@@ -179,5 +184,11 @@ export class BrokerSession {
 }
 
 function assertTopic (topic: string): void {
-  if (typeof topic !== 'string' || !isTopic(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(String(topic))
+  if (typeof topic !== 'string' || !isTopic(topic)) throw invalidTopic(topic)
+}
+
+/** The error names the topic, cut short: a client's bad input is not echoed whole. */
+function invalidTopic (topic: unknown): Error {
+  const text = String(topic)
+  return new PUBSUB_ERR_INVALID_TOPIC(text.length > 64 ? `${text.slice(0, 64)}…` : text)
 }

@@ -3,24 +3,49 @@ import type { Engine, PublishResult, TopicInfo, TopicPage, TopicQuery } from './
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
+import { positiveInteger } from './options.js'
 import { hasWildcard } from './topic.js'
 
 interface TopicState {
   seq: number
   epoch: string
+  /** When the last message was published, ms since the epoch; 0 for never. */
+  lastPublish: number
+}
+
+export interface MemoryEngineOptions {
+  /**
+   * How long a topic without exact subscribers keeps its sequence after its
+   * last publish, in ms (default 5 minutes). Within it, pattern subscribers
+   * and repeated publishers see seq 1, 2, 3… in one epoch; after it the topic
+   * is forgotten, and its sequence restarts at 1 under a new epoch.
+   */
+  topicTtl?: number
 }
 
 /**
  * The default engine: one process, everything in memory. A topic is
- * remembered while it has an exact subscriber; once forgotten, its sequence
- * restarts at 1 under a new epoch.
+ * remembered while it has an exact subscriber, and for `topicTtl` after its
+ * last publish.
+ *
+ * @example
+ * const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 60_000 }) })
  */
 export class MemoryEngine implements Engine {
   readonly #index = new SubscriptionIndex()
   readonly #topics = new Map<string, TopicState>()
+  readonly #topicTtl: number
+  readonly #sweeper: NodeJS.Timeout
   // Epochs are this process's id plus a counter: unique, and cheap to make.
   readonly #processEpoch = nanoid(10)
   #epochs = 0
+
+  constructor (options: MemoryEngineOptions = {}) {
+    this.#topicTtl = options.topicTtl ?? 5 * 60_000
+    positiveInteger('topicTtl', this.#topicTtl)
+    this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, 30_000))
+    this.#sweeper.unref()
+  }
 
   async subscribe (session: Session, key: string): Promise<SubscribeResult> {
     this.#index.add(session, key)
@@ -38,10 +63,11 @@ export class MemoryEngine implements Engine {
   }
 
   async publish (topic: string, json: string): Promise<PublishResult> {
-    // A topic nobody subscribes to exactly gets a one-off state: not kept.
-    const state = this.#topics.get(topic) ?? this.#newState()
+    const state = this.#topicState(topic)
     const seq = ++state.seq
-    const delivered = this.#index.deliver(new Message(topic, seq, state.epoch, Date.now(), json))
+    const ts = Date.now()
+    state.lastPublish = ts
+    const delivered = this.#index.deliver(new Message(topic, seq, state.epoch, ts, json))
     return { topic, seq, epoch: state.epoch, delivered }
   }
 
@@ -72,10 +98,12 @@ export class MemoryEngine implements Engine {
   }
 
   async topic (name: string): Promise<TopicInfo | undefined> {
-    return this.#topics.has(name) ? this.#info(name) : undefined
+    // Only topics with subscribers are listed, so only they are found.
+    return this.#index.count(name) > 0 ? this.#info(name) : undefined
   }
 
   async close (): Promise<void> {
+    clearInterval(this.#sweeper)
     this.#topics.clear()
   }
 
@@ -94,10 +122,20 @@ export class MemoryEngine implements Engine {
   }
 
   #newState (): TopicState {
-    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}` }
+    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0 }
   }
 
   #remove (session: Session, key: string): void {
-    if (this.#index.remove(session, key) && !hasWildcard(key)) this.#topics.delete(key)
+    if (this.#index.remove(session, key) && !hasWildcard(key)) this.#forgetIfIdle(key, Date.now())
+  }
+
+  #forgetIfIdle (topic: string, now: number): void {
+    const state = this.#topics.get(topic)
+    if (state !== undefined && now - state.lastPublish >= this.#topicTtl && this.#index.count(topic) === 0) this.#topics.delete(topic)
+  }
+
+  #sweep (): void {
+    const now = Date.now()
+    for (const topic of this.#topics.keys()) this.#forgetIfIdle(topic, now)
   }
 }

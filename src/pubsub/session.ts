@@ -6,7 +6,8 @@ export interface Subscriber {
    * Called synchronously, in `seq` order per topic, once per message however
    * many of the session's subscriptions match it. `subscription` is the
    * pattern it matched through, or undefined for an exact subscription.
-   * Must not throw.
+   * Must not throw, and must not publish synchronously (defer it): a
+   * fan-out must not start inside another.
    */
   deliver (message: Message, subscription: string | undefined): void
 }

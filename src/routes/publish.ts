@@ -16,7 +16,7 @@ export interface PublishRouteOptions {
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
 
-  fastify.post('/publish/:topic', {
+  fastify.post('/publish/*', {
     bodyLimit: opts.bodyLimit,
     schema: {
       summary: 'Publish a message to a topic',
@@ -32,7 +32,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
     }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
-    return await broker.publish(request.params.topic, request.body)
+    return await broker.publish(request.params['*'], request.body)
   })
 }
 

@@ -3,8 +3,11 @@ import { Type } from '@fastify/type-provider-typebox'
 // Schemas shared by the REST routes: they validate, serialize fast, and feed
 // an OpenAPI document.
 
+// The topic is the rest of the path (`/publish/*`), not a `:topic` parameter:
+// a topic is up to 256 bytes, and a host app's router may cap parameters at
+// 100 (Fastify's default maxParamLength), which would answer 404.
 export const TopicParams = Type.Object({
-  topic: Type.String({ description: 'A concrete topic, e.g. news.sports' })
+  '*': Type.String({ description: 'A concrete topic, e.g. news.sports' })
 })
 
 export const TopicInfo = Type.Object({

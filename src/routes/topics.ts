@@ -30,15 +30,16 @@ const topicsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     return page.next === undefined ? page : { ...page, next: encodeCursor(page.next) }
   })
 
-  fastify.get('/topics/:topic', {
+  fastify.get('/topics/*', {
     schema: {
       summary: "One topic's figures",
       params: TopicParams,
       response: { 200: TopicInfo }
     }
   }, async (request) => {
-    const info = await broker.topic(request.params.topic)
-    if (info === undefined) throw new PUBSUB_ERR_TOPIC_NOT_FOUND(request.params.topic)
+    const topic = request.params['*']
+    const info = await broker.topic(topic)
+    if (info === undefined) throw new PUBSUB_ERR_TOPIC_NOT_FOUND(topic)
     return info
   })
 }

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { isUtf8 } from 'node:buffer'
 import type { WebSocket } from 'ws'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
-import { PUBSUB_ERR_BAD_FRAME, wireCode } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, wireCode } from '../pubsub/errors.js'
 import type { Message } from '../pubsub/message.js'
 import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 
@@ -27,6 +28,9 @@ export class Connection {
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
+  // Frames held back for subscriptions whose ack is not sent yet: the ack
+  // comes first, whatever the engine.
+  #held: Map<string, Buffer[]> | undefined
 
   constructor (ws: WebSocket, broker: Broker, clientId: string, log: FastifyBaseLogger, options: ConnectionOptions) {
     this.clientId = clientId
@@ -49,20 +53,20 @@ export class Connection {
   }
 
   deliver (message: Message, subscription: string | undefined): void {
-    const ws = this.#ws
-    if (ws.readyState !== OPEN) return
-    if (ws.bufferedAmount > this.#maxBufferedBytes) {
-      this.#log.warn({ bufferedAmount: ws.bufferedAmount }, 'slow consumer: closing')
-      ws.close(1013, 'slow consumer')
-      return
-    }
-    ws.send(message.frame(subscription), TEXT)
+    const frame = message.frame(subscription)
+    const held = this.#held?.get(subscription ?? message.topic)
+    if (held !== undefined) held.push(frame)
+    else this.#write(frame)
   }
 
   async #handle (data: Buffer, isBinary: boolean): Promise<void> {
+    if (this.#ws.readyState !== OPEN) return
     let request: Request | undefined
     try {
       if (isBinary) throw new RequestError(new PUBSUB_ERR_BAD_FRAME())
+      // ws leaves UTF-8 to us (skipUTF8Validation), so that bad text is an
+      // error frame rather than a close with 1007.
+      if (!isUtf8(data)) throw new RequestError(new PUBSUB_ERR_BAD_JSON())
       request = parseRequest(data.toString())
       await this.#run(request)
     } catch (err) {
@@ -71,17 +75,12 @@ export class Connection {
   }
 
   async #run (request: Request): Promise<void> {
-    const session = this.#session
     switch (request.action) {
-      case 'subscribe': {
-        const result = await session.subscribe(request.topic)
-        // Recovery (since/epoch) is not implemented yet: nothing is replayed.
-        const recovered = request.since === undefined ? undefined : false
-        this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result, recovered })
+      case 'subscribe':
+        await this.#subscribe(request)
         return
-      }
       case 'unsubscribe':
-        await session.unsubscribe(request.topic)
+        await this.#session.unsubscribe(request.topic)
         this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
         return
       case 'publish': {
@@ -91,6 +90,23 @@ export class Connection {
       }
       case 'ping':
         this.#send({ type: 'pong', id: request.id })
+    }
+  }
+
+  async #subscribe (request: Extract<Request, { action: 'subscribe' }>): Promise<void> {
+    const key = request.topic
+    const held: Buffer[] = []
+    ;(this.#held ??= new Map()).set(key, held)
+    try {
+      const result = await this.#session.subscribe(key)
+      // No history yet: recovery succeeds only when nothing was missed.
+      const recovered = request.since === undefined
+        ? undefined
+        : request.since === result.seq && request.epoch === result.epoch
+      this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result, recovered })
+    } finally {
+      this.#held.delete(key)
+      for (const frame of held) this.#write(frame)
     }
   }
 
@@ -111,6 +127,24 @@ export class Connection {
   }
 
   #send (frame: object): void {
-    if (this.#ws.readyState === OPEN) this.#ws.send(JSON.stringify(frame))
+    this.#write(JSON.stringify(frame))
+  }
+
+  /**
+   * Every outgoing frame passes here. A client that lets more than
+   * maxBufferedBytes pile up is a slow consumer: its subscriptions end at
+   * once and it is closed with 1013, so its backlog stops growing.
+   */
+  #write (frame: Buffer | string): void {
+    const ws = this.#ws
+    // Once closing (1013 included) nothing more is queued.
+    if (ws.readyState !== OPEN) return
+    if (ws.bufferedAmount > this.#maxBufferedBytes) {
+      this.#log.warn({ bufferedAmount: ws.bufferedAmount }, 'slow consumer: closing')
+      this.#session.close()
+      ws.close(1013, 'slow consumer')
+      return
+    }
+    ws.send(frame, TEXT)
   }
 }

@@ -18,8 +18,9 @@ t.test('every bad frame answers its code, with the id when it had a valid one', 
     ['"ping"', 'BAD_JSON', undefined],
     ['null', 'BAD_JSON', undefined],
     ['42', 'BAD_JSON', undefined],
-    ['{"action":"ping","__proto__":{"x":1}}', 'BAD_JSON', undefined],
-    ['{"action":"ping","constructor":{"prototype":{"x":1}}}', 'BAD_JSON', undefined],
+    ['{"action":"publish","topic":"a","message":{"__proto__":{"x":1}},"id":9}', 'BAD_REQUEST', 9],
+    ['{"action":"publish","topic":"a","message":[{"constructor":{"prototype":{"x":1}}}]}', 'BAD_REQUEST', undefined],
+    ['{"action":"ping","id":1e400}', 'BAD_REQUEST', undefined],
     ['{}', 'BAD_REQUEST', undefined],
     ['{"id":1}', 'BAD_REQUEST', 1],
     ['{"action":42,"id":"a"}', 'BAD_REQUEST', 'a'],
@@ -44,7 +45,21 @@ t.test('every bad frame answers its code, with the id when it had a valid one', 
   }
 })
 
+t.test('unknown fields are ignored, __proto__ and constructor included', async (t) => {
+  t.same(parseRequest('{"action":"ping","__proto__":{"x":1},"id":1}'), { action: 'ping', id: 1 })
+  t.same(parseRequest('{"action":"ping","constructor":{"prototype":{"x":1}}}'), { action: 'ping', id: undefined })
+  t.equal(({} as Record<string, unknown>).x, undefined, 'nothing polluted')
+  t.same(parseRequest('{"action":"publish","topic":"a","message":{"constructor":"fine","proto":1}}').action, 'publish',
+    'a constructor key without prototype is data like any other')
+  t.equal(parseRequest('{"action":"publish","topic":"a","message":"constructor.prototype"}').action, 'publish', 'so is a string')
+})
+
 t.test('a deeply nested frame is parsed, not crashed on', async (t) => {
   const deep = '['.repeat(100_000) + ']'.repeat(100_000)
   t.same(parseRequest(`{"action":"publish","topic":"a","message":${deep}}`).action, 'publish')
+  const deepSafe = '{"constructor":'.repeat(50_000) + '1' + '}'.repeat(50_000)
+  t.equal(parseRequest(`{"action":"publish","topic":"a","message":${deepSafe}}`).action, 'publish', 'scanned deep, found clean')
+  const deepPoisoned = '{"a":'.repeat(50_000) + '{"__proto__":{"x":1}}' + '}'.repeat(50_000)
+  const err = t.throws(() => parseRequest(`{"action":"publish","topic":"a","message":${deepPoisoned}}`)) as RequestError
+  t.equal(err.error.code, 'PUBSUB_ERR_BAD_REQUEST', 'poison found deep down')
 })

@@ -67,7 +67,7 @@ t.test('maxSubscriptions caps one session, re-subscribing does not count twice',
   t.same([...session.subscriptions].sort(), ['b.*', 'c'])
 })
 
-t.test('topics(): limit is capped at 1,000', async (t) => {
+t.test('topics(): limit is capped at 1,000 and checked', async (t) => {
   const broker = new Broker({ maxSubscriptions: 2000 })
   t.teardown(() => broker.close())
   const session = broker.connect({ deliver () {} })
@@ -75,4 +75,26 @@ t.test('topics(): limit is capped at 1,000', async (t) => {
   const page = await broker.topics({ limit: 5000 })
   t.equal(page.topics.length, 1000)
   t.type(page.next, 'string')
+  for (const limit of [0, -1, 1.5, Number.NaN]) await t.rejects(broker.topics({ limit }), { code: 'PUBSUB_ERR_BAD_REQUEST' }, `limit ${limit}`)
+})
+
+t.test('a handler that publishes does not reorder or duplicate deliveries', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const seen: Record<string, string[]> = { a: [], b: [], both: [] }
+  await broker.subscribe('t', async (m) => {
+    seen.a?.push(`${m.topic}#${m.seq}`)
+    if (m.seq === 1) await broker.publish('t', 'echo')
+  })
+  await broker.subscribe('t', (m) => { seen.b?.push(`${m.topic}#${m.seq}`) })
+  const both = broker.connect({ deliver (m, via) { seen.both?.push(`${m.topic}#${m.seq}${via === undefined ? '' : ` via ${via}`}`) } })
+  await both.subscribe('t')
+  await both.subscribe('*')
+  await broker.publish('t', 'first')
+  await broker.publish('u', 'other')
+  // The echo is published from a handler, a microtask later: wait for it.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(seen.a, ['t#1', 't#2'])
+  t.same(seen.b, ['t#1', 't#2'], 'in seq order')
+  t.same(seen.both, ['t#1', 't#2', 'u#1 via *'], 'once each, the echo right after its cause')
 })

@@ -163,17 +163,33 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
     await t.rejects(r.session.subscribe('late'), { code: 'PUBSUB_ERR_UNAVAILABLE' })
   })
 
-  t.test('a topic nobody subscribes to is forgotten; its sequence restarts under a new epoch', async (t) => {
+  t.test('a topic keeps one sequence while published to, whoever subscribes', async (t) => {
     const broker = await setup(t)
     const r = new Recorder(broker)
-    const first = await r.session.subscribe('gone')
-    await broker.publish('gone', 1)
-    t.match(await broker.topic('gone'), { topic: 'gone', subscribers: 1, seq: 1, epoch: first.epoch })
-    await r.session.unsubscribe('gone')
-    t.equal(await broker.topic('gone'), undefined)
-    const again = await r.session.subscribe('gone')
-    t.equal(again.seq, 0)
-    t.not(again.epoch, first.epoch, 'a new epoch')
+    await r.session.subscribe('seq.*')
+    const results = [await broker.publish('seq.a', 1), await broker.publish('seq.a', 2), await broker.publish('seq.a', 3)]
+    t.same(results.map((x) => x.seq), [1, 2, 3], 'a pattern-only topic counts on')
+    t.ok(results.every((x) => x.epoch === results[0]?.epoch), 'in one epoch')
+    const got = await r.until(3)
+    t.same(got.map((d) => d.seq), [1, 2, 3])
+    const exact = new Recorder(broker)
+    t.match(await exact.session.subscribe('seq.a'), { seq: 3, epoch: results[0]?.epoch }, 'an exact subscriber joins the same sequence')
+    await exact.session.unsubscribe('seq.a')
+    t.match(await broker.publish('seq.a', 4), { seq: 4, epoch: results[0]?.epoch }, 'and it goes on after it leaves')
+    t.match(await broker.publish('seq.none', 1), { seq: 1 })
+    t.match(await broker.publish('seq.none', 2), { seq: 2 }, 'also with no subscriber at all')
+  })
+
+  t.test('only topics with subscribers are listed or found', async (t) => {
+    const broker = await setup(t)
+    const r = new Recorder(broker)
+    await broker.publish('quiet', 1)
+    t.equal(await broker.topic('quiet'), undefined)
+    await r.session.subscribe('quiet')
+    t.match(await broker.topic('quiet'), { topic: 'quiet', subscribers: 1, seq: 1 })
+    await r.session.unsubscribe('quiet')
+    t.equal(await broker.topic('quiet'), undefined)
+    t.same((await broker.topics()).topics, [])
   })
 
   t.test('topics(): sorted, with figures, filtered by prefix, paged without gaps or repeats', async (t) => {

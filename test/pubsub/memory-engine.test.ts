@@ -1,5 +1,41 @@
 import t from 'tap'
+import { Broker } from '../../src/pubsub/broker.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import { eventually } from '../helper.js'
 import { engineConformance } from './engine-conformance.js'
 
 engineConformance(t, { makeEngine: () => new MemoryEngine(), countsDeliveries: true })
+
+/** Resolves once `topic` has started a new sequence (its epoch is no longer `epoch`). */
+async function forgotten (broker: Broker, topic: string, epoch: string): Promise<void> {
+  const session = broker.connect({ deliver () {} })
+  await eventually(async () => {
+    const ack = await session.subscribe(topic)
+    await session.unsubscribe(topic)
+    return ack.epoch !== epoch
+  })
+  session.close()
+}
+
+t.test('a topic with no exact subscriber is forgotten topicTtl after its last publish', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 50 }) })
+  t.teardown(() => broker.close())
+  const first = await broker.publish('ttl', 1)
+  t.match(await broker.publish('ttl', 2), { seq: 2, epoch: first.epoch })
+  await forgotten(broker, 'ttl', first.epoch)
+  const again = await broker.publish('ttl', 3)
+  t.equal(again.seq, 1, 'a new sequence')
+  t.not(again.epoch, first.epoch, 'under a new epoch')
+})
+
+t.test('a subscribed topic outlives the sweeps that forget others', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 20 }) })
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  const ack = await session.subscribe('kept')
+  await broker.publish('kept', 1)
+  const other = await broker.publish('other', 1)
+  await forgotten(broker, 'other', other.epoch)
+  t.match(await broker.publish('kept', 2), { seq: 2, epoch: ack.epoch })
+  t.throws(() => new MemoryEngine({ topicTtl: 0 }), { code: 'PUBSUB_ERR_OPTION' })
+})

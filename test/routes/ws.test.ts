@@ -2,7 +2,8 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
-import { connect, connectWelcomed, listen } from '../helper.js'
+import type { Session } from '../../src/pubsub/session.js'
+import { connect, connectWelcomed, eventually, listen } from '../helper.js'
 
 t.test('welcome: a distinct nanoid clientId per connection', async (t) => {
   const { url } = await listen(t)
@@ -32,7 +33,7 @@ t.test('subscribe, publish, unsubscribe, ping: replies echo ids, in request orde
   t.notOk('subscription' in (message ?? {}), 'no subscription field for an exact subscription')
   t.same(ack, { type: 'ack', id: 2, action: 'publish', topic: 'news.sports', seq: 1 })
   t.same(frames[4], { type: 'ack', id: 3, action: 'unsubscribe', topic: 'news.sports' })
-  t.same(frames[5], { type: 'ack', id: 4, action: 'publish', topic: 'news.sports', seq: 1 }, 'unsubscribed: no message; forgotten topic restarts at 1')
+  t.same(frames[5], { type: 'ack', id: 4, action: 'publish', topic: 'news.sports', seq: 2 }, 'unsubscribed: no message; the sequence goes on')
   t.same(frames[6], { type: 'pong' })
 })
 
@@ -48,14 +49,36 @@ t.test('a pattern subscription names the pattern; overlapping ones deliver once'
   t.match(frames.find((f) => f.type === 'message'), { topic: 'news.sports', subscription: /^news\.[*>]$/, data: 1 })
 })
 
-t.test('a publisher subscribed to the topic receives its own message; since gives recovered: false', async (t) => {
+t.test('a publisher subscribed to the topic receives its own message', async (t) => {
   const { url } = await listen(t)
   const c = await connectWelcomed(t, url)
-  c.send({ action: 'subscribe', topic: 'me', since: 0, epoch: 'old', id: 1 })
-  t.match(await c.next(), { type: 'ack', id: 1, recovered: false })
+  await c.subscribe('me')
   c.send({ action: 'publish', topic: 'me', message: [1, 2], id: 2 })
   const frames = await c.take(2)
   t.ok(frames.some((f) => f.type === 'message' && f.topic === 'me' && f.seq === 1))
+})
+
+t.test('since/epoch: recovered only when nothing was missed (no history yet)', async (t) => {
+  const { app, url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  const first = await c.subscribe('r')
+  await app.pubsub.publish('r', 1)
+  await app.pubsub.publish('r', 2)
+  await c.take(2)
+  c.send({ action: 'unsubscribe', topic: 'r', id: 'u' })
+  await c.next()
+  const rows: Array<[number, string, boolean]> = [
+    [2, first.epoch, true],
+    [1, first.epoch, false],
+    [3, first.epoch, false],
+    [2, 'another epoch', false]
+  ]
+  for (const [since, epoch, recovered] of rows) {
+    c.send({ action: 'subscribe', topic: 'r', since, epoch, id: since })
+    t.match(await c.next(), { type: 'ack', id: since, seq: 2, epoch: first.epoch, recovered }, `since ${since}, epoch ${epoch}`)
+  }
+  c.send({ action: 'subscribe', topic: 'r.*', since: 0, id: 'p' })
+  t.match(await c.next(), { type: 'ack', id: 'p', recovered: false }, 'a pattern cannot recover')
 })
 
 t.test('every error code, and the connection keeps serving', async (t) => {
@@ -94,6 +117,21 @@ t.test('every error code, and the connection keeps serving', async (t) => {
   t.match(await c.next(), { type: 'error', id: 'over', code: 'TOO_MANY_SUBSCRIPTIONS' })
   c.send({ action: 'ping', id: 'alive' })
   t.same(await c.next(), { type: 'pong', id: 'alive' })
+})
+
+t.test('invalid UTF-8 and poisoned messages are error frames, not closes', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  c.send(Buffer.concat([Buffer.from('{"action":"ping","id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]).toString('latin1'))
+  c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false })
+  t.match(await c.next(), { type: 'pong' }, 'latin1 text is valid UTF-8 once encoded')
+  t.match(await c.next(), { type: 'error', code: 'BAD_JSON' })
+  await c.subscribe('p')
+  c.send('{"action":"publish","topic":"p","message":{"__proto__":{"admin":true}},"id":1}')
+  t.match(await c.next(), { type: 'error', id: 1, code: 'BAD_REQUEST' })
+  c.send('{"action":"ping","__proto__":{"admin":true},"id":2}')
+  t.same(await c.next(), { type: 'pong', id: 2 }, 'a top-level unknown field is ignored')
+  t.same(await c.drain(), [], 'nothing was published')
 })
 
 t.test('a message too deep to serialize is BAD_REQUEST, and nothing is published', async (t) => {
@@ -143,6 +181,68 @@ t.test('a client that stops reading is closed with 1013; others get everything',
   raw.resume()
   const { code } = await slow.closed
   t.equal(code, 1013)
+})
+
+t.test('a client that sends but never reads is closed with 1013 too', async (t) => {
+  const warnings: string[] = []
+  const stream = { write: (line: string) => { warnings.push(JSON.parse(line).msg) } }
+  const { url } = await listen(t, { maxBufferedBytes: 64 * 1024 }, { logger: { level: 'warn', stream } })
+  const c = await connectWelcomed(t, url)
+  const raw = (c.ws as unknown as { _socket: import('node:net').Socket })._socket
+  raw.pause()
+  const id = 'x'.repeat(64)
+  // Pongs pile up: past the kernel buffers, then past the server's limit.
+  for (let batch = 0; batch < 200 && !warnings.includes('slow consumer: closing'); batch++) {
+    for (let i = 0; i < 1000; i++) c.send({ action: 'ping', id })
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  t.ok(warnings.includes('slow consumer: closing'), 'the server gave up on the client')
+  raw.resume()
+  t.equal((await c.closed).code, 1013)
+})
+
+/** A memory engine whose subscribe is live at once but confirmed only on release(): a network engine done wrong. */
+function gatedEngine (): { engine: MemoryEngine, release: () => void } {
+  const inner = new MemoryEngine()
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
+    subscribe: async (session: Session, key: string) => { const result = await inner.subscribe(session, key); await gate; return result },
+    publish: inner.publish.bind(inner),
+    unsubscribe: inner.unsubscribe.bind(inner),
+    removeSession: inner.removeSession.bind(inner),
+    topics: inner.topics.bind(inner),
+    close: inner.close.bind(inner)
+  })
+  return { engine, release }
+}
+
+t.test('an ack comes before the messages of its subscription, even from a slow engine', async (t) => {
+  const { engine, release } = gatedEngine()
+  const { app, url } = await listen(t, { engine })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'gated', id: 1 })
+  await eventually(async () => (await app.pubsub.publish('gated', 'probe')).delivered === 1)
+  await app.pubsub.publish('gated', 'after')
+  release()
+  const frames = await c.take(3)
+  t.match(frames[0], { type: 'ack', id: 1 })
+  t.match(frames.slice(1), [{ type: 'message', data: 'probe' }, { type: 'message', data: 'after' }])
+})
+
+t.test('a client that leaves while its subscribe is in flight leaves nothing behind', async (t) => {
+  const { engine, release } = gatedEngine()
+  const { app, url } = await listen(t, { engine })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'gated', id: 1 })
+  await eventually(async () => (await app.pubsub.publish('gated', 'held')).delivered === 1)
+  c.ws.terminate()
+  await eventually(() => app.websocketServer.clients.size === 0)
+  release()
+  await eventually(async () => (await app.pubsub.topics()).topics.length === 0)
+  t.equal((await app.pubsub.publish('gated', 'nobody')).delivered, 0)
+  const fresh = await connectWelcomed(t, url)
+  t.same(await fresh.drain(), [], 'still serving')
 })
 
 t.test('disconnecting removes every subscription of the connection', async (t) => {
