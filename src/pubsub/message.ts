@@ -1,7 +1,10 @@
+import { encodeTextFrame } from '../protocol/frame.js'
+
 /**
  * One published message as every subscriber sees it. The data is serialized
- * once, at publish; the outgoing WebSocket frame text is built once per
- * distinct `subscription` value and shared by every connection that gets it.
+ * once, at publish; the outgoing WebSocket frame (header and text) is built
+ * once per distinct `subscription` value and shared by every connection that
+ * gets it.
  */
 export class Message {
   readonly topic: string
@@ -37,8 +40,9 @@ export class Message {
   }
 
   /**
-   * The `message` frame, as UTF-8 bytes. `subscription` is the pattern the
-   * receiver matched through, or undefined for an exact subscription.
+   * The `message` frame, as the bytes of a whole WebSocket text frame.
+   * `subscription` is the pattern the receiver matched through, or undefined
+   * for an exact subscription.
    */
   frame (subscription?: string): Buffer {
     if (subscription === undefined) {
@@ -57,6 +61,6 @@ export class Message {
   #encode (subscription: string | undefined): Buffer {
     // Topics and patterns are restricted to characters JSON never escapes.
     const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
-    return Buffer.from(`{"type":"message","topic":"${this.topic}"${via},"data":${this.json},"seq":${this.seq},"ts":${this.ts}}`)
+    return encodeTextFrame(`{"type":"message","topic":"${this.topic}"${via},"data":${this.json},"seq":${this.seq},"ts":${this.ts}}`)
   }
 }

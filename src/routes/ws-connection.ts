@@ -1,9 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { isUtf8 } from 'node:buffer'
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
 import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, wireCode } from '../pubsub/errors.js'
 import type { Message } from '../pubsub/message.js'
+import { encodeTextFrame } from '../protocol/frame.js'
+import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 
 export interface ConnectionOptions {
@@ -12,7 +15,6 @@ export interface ConnectionOptions {
 }
 
 const OPEN = 1
-const TEXT = { binary: false }
 
 /**
  * One WebSocket client: parses its frames, runs them against the broker in
@@ -25,6 +27,7 @@ export class Connection {
   readonly #session: BrokerSession
   readonly #log: FastifyBaseLogger
   readonly #maxBufferedBytes: number
+  readonly #writer: FrameWriter
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
@@ -32,9 +35,10 @@ export class Connection {
   // comes first, whatever the engine.
   #held: Map<string, Buffer[]> | undefined
 
-  constructor (ws: WebSocket, broker: Broker, clientId: string, log: FastifyBaseLogger, options: ConnectionOptions) {
+  constructor (ws: WebSocket, socket: Socket, scheduler: FlushScheduler, broker: Broker, clientId: string, log: FastifyBaseLogger, options: ConnectionOptions) {
     this.clientId = clientId
     this.#ws = ws
+    this.#writer = new FrameWriter(ws, socket, scheduler)
     this.#broker = broker
     this.#log = log
     this.#maxBufferedBytes = options.maxBufferedBytes
@@ -50,6 +54,13 @@ export class Connection {
   /** The socket closed: every subscription ends now. */
   closed (): void {
     this.#session.close()
+    this.#writer.discard()
+  }
+
+  /** Closes the connection after the frames already queued (shutdown: 1001). */
+  close (code: number, reason: string): void {
+    this.#writer.flush()
+    this.#ws.close(code, reason)
   }
 
   deliver (message: Message, subscription: string | undefined): void {
@@ -127,7 +138,7 @@ export class Connection {
   }
 
   #send (frame: object): void {
-    this.#write(JSON.stringify(frame))
+    this.#write(encodeTextFrame(JSON.stringify(frame)))
   }
 
   /**
@@ -135,16 +146,18 @@ export class Connection {
    * maxBufferedBytes pile up is a slow consumer: its subscriptions end at
    * once and it is closed with 1013, so its backlog stops growing.
    */
-  #write (frame: Buffer | string): void {
+  #write (frame: Buffer): void {
     const ws = this.#ws
     // Once closing (1013 included) nothing more is queued.
     if (ws.readyState !== OPEN) return
-    if (ws.bufferedAmount > this.#maxBufferedBytes) {
-      this.#log.warn({ bufferedAmount: ws.bufferedAmount }, 'slow consumer: closing')
+    const buffered = this.#writer.bufferedAmount
+    if (buffered > this.#maxBufferedBytes) {
+      this.#log.warn({ bufferedAmount: buffered }, 'slow consumer: closing')
       this.#session.close()
+      this.#writer.discard()
       ws.close(1013, 'slow consumer')
       return
     }
-    ws.send(frame, TEXT)
+    this.#writer.push(frame)
   }
 }

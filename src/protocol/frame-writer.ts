@@ -1,0 +1,78 @@
+import type { Socket } from 'node:net'
+import type { WebSocket } from 'ws'
+
+/**
+ * Writes the frames of every connection once per event-loop turn. A socket
+ * that got several frames in the turn (a burst of publishes, a reply and a
+ * message) gets them in one write: one syscall instead of one per frame,
+ * which is what a delivery costs most. Frames are already encoded
+ * (encodeTextFrame); ws is bypassed for them and only sends control frames
+ * (pong, close), which never race ours because ours are not compressed.
+ */
+export class FlushScheduler {
+  #dirty: FrameWriter[] = []
+  #scheduled = false
+
+  /** Marks a writer as having frames to write this turn. */
+  add (writer: FrameWriter): void {
+    this.#dirty.push(writer)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      // setImmediate: after every I/O callback of this turn, so that all the
+      // publishes read in it coalesce.
+      setImmediate(() => { this.flush() })
+    }
+  }
+
+  flush (): void {
+    this.#scheduled = false
+    const dirty = this.#dirty
+    this.#dirty = []
+    for (const writer of dirty) writer.flush()
+  }
+}
+
+const OPEN = 1
+
+/** One connection's outgoing frames, in order. */
+export class FrameWriter {
+  readonly #ws: WebSocket
+  readonly #socket: Socket
+  readonly #scheduler: FlushScheduler
+  #frames: Buffer[] = []
+  #bytes = 0
+
+  /** `socket` is the TCP socket under `ws`. */
+  constructor (ws: WebSocket, socket: Socket, scheduler: FlushScheduler) {
+    this.#ws = ws
+    this.#socket = socket
+    this.#scheduler = scheduler
+  }
+
+  /** Bytes waiting: queued this turn plus what the socket has not sent yet. */
+  get bufferedAmount (): number {
+    return this.#bytes + this.#socket.writableLength
+  }
+
+  push (frame: Buffer): void {
+    if (this.#bytes === 0) this.#scheduler.add(this)
+    this.#frames.push(frame)
+    this.#bytes += frame.length
+  }
+
+  flush (): void {
+    const frames = this.#frames
+    if (frames.length === 0) return
+    const data = frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames, this.#bytes)
+    this.#frames = []
+    this.#bytes = 0
+    // Nothing may follow a close frame, which ws may have sent meanwhile.
+    if (this.#ws.readyState === OPEN) this.#socket.write(data)
+  }
+
+  /** Drops what is queued: the connection is being given up. */
+  discard (): void {
+    this.#frames = []
+    this.#bytes = 0
+  }
+}
