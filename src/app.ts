@@ -27,12 +27,6 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
       // UTF-8 is checked per frame by the route, which answers BAD_JSON
       // instead of closing with 1007.
       options: { maxPayload: options.maxPayload, perMessageDeflate: false, skipUTF8Validation: true },
-      // A client's protocol error (a frame over maxPayload, say) is the
-      // client's fault: ws has already closed with the right code.
-      errorHandler (err, socket, request) {
-        request.log.info({ err }, 'websocket error')
-        socket.terminate()
-      },
       // The default closes every client without a code (1005) before our
       // route's preClose can say 1001; leave the clients to the route.
       preClose (done) {

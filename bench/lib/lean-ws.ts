@@ -24,6 +24,9 @@ export class LeanWs {
   readonly #socket: Socket
   readonly #onFrame: LeanWsOptions['onFrame']
   #pending: Buffer | undefined
+  // Frames sent in one turn go out in one write, so that a publisher at full
+  // speed costs the generator one syscall per turn, not per frame.
+  #outgoing: Buffer[] = []
 
   private constructor (socket: Socket, onFrame: LeanWsOptions['onFrame']) {
     this.#socket = socket
@@ -76,10 +79,14 @@ export class LeanWs {
       header.writeBigUInt64BE(BigInt(length), 2)
     }
     // The mask key is the last four bytes, left zero: XOR with zero keeps the payload.
-    this.#socket.cork()
-    this.#socket.write(header)
-    this.#socket.write(body)
-    this.#socket.uncork()
+    if (this.#outgoing.length === 0) setImmediate(() => { this.#flush() })
+    this.#outgoing.push(header, body)
+  }
+
+  #flush (): void {
+    const data = Buffer.concat(this.#outgoing)
+    this.#outgoing = []
+    if (!this.#socket.destroyed) this.#socket.write(data)
   }
 
   close (): void {

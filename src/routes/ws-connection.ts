@@ -10,6 +10,14 @@ import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 
 export interface ConnectionOptions {
+  ws: WebSocket
+  /** The TCP socket under `ws`. */
+  socket: Socket
+  scheduler: FlushScheduler
+  broker: Broker
+  clientId: string
+  /** Logs carry `clientId`. */
+  log: FastifyBaseLogger
   /** Bytes queued for a client past which it is closed with 1013. */
   maxBufferedBytes: number
 }
@@ -35,13 +43,13 @@ export class Connection {
   // comes first, whatever the engine.
   #held: Map<string, Buffer[]> | undefined
 
-  constructor (ws: WebSocket, socket: Socket, scheduler: FlushScheduler, broker: Broker, clientId: string, log: FastifyBaseLogger, options: ConnectionOptions) {
+  constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes }: ConnectionOptions) {
     this.clientId = clientId
     this.#ws = ws
     this.#writer = new FrameWriter(ws, socket, scheduler)
     this.#broker = broker
     this.#log = log
-    this.#maxBufferedBytes = options.maxBufferedBytes
+    this.#maxBufferedBytes = maxBufferedBytes
     this.#session = broker.connect(this)
     this.#send({ type: 'welcome', clientId })
   }
@@ -130,7 +138,7 @@ export class Connection {
     let code = wireCode(error)
     if (code === undefined) {
       // A bug of ours, not the client's: log it, answer, keep serving.
-      this.#log.error({ err }, 'request failed')
+      this.#log.error({ err, clientId: this.clientId }, 'request failed')
       code = 'UNAVAILABLE'
       error = new Error('internal error')
     }
@@ -152,7 +160,7 @@ export class Connection {
     if (ws.readyState !== OPEN) return
     const buffered = this.#writer.bufferedAmount
     if (buffered > this.#maxBufferedBytes) {
-      this.#log.warn({ bufferedAmount: buffered }, 'slow consumer: closing')
+      this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
       this.#session.close()
       this.#writer.discard()
       ws.close(1013, 'slow consumer')
