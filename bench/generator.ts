@@ -63,8 +63,8 @@ export interface FanoutResult {
 const WARMUP_MS = 1000
 /** How long a phase may wait for its last deliveries before counting the rest lost. */
 const DRAIN_MS = 5000
-/** In-flight deliveries when publishing as fast as possible. */
-const WINDOW_DELIVERIES = 32_000
+/** In-flight deliveries when publishing as fast as possible: enough to keep any server here busy. */
+const WINDOW_DELIVERIES = 100_000
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
@@ -112,7 +112,7 @@ function payloadOf (i: number, bytes: number): string {
 
 async function fanout (config: FanoutConfig): Promise<FanoutResult> {
   const perMessage = config.subscribers / config.topics
-  const window = Math.max(1, Math.min(2000, Math.floor(WINDOW_DELIVERIES / perMessage)))
+  const window = Math.max(1, Math.min(5000, Math.floor(WINDOW_DELIVERIES / perMessage)))
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 })
   // Receipts per message index (a ring: at most WINDOW_DELIVERIES are in
   // flight), to know when a message reached every subscriber.
@@ -218,16 +218,23 @@ async function fanout (config: FanoutConfig): Promise<FanoutResult> {
   }
 }
 
+/** RSS after the server collected garbage (Node servers take SIGUSR2 for it: bench/lib/gc-on-signal.ts). */
+async function settledRss (pid: number, kind: ServerKind): Promise<number> {
+  if (kind === 'fastify-pubsub' || kind === 'raw-ws' || kind === 'socket.io') {
+    process.kill(pid, 'SIGUSR2')
+    await sleep(500)
+  }
+  return rssBytes(pid)
+}
+
 async function idle (config: IdleConfig): Promise<{ connections: number, rssBeforeBytes: number, rssAfterBytes: number, rssPerConnectionBytes: number }> {
-  const rssBeforeBytes = rssBytes(config.serverPid)
+  const rssBeforeBytes = await settledRss(config.serverPid, config.kind)
   const clients = await openMany(config.connections, async (j, localAddress) => {
     const client = await connectClient({ kind: config.kind, url: config.url, onDelivery () {}, localAddress })
     await client.subscribe(`idle.${j}`)
     return client
   })
-  // Let the server settle (allocation after the last upgrade) before reading.
-  await sleep(1000)
-  const rssAfterBytes = rssBytes(config.serverPid)
+  const rssAfterBytes = await settledRss(config.serverPid, config.kind)
   for (const client of clients) client.close()
   return { connections: config.connections, rssBeforeBytes, rssAfterBytes, rssPerConnectionBytes: Math.round((rssAfterBytes - rssBeforeBytes) / config.connections) }
 }

@@ -38,8 +38,10 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   // The decorator escapes to the host app; the routes stay under the prefix.
   await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl })
   await fastify.register(async function routes (scope) {
-    await scope.register(wsRoute, { maxBufferedBytes: options.maxBufferedBytes })
-    await scope.register(publishRoute, { bodyLimit: options.bodyLimit })
+    // Not `options` whole: its `prefix` would be applied a second time.
+    const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit } = options
+    await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit })
+    await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit })
     await scope.register(topicsRoute)
     if (options.console) await scope.register(consoleRoute)
   }, { prefix: options.prefix })

@@ -26,15 +26,36 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     host: env.HOST ?? '127.0.0.1',
     port,
     logLevel,
-    closeTimeout: integer(env, 'CLOSE_TIMEOUT', 10_000),
+    closeTimeout: integer(env, 'CLOSE_TIMEOUT', 15_000),
     pubsub: Object.freeze({
       maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
       maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
       bodyLimit: integer(env, 'BODY_LIMIT', 64 * 1024),
       maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', 1024 * 1024),
-      topicTtl: integer(env, 'TOPIC_TTL', 300) * 1000
+      topicTtl: integer(env, 'TOPIC_TTL', 300) * 1000,
+      maxConnections: integer(env, 'MAX_CONNECTIONS', 10_000),
+      pingInterval: integer(env, 'PING_INTERVAL', 25_000),
+      closeGrace: integer(env, 'CLOSE_GRACE', 5000),
+      allowedOrigins: list(env.ALLOWED_ORIGINS),
+      rateLimit: pair(env, 'RATE_LIMIT', 'rate', 'burst'),
+      restRateLimit: pair(env, 'REST_RATE_LIMIT', 'max', 'timeWindow')
     })
   })
+}
+
+function list (raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
+}
+
+/** `RATE_LIMIT=rate,burst` or `REST_RATE_LIMIT=max,timeWindow`: two integers, or unset/`off` for none. */
+function pair<A extends string, B extends string> (env: NodeJS.ProcessEnv, name: string, a: A, b: B): false | Record<A | B, number> {
+  const raw = env[name]
+  if (raw === undefined || raw === '' || raw === 'off') return false
+  const [first, second, extra] = raw.split(',').map(Number)
+  if (extra !== undefined || !Number.isSafeInteger(first) || !Number.isSafeInteger(second) || (first as number) < 1 || (second as number) < 1) {
+    throw new PUBSUB_ERR_OPTION(name, raw, `'${a},${b}': two integers >= 1; or 'off'`)
+  }
+  return { [a]: first, [b]: second } as Record<A | B, number>
 }
 
 function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {

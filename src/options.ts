@@ -18,6 +18,26 @@ export interface PubsubOptions extends BrokerOptions {
   console?: boolean
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
+  /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
+  maxConnections?: number
+  /** ms between the server's pings (default 25 s); a connection that missed the previous pong is terminated. */
+  pingInterval?: number
+  /** ms a connection closed by the server (1013, or 1001 at shutdown) gets to finish the close handshake before it is terminated (default 5 s). */
+  closeGrace?: number
+  /**
+   * Origins allowed to open a WebSocket besides the server's own host
+   * (default none); `['*']` allows every origin. Requests without an Origin
+   * header (non-browser clients) are always allowed.
+   */
+  allowedOrigins?: string[]
+  /**
+   * Inbound frames per connection: a token bucket refilled at `rate` per
+   * second, holding at most `burst`. Off by default. A frame over it is
+   * answered RATE_LIMITED; `burst` of those in a row close the connection with 1008.
+   */
+  rateLimit?: false | { rate: number, burst: number }
+  /** `POST /publish/:topic` requests per client address: `max` per `timeWindow` ms (@fastify/rate-limit). Off by default. */
+  restRateLimit?: false | { max: number, timeWindow: number }
 }
 
 export interface ResolvedOptions {
@@ -29,6 +49,12 @@ export interface ResolvedOptions {
   maxBufferedBytes: number
   console: boolean
   topicTtl: number
+  maxConnections: number
+  pingInterval: number
+  closeGrace: number
+  allowedOrigins: readonly string[]
+  rateLimit: false | Readonly<{ rate: number, burst: number }>
+  restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
 }
 
 /**
@@ -47,7 +73,13 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     console: options.console ?? true,
-    topicTtl: options.topicTtl ?? 5 * 60_000
+    topicTtl: options.topicTtl ?? 5 * 60_000,
+    maxConnections: options.maxConnections ?? 10_000,
+    pingInterval: options.pingInterval ?? 25_000,
+    closeGrace: options.closeGrace ?? 5000,
+    allowedOrigins: Object.freeze(Array.isArray(options.allowedOrigins) ? [...options.allowedOrigins] : []),
+    rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ ...options.rateLimit }),
+    restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit })
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
     throw new PUBSUB_ERR_OPTION('prefix', resolved.prefix, "a path starting with '/'")
@@ -56,6 +88,21 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   positiveInteger('bodyLimit', resolved.bodyLimit)
   positiveInteger('maxBufferedBytes', resolved.maxBufferedBytes)
   positiveInteger('topicTtl', resolved.topicTtl)
+  positiveInteger('maxConnections', resolved.maxConnections)
+  positiveInteger('pingInterval', resolved.pingInterval)
+  positiveInteger('closeGrace', resolved.closeGrace)
+  const origins = options.allowedOrigins
+  if (origins !== undefined && (!Array.isArray(origins) || !origins.every((origin) => typeof origin === 'string'))) {
+    throw new PUBSUB_ERR_OPTION('allowedOrigins', options.allowedOrigins, "an array of origins such as 'https://example.com', or ['*']")
+  }
+  if (resolved.rateLimit !== false) {
+    positiveInteger('rateLimit.rate', resolved.rateLimit.rate)
+    positiveInteger('rateLimit.burst', resolved.rateLimit.burst)
+  }
+  if (resolved.restRateLimit !== false) {
+    positiveInteger('restRateLimit.max', resolved.restRateLimit.max)
+    positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow)
+  }
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   return Object.freeze(resolved)
 }

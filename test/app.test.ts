@@ -3,7 +3,8 @@ import Fastify from 'fastify'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import fastifyPubsub from '../src/index.js'
-import { connect, connectWelcomed, listen } from './helper.js'
+import { once } from 'node:events'
+import { connect, connectWelcomed, listen, rawUpgrade } from './helper.js'
 
 t.test('the seed story: two clients, one publish over WS and one over REST reach both', async (t) => {
   const { url } = await listen(t)
@@ -92,7 +93,16 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ maxSubscriptions: 1.5 }, /maxSubscriptions/],
     [{ prefix: 'realtime' }, /prefix/],
     [{ console: 'yes' }, /console/],
-    [{ topicTtl: 0 }, /topicTtl/]
+    [{ topicTtl: 0 }, /topicTtl/],
+    [{ maxConnections: -1 }, /maxConnections/],
+    [{ pingInterval: 0 }, /pingInterval/],
+    [{ closeGrace: 1.5 }, /closeGrace/],
+    [{ allowedOrigins: 'https://a.example' }, /allowedOrigins/],
+    [{ allowedOrigins: [42] }, /allowedOrigins/],
+    [{ rateLimit: { rate: 0, burst: 5 } }, /rateLimit.rate/],
+    [{ rateLimit: { rate: 5 } }, /rateLimit.burst/],
+    [{ restRateLimit: { max: 5, timeWindow: -1 } }, /restRateLimit.timeWindow/],
+    [{ restRateLimit: { timeWindow: 1000 } }, /restRateLimit.max/]
   ]
   for (const [opts, message] of rows) {
     const app = Fastify()
@@ -118,4 +128,36 @@ t.test('1,000 connect, subscribe, disconnect cycles leave the broker empty', asy
   }
   t.same(page, { topics: [], patterns: [] })
   t.equal(app.websocketServer.clients.size, 0, 'no socket left')
+})
+
+t.test('graceful close: what was acknowledged reaches subscribers before 1001', async (t) => {
+  const { app, url } = await listen(t)
+  const subscriber = await connectWelcomed(t, url)
+  const publisher = await connectWelcomed(t, url)
+  await subscriber.subscribe('last')
+  for (let i = 0; i < 100; i++) publisher.send({ action: 'publish', topic: 'last', message: i, id: i })
+  const acks = await publisher.take(100)
+  t.equal(acks.filter((a) => a.type === 'ack').length, 100, 'all acknowledged')
+  const closing = app.close()
+  const received = []
+  for (;;) {
+    const frame = await subscriber.next().catch(() => undefined)
+    if (frame === undefined) break
+    received.push(frame.data)
+    if (received.length === 100) break
+  }
+  t.same(received, Array.from({ length: 100 }, (_, i) => i), 'every acknowledged message, in order')
+  t.same(await subscriber.closed, { code: 1001, reason: 'server shutting down' })
+  await closing
+})
+
+t.test('graceful close: a client stuck in the close handshake is terminated after closeGrace', async (t) => {
+  const { app, url } = await listen(t, { closeGrace: 100 })
+  const stuck = await rawUpgrade(url)
+  t.match(stuck.status, / 101 /)
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 5000, 'closed in bounded time')
+  stuck.socket.resume()
+  await once(stuck.socket, 'close')
 })

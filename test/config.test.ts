@@ -6,15 +6,41 @@ t.test('defaults', async (t) => {
     host: '127.0.0.1',
     port: 8080,
     logLevel: 'info',
-    closeTimeout: 10000,
-    pubsub: { maxSubscriptions: 1000, maxPayload: 65536, bodyLimit: 65536, maxBufferedBytes: 1048576, topicTtl: 300_000 }
+    closeTimeout: 15000,
+    pubsub: {
+      maxSubscriptions: 1000,
+      maxPayload: 65536,
+      bodyLimit: 65536,
+      maxBufferedBytes: 1048576,
+      topicTtl: 300_000,
+      maxConnections: 10_000,
+      pingInterval: 25_000,
+      closeGrace: 5000,
+      allowedOrigins: [],
+      rateLimit: false,
+      restRateLimit: false
+    }
   })
   t.ok(Object.isFrozen(loadConfig({})))
 })
 
 t.test('from the environment', async (t) => {
-  const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'debug', MAX_SUBSCRIPTIONS: '5', MAX_PAYLOAD: '1024', BODY_LIMIT: '2048', MAX_BUFFERED_BYTES: '4096', CLOSE_TIMEOUT: '500', TOPIC_TTL: '60' })
-  t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, pubsub: { maxSubscriptions: 5, maxPayload: 1024, bodyLimit: 2048, maxBufferedBytes: 4096, topicTtl: 60_000 } })
+  const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'debug', MAX_SUBSCRIPTIONS: '5', MAX_PAYLOAD: '1024', BODY_LIMIT: '2048', MAX_BUFFERED_BYTES: '4096', CLOSE_TIMEOUT: '500', TOPIC_TTL: '60',
+    MAX_CONNECTIONS: '10', PING_INTERVAL: '1000', CLOSE_GRACE: '100', ALLOWED_ORIGINS: 'https://a.example, https://b.example', RATE_LIMIT: '50,100', REST_RATE_LIMIT: '600,60000' })
+  t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, pubsub: {
+      maxSubscriptions: 5,
+      maxPayload: 1024,
+      bodyLimit: 2048,
+      maxBufferedBytes: 4096,
+      topicTtl: 60_000,
+      maxConnections: 10,
+      pingInterval: 1000,
+      closeGrace: 100,
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+      rateLimit: { rate: 50, burst: 100 },
+      restRateLimit: { max: 600, timeWindow: 60_000 }
+    } })
+  t.equal(loadConfig({ RATE_LIMIT: 'off' }).pubsub.rateLimit, false)
 })
 
 t.test('invalid values name the variable', async (t) => {
@@ -28,7 +54,13 @@ t.test('invalid values name the variable', async (t) => {
     [{ MAX_SUBSCRIPTIONS: 'many' }, /MAX_SUBSCRIPTIONS/],
     [{ MAX_BUFFERED_BYTES: '1e400' }, /MAX_BUFFERED_BYTES/],
     [{ CLOSE_TIMEOUT: '0' }, /CLOSE_TIMEOUT/],
-    [{ TOPIC_TTL: '-5' }, /TOPIC_TTL/]
+    [{ TOPIC_TTL: '-5' }, /TOPIC_TTL/],
+    [{ MAX_CONNECTIONS: '0' }, /MAX_CONNECTIONS/],
+    [{ RATE_LIMIT: '50' }, /RATE_LIMIT/],
+    [{ RATE_LIMIT: '50,0' }, /RATE_LIMIT/],
+    [{ RATE_LIMIT: '1,2,3' }, /RATE_LIMIT/],
+    [{ RATE_LIMIT: 'fast' }, /RATE_LIMIT/],
+    [{ REST_RATE_LIMIT: '10' }, /REST_RATE_LIMIT/]
   ]
   for (const [env, message] of rows) t.throws(() => loadConfig(env), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
 })

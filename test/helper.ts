@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
 
@@ -137,4 +138,40 @@ export async function eventually (check: () => boolean | Promise<boolean>, ms = 
     if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
+}
+
+/**
+ * A WebSocket client at the byte level, for what `ws` refuses to do: never
+ * answer pings, send half a frame, reset mid-frame. Resolves once upgraded,
+ * or with the HTTP status line when the upgrade is refused.
+ */
+export async function rawUpgrade (url: string, headers: Record<string, string> = {}): Promise<{ socket: Socket, status: string, body: string }> {
+  const { hostname, port, pathname } = new URL(url.replace(/^http/, 'ws') + '/ws')
+  const socket = connectTcp(Number(port), hostname)
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`)
+  return await new Promise((resolve, reject) => {
+    let head = ''
+    socket.on('error', reject)
+    socket.on('data', function onData (chunk: Buffer) {
+      head += String(chunk)
+      const end = head.indexOf('\r\n\r\n')
+      if (end === -1) return
+      socket.off('data', onData)
+      socket.pause()
+      socket.off('error', reject)
+      socket.on('error', () => {})
+      // What came after the head (a body, or the first frames) is the caller's.
+      resolve({ socket, status: head.slice(0, head.indexOf('\r\n')), body: head.slice(end + 4) })
+    })
+  })
+}
+
+/** A client-to-server text frame, masked with a zero key (XOR with zero: the payload as is). */
+export function maskedFrame (payload: string | Buffer, opcode = 0x1): Buffer {
+  const body = Buffer.from(payload)
+  const length = body.length
+  const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff])
+  return Buffer.concat([header, Buffer.alloc(4), body])
 }

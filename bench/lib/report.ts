@@ -109,7 +109,8 @@ export function renderReport (rows: Row[], run: { durationMs: number, elapsedS: 
     if (r?.rssPerConnectionBytes === undefined) continue
     lines.push(`| ${row.scenario} | ${row.server} | ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} | ${fmt(r.rssAfterBytes / 2 ** 20, 1)} | ${fmt(r.rssPerConnectionBytes / 1024, 2)} |`)
   }
-  lines.push('', 'Each connection subscribed to a topic of its own; RSS read one second after the last subscribe.', '')
+  lines.push('', 'Each connection subscribed to a topic of its own. RSS is read after the server collected',
+    'garbage (Node servers run with --expose-gc and collect on SIGUSR2: bench/lib/gc-on-signal.ts).', '')
   lines.push('Notes: mosquitto 2.0.11 from Debian serves websockets through libwebsockets',
     'without external-poll support (mosquitto#2284), which its maintainer warns adds latency;',
     'it needs a plain MQTT listener beside the websockets one to start.', '')

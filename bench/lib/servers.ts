@@ -50,7 +50,7 @@ async function waitForPort (port: number, child: ChildProcess, ms = 10_000): Pro
 }
 
 function node (script: string): string[] {
-  return [process.execPath, script]
+  return [process.execPath, '--expose-gc', '--import', './dist-bench/bench/lib/gc-on-signal.js', script]
 }
 
 export async function launch (kind: LaunchKind, core: number): Promise<Running> {

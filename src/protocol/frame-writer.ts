@@ -12,25 +12,41 @@ import type { WebSocket } from 'ws'
 export class FlushScheduler {
   #dirty: FrameWriter[] = []
   #scheduled = false
+  #frames = 0
+  #since = 0
 
   /** Marks a writer as having frames to write this turn. */
   add (writer: FrameWriter): void {
     this.#dirty.push(writer)
     if (!this.#scheduled) {
       this.#scheduled = true
+      this.#since = performance.now()
       // setImmediate: after every I/O callback of this turn, so that all the
       // publishes read in it coalesce.
       setImmediate(() => { this.flush() })
     }
   }
 
+  /**
+   * Counts a queued frame. A long turn (thousands of publishes read at once)
+   * is flushed every MAX_HOLD_MS, so that clients get their first frames
+   * while the server works through the rest instead of all at the end.
+   */
+  queued (): void {
+    if ((++this.#frames & 255) === 0 && performance.now() - this.#since > MAX_HOLD_MS) this.flush()
+  }
+
   flush (): void {
     this.#scheduled = false
+    this.#since = performance.now()
     const dirty = this.#dirty
     this.#dirty = []
     for (const writer of dirty) writer.flush()
   }
 }
+
+/** The longest a frame waits in a busy turn before it is written. */
+const MAX_HOLD_MS = 2
 
 const OPEN = 1
 
@@ -58,6 +74,7 @@ export class FrameWriter {
     if (this.#bytes === 0) this.#scheduler.add(this)
     this.#frames.push(frame)
     this.#bytes += frame.length
+    this.#scheduler.queued()
   }
 
   flush (): void {

@@ -1,3 +1,4 @@
+import fastifyRateLimit from '@fastify/rate-limit'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
 import { PUBSUB_ERR_BAD_REQUEST } from '../pubsub/errors.js'
@@ -11,13 +12,18 @@ import { TopicParams } from './schemas.js'
 export interface PublishRouteOptions {
   /** Largest body, in bytes. */
   bodyLimit: number
+  /** Requests per client address and time window (ms), or false for none. */
+  restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
 }
 
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
+  // Only this route's scope: the host app's other routes are not limited.
+  if (opts.restRateLimit !== false) await fastify.register(fastifyRateLimit, { global: false })
 
   fastify.post('/publish/*', {
     bodyLimit: opts.bodyLimit,
+    config: opts.restRateLimit === false ? {} : { rateLimit: { ...opts.restRateLimit } },
     schema: {
       summary: 'Publish a message to a topic',
       params: TopicParams,

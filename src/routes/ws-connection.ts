@@ -3,11 +3,12 @@ import { isUtf8 } from 'node:buffer'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
-import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, wireCode } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../pubsub/errors.js'
 import type { Message } from '../pubsub/message.js'
 import { encodeTextFrame } from '../protocol/frame.js'
 import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
+import { TokenBucket } from '../protocol/token-bucket.js'
 
 export interface ConnectionOptions {
   ws: WebSocket
@@ -20,9 +21,14 @@ export interface ConnectionOptions {
   log: FastifyBaseLogger
   /** Bytes queued for a client past which it is closed with 1013. */
   maxBufferedBytes: number
+  /** ms a closing connection gets before it is terminated. */
+  closeGrace: number
+  /** Inbound frame budget, or false for none. */
+  rateLimit: false | Readonly<{ rate: number, burst: number }>
 }
 
 const OPEN = 1
+const CLOSED = 3
 
 /**
  * One WebSocket client: parses its frames, runs them against the broker in
@@ -36,6 +42,13 @@ export class Connection {
   readonly #log: FastifyBaseLogger
   readonly #maxBufferedBytes: number
   readonly #writer: FrameWriter
+  readonly #closeGrace: number
+  readonly #bucket: TokenBucket | undefined
+  /** Frames refused in a row by the rate limit; `burst` of them close the connection. */
+  #refused = 0
+  readonly #maxRefused: number
+  /** Whether the client answered the last ping. */
+  #alive = true
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
@@ -43,19 +56,35 @@ export class Connection {
   // comes first, whatever the engine.
   #held: Map<string, Buffer[]> | undefined
 
-  constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes }: ConnectionOptions) {
+  constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit }: ConnectionOptions) {
     this.clientId = clientId
     this.#ws = ws
     this.#writer = new FrameWriter(ws, socket, scheduler)
     this.#broker = broker
     this.#log = log
     this.#maxBufferedBytes = maxBufferedBytes
+    this.#closeGrace = closeGrace
+    this.#bucket = rateLimit === false ? undefined : new TokenBucket(rateLimit.rate, rateLimit.burst)
+    this.#maxRefused = rateLimit === false ? 0 : rateLimit.burst
     this.#session = broker.connect(this)
     this.#send({ type: 'welcome', clientId })
   }
 
   /** A frame arrived: queue it behind the requests still running. */
   receive (data: Buffer, isBinary: boolean): void {
+    if (this.#ws.readyState !== OPEN || this.#refused === Infinity) return
+    if (this.#bucket !== undefined && !this.#bucket.take()) {
+      if (++this.#refused >= this.#maxRefused) {
+        this.#log.info({ clientId: this.clientId }, 'flooding after rate limiting: closing')
+        // The replies already due go first; nothing more is read.
+        this.#refused = Infinity
+        this.#tail = this.#tail.then(() => { this.close(1008, 'rate limit exceeded') })
+        return
+      }
+      this.#tail = this.#tail.then(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), undefined) })
+      return
+    }
+    this.#refused = 0
     this.#tail = this.#tail.then(() => this.#handle(data, isBinary))
   }
 
@@ -65,10 +94,30 @@ export class Connection {
     this.#writer.discard()
   }
 
-  /** Closes the connection after the frames already queued (shutdown: 1001). */
+  /**
+   * Closes the connection after the frames already queued (1001 at
+   * shutdown), and terminates it if the client has not completed the close
+   * handshake within closeGrace.
+   */
   close (code: number, reason: string): void {
     this.#writer.flush()
-    this.#ws.close(code, reason)
+    this.#closeSoon(code, reason)
+  }
+
+  /** The heartbeat: terminates a client that missed the last ping, pings the others. */
+  heartbeat (): void {
+    if (!this.#alive) {
+      this.#log.info({ clientId: this.clientId }, 'no pong: terminating')
+      this.#ws.terminate()
+      return
+    }
+    this.#alive = false
+    this.#ws.ping()
+  }
+
+  /** The client answered a ping. */
+  pong (): void {
+    this.#alive = true
   }
 
   deliver (message: Message, subscription: string | undefined): void {
@@ -79,6 +128,7 @@ export class Connection {
   }
 
   async #handle (data: Buffer, isBinary: boolean): Promise<void> {
+    // Queued before a close: the client is gone or going.
     if (this.#ws.readyState !== OPEN) return
     let request: Request | undefined
     try {
@@ -163,9 +213,17 @@ export class Connection {
       this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
       this.#session.close()
       this.#writer.discard()
-      ws.close(1013, 'slow consumer')
+      this.#closeSoon(1013, 'slow consumer')
       return
     }
     this.#writer.push(frame)
+  }
+
+  #closeSoon (code: number, reason: string): void {
+    const ws = this.#ws
+    ws.close(code, reason)
+    // A client too stuck to answer the close frame would hold its buffers
+    // for ws's own 30 s timeout.
+    setTimeout(() => { if (ws.readyState !== CLOSED) ws.terminate() }, this.#closeGrace).unref()
   }
 }

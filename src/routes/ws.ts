@@ -1,16 +1,15 @@
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { ServerResponse } from 'node:http'
 import { nanoid } from 'nanoid'
+import type { ServerResponse } from 'node:http'
 // Brings the `websocket: true` route option into Fastify's types.
 import type {} from '@fastify/websocket'
-import type { Broker } from '../pubsub/broker.js'
+import type { ResolvedOptions } from '../options.js'
 import { FlushScheduler } from '../protocol/frame-writer.js'
+import type { Broker } from '../pubsub/broker.js'
+import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
 import { Connection } from './ws-connection.js'
 
-export interface WsRouteOptions {
-  /** Bytes queued for a client past which it is closed with 1013. */
-  maxBufferedBytes: number
-}
+export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'>
 
 /**
  * `GET /ws`: the WebSocket protocol of shared/PROTOCOL.md. Needs the broker
@@ -20,6 +19,10 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const connections = new Set<Connection>()
   const scheduler = new FlushScheduler()
+  const log = fastify.log
+  const anyOrigin = opts.allowedOrigins.includes('*')
+  const origins = new Set(opts.allowedOrigins)
+  let closing = false
 
   // @fastify/websocket routes the upgrade through a ServerResponse attached to
   // the socket, which then keeps it (and the request behind it) for the
@@ -27,18 +30,29 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   // garbage: about 2.5 KB less per connection (as in ws#1104, which stopped
   // ws keeping the upgrade request).
   const responses = new WeakMap<FastifyRequest, ServerResponse>()
-  const rememberResponse: onRequestHookHandler = (request, reply, done) => {
+
+  /** Refuses an upgrade before it happens: 503 when full or closing, 403 for a foreign Origin. */
+  const admit: onRequestHookHandler = (request, reply, done) => {
+    if (closing || connections.size >= opts.maxConnections) {
+      done(new PUBSUB_ERR_UNAVAILABLE(closing ? 'server shutting down' : `connection limit reached (${opts.maxConnections})`))
+      return
+    }
+    const origin = request.headers.origin
+    // Cross-site WebSocket hijacking: browsers always send Origin; other clients need not.
+    if (origin !== undefined && !anyOrigin && !origins.has(origin) && !sameHost(origin, request.headers.host)) {
+      done(new PUBSUB_ERR_FORBIDDEN(`origin ${origin.slice(0, 100)} is not allowed`))
+      return
+    }
     responses.set(request, reply.raw)
     done()
   }
 
-  fastify.get('/ws', { websocket: true, onRequest: rememberResponse }, (socket, request) => {
+  fastify.get('/ws', { websocket: true, onRequest: admit }, (socket, request) => {
     responses.get(request)?.detachSocket(request.socket)
     const clientId = nanoid()
     const openedAt = Date.now()
     // The route's logger, not a child per connection, and nothing that keeps
     // `request` alive: a connection should cost little more than its socket.
-    const log = fastify.log
     const connection = new Connection({
       ws: socket,
       // The upgraded TCP socket: frames are written to it directly (frame-writer.ts).
@@ -47,7 +61,9 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       broker,
       clientId,
       log,
-      maxBufferedBytes: opts.maxBufferedBytes
+      maxBufferedBytes: opts.maxBufferedBytes,
+      closeGrace: opts.closeGrace,
+      rateLimit: opts.rateLimit
     })
     connections.add(connection)
     // Listeners go on synchronously: a frame sent right after the upgrade
@@ -55,10 +71,14 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     socket.on('message', function socketOnMessage (data, isBinary) {
       connection.receive(data as Buffer, isBinary)
     })
+    socket.on('pong', function socketOnPong () {
+      connection.pong()
+    })
     socket.on('close', function socketOnClose (code) {
       connections.delete(connection)
       connection.closed()
       log.info({ clientId, code, durationMs: Date.now() - openedAt }, 'client disconnected')
+      if (closing && connections.size === 0) drained()
     })
     // @fastify/websocket's error listener holds the request and reply for the
     // connection's lifetime; ours does the same job without them. A socket
@@ -72,9 +92,31 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     log.info({ clientId, remoteAddress: request.ip }, 'client connected')
   })
 
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) connection.heartbeat()
+  }, opts.pingInterval)
+  heartbeat.unref()
+
+  let drained: () => void = () => {}
+  // Graceful drain: no new connections, every queued frame written, then
+  // 1001; a client that does not finish the close handshake within
+  // closeGrace is terminated, so this ends in bounded time.
   fastify.addHook('preClose', async () => {
+    closing = true
+    clearInterval(heartbeat)
+    if (connections.size === 0) return
+    const done = new Promise<void>((resolve) => { drained = resolve })
     for (const connection of connections) connection.close(1001, 'server shutting down')
+    await done
   })
+}
+
+function sameHost (origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host
+  } catch {
+    return false
+  }
 }
 
 export default wsRoute

@@ -71,3 +71,13 @@ t.test('503 once the broker is closed', async (t) => {
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'PUBSUB_ERR_UNAVAILABLE')
 })
+
+t.test('restRateLimit: 429 in Fastify\'s shape past the limit; other routes unaffected', async (t) => {
+  const app = await build(t, { restRateLimit: { max: 3, timeWindow: 60_000 } })
+  const codes: number[] = []
+  for (let i = 0; i < 5; i++) codes.push((await app.inject({ method: 'POST', url: '/publish/a', payload: [i] })).statusCode)
+  t.same(codes, [200, 200, 200, 429, 429])
+  const limited = await app.inject({ method: 'POST', url: '/publish/a', payload: [9] })
+  t.match(limited.json(), { statusCode: 429, error: 'Too Many Requests', message: String })
+  t.equal((await app.inject('/topics')).statusCode, 200)
+})

@@ -1,0 +1,239 @@
+// Hostile input over WebSocket: every case asserts the exact answer (an error
+// frame or a close code), then that the server still serves a fresh client.
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import type { PubsubOptions } from '../../src/index.js'
+import { connectWelcomed, eventually, listen, maskedFrame, rawUpgrade, type Client } from '../helper.js'
+
+async function stillServes (t: Test, url: string): Promise<void> {
+  const fresh = await connectWelcomed(t, url)
+  fresh.send({ action: 'ping', id: 'alive' })
+  t.same(await fresh.next(), { type: 'pong', id: 'alive' }, 'a fresh client is served')
+}
+
+// [name, frame as sent, expected error code]; a string is sent as text as is.
+const frames: Array<[string, string | Buffer | object, string]> = [
+  ['truncated JSON', '{"action":"ping"', 'BAD_JSON'],
+  ['not JSON', 'hello', 'BAD_JSON'],
+  ['an empty frame', '', 'BAD_JSON'],
+  ['JSON null', 'null', 'BAD_JSON'],
+  ['a JSON array', '[{"action":"ping"}]', 'BAD_JSON'],
+  ['a JSON string', '"ping"', 'BAD_JSON'],
+  ['a JSON number', '42', 'BAD_JSON'],
+  ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 'BAD_JSON'],
+  ['an object without action', {}, 'BAD_REQUEST'],
+  ['a numeric action', { action: 1 }, 'BAD_REQUEST'],
+  ['a null action', { action: null }, 'BAD_REQUEST'],
+  ['an object action', { action: { name: 'ping' } }, 'BAD_REQUEST'],
+  ['an unknown action', { action: 'explode' }, 'UNKNOWN_ACTION'],
+  ['an object id', { action: 'ping', id: { a: 1 } }, 'BAD_REQUEST'],
+  ['a 65-character id', { action: 'ping', id: 'i'.repeat(65) }, 'BAD_REQUEST'],
+  ['an infinite id', '{"action":"ping","id":1e999}', 'BAD_REQUEST'],
+  ['subscribe without topic', { action: 'subscribe' }, 'BAD_REQUEST'],
+  ['subscribe to a number', { action: 'subscribe', topic: 7 }, 'BAD_REQUEST'],
+  ['subscribe to the empty topic', { action: 'subscribe', topic: '' }, 'INVALID_TOPIC'],
+  ['subscribe to an empty token', { action: 'subscribe', topic: 'a..b' }, 'INVALID_TOPIC'],
+  ['subscribe to 257 bytes', { action: 'subscribe', topic: 'x'.repeat(257) }, 'INVALID_TOPIC'],
+  ['subscribe with > in the middle', { action: 'subscribe', topic: 'a.>.b' }, 'INVALID_TOPIC'],
+  ['subscribe with a partial wildcard', { action: 'subscribe', topic: 'news.sp*' }, 'INVALID_TOPIC'],
+  ['subscribe to non-ASCII', { action: 'subscribe', topic: 'café' }, 'INVALID_TOPIC'],
+  ['subscribe with a slash', { action: 'subscribe', topic: 'a/b' }, 'INVALID_TOPIC'],
+  ['a negative since', { action: 'subscribe', topic: 'a', since: -1 }, 'BAD_REQUEST'],
+  ['a string since', { action: 'subscribe', topic: 'a', since: '3' }, 'BAD_REQUEST'],
+  ['a numeric epoch', { action: 'subscribe', topic: 'a', epoch: 5 }, 'BAD_REQUEST'],
+  ['unsubscribe from the empty topic', { action: 'unsubscribe', topic: '' }, 'INVALID_TOPIC'],
+  ['publish to a * pattern', { action: 'publish', topic: 'a.*', message: 1 }, 'INVALID_TOPIC'],
+  ['publish to >', { action: 'publish', topic: '>', message: 1 }, 'INVALID_TOPIC'],
+  ['publish without message', { action: 'publish', topic: 'a' }, 'BAD_REQUEST'],
+  ['publish a __proto__ message', '{"action":"publish","topic":"a","message":{"__proto__":{"polluted":true}}}', 'BAD_REQUEST'],
+  ['publish a constructor.prototype message', '{"action":"publish","topic":"a","message":{"constructor":{"prototype":{"polluted":true}}}}', 'BAD_REQUEST'],
+  ['publish 20,000 levels of nesting', `{"action":"publish","topic":"a","message":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, 'BAD_REQUEST']
+]
+
+for (const [name, frame, code] of frames) {
+  t.test(`${name}: ${code}`, async (t) => {
+    const { url } = await listen(t)
+    const c = await connectWelcomed(t, url)
+    if (Buffer.isBuffer(frame)) c.ws.send(frame, { binary: false })
+    else c.send(frame)
+    const reply = await c.next()
+    t.match(reply, { type: 'error', code, message: String })
+    t.notOk('id' in reply, 'no id to echo')
+    c.send({ action: 'ping', id: 1 })
+    t.same(await c.next(), { type: 'pong', id: 1 }, 'the connection stays open')
+    t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype polluted')
+    await stillServes(t, url)
+  })
+}
+
+t.test('a binary frame: BAD_FRAME', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  c.ws.send(Buffer.from('{"action":"ping"}'), { binary: true })
+  t.match(await c.next(), { type: 'error', code: 'BAD_FRAME' })
+  await stillServes(t, url)
+})
+
+t.test('a frame over maxPayload: close 1009', async (t) => {
+  const { url } = await listen(t, { maxPayload: 4096 })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(5000) })
+  t.equal((await c.closed).code, 1009)
+  await stillServes(t, url)
+})
+
+t.test('flooding subscribes: TOO_MANY_SUBSCRIPTIONS past the limit', async (t) => {
+  const { app, url } = await listen(t, { maxSubscriptions: 50 })
+  const c = await connectWelcomed(t, url)
+  for (let i = 0; i < 80; i++) c.send({ action: 'subscribe', topic: `flood.${i}`, id: i })
+  const replies = await c.take(80)
+  t.equal(replies.filter((r) => r.type === 'ack').length, 50)
+  t.ok(replies.slice(50).every((r) => r.code === 'TOO_MANY_SUBSCRIPTIONS'))
+  t.equal((await app.pubsub.topics({ limit: 1000 })).topics.length, 50)
+  await stillServes(t, url)
+})
+
+t.test('a publish flood with rate limiting on: RATE_LIMITED, then close 1008', async (t) => {
+  const options: PubsubOptions = { rateLimit: { rate: 10, burst: 20 } }
+  const { url } = await listen(t, options)
+  const c = await connectWelcomed(t, url)
+  for (let i = 0; i < 200; i++) c.send({ action: 'publish', topic: 'flood', message: i, id: i })
+  const frames: Array<Record<string, unknown>> = []
+  c.ws.on('message', () => {})
+  for (;;) {
+    const next = await c.next().catch(() => undefined)
+    if (next === undefined) break
+    frames.push(next)
+    if (frames.length > 60) break
+  }
+  t.ok(frames.some((f) => f.code === 'RATE_LIMITED'), 'excess frames are refused')
+  t.equal((await c.closed).code, 1008, 'sustained flooding closes the connection')
+  await stillServes(t, url)
+})
+
+t.test('a flood that stays under the rate limit is served whole', async (t) => {
+  const { url } = await listen(t, { rateLimit: { rate: 1000, burst: 100 } })
+  const c = await connectWelcomed(t, url)
+  for (let i = 0; i < 100; i++) c.send({ action: 'ping', id: i })
+  const replies = await c.take(100)
+  t.ok(replies.every((r, i) => r.type === 'pong' && r.id === i))
+})
+
+t.test('a client that never reads: close 1013, others unaffected', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 128 * 1024, closeGrace: 200 })
+  const stuck = await rawUpgrade(url)
+  t.match(stuck.status, / 101 /)
+  const healthy = await connectWelcomed(t, url)
+  stuck.socket.write(maskedFrame('{"action":"subscribe","topic":"flood"}'))
+  await healthy.subscribe('flood')
+  await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 2)
+  // The raw socket is paused and never read: its buffers fill, then the server's.
+  let received = 0
+  healthy.ws.on('message', () => { received++ })
+  const payload = 'x'.repeat(8192)
+  for (let i = 0; i < 1000; i++) {
+    await app.pubsub.publish('flood', payload)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await eventually(() => received >= 1000)
+  t.equal((await app.pubsub.topic('flood'))?.subscribers, 1, 'the stuck client was dropped')
+  // Past closeGrace without a close handshake it is terminated, and its buffers freed.
+  await eventually(() => app.websocketServer.clients.size === 1)
+  stuck.socket.resume()
+  await once(stuck.socket, 'close')
+  await stillServes(t, url)
+})
+
+t.test('a client that never answers pings is terminated', async (t) => {
+  const { app, url } = await listen(t, { pingInterval: 50 })
+  const silent = await rawUpgrade(url)
+  t.match(silent.status, / 101 /)
+  silent.socket.resume()
+  silent.socket.write(maskedFrame('{"action":"subscribe","topic":"quiet"}'))
+  await eventually(async () => (await app.pubsub.topic('quiet')) !== undefined)
+  // ws clients answer pings by themselves; this one never does.
+  await once(silent.socket, 'close')
+  await eventually(async () => (await app.pubsub.topic('quiet')) === undefined)
+  const polite = await connectWelcomed(t, url)
+  await polite.subscribe('polite')
+  // Three ping rounds later the polite client (ws answers pings) is still here.
+  let pings = 0
+  polite.ws.on('ping', () => { pings++ })
+  await eventually(() => pings >= 3)
+  t.equal(app.websocketServer.clients.size, 1)
+  polite.send({ action: 'ping', id: 'still' })
+  t.same(await polite.next(), { type: 'pong', id: 'still' })
+})
+
+t.test('a TCP reset in the middle of a frame', async (t) => {
+  const { app, url } = await listen(t)
+  const raw = await rawUpgrade(url)
+  const frame = maskedFrame('{"action":"subscribe","topic":"half"}')
+  raw.socket.write(frame.subarray(0, 10))
+  raw.socket.resetAndDestroy()
+  await eventually(() => app.websocketServer.clients.size === 0)
+  t.equal(await app.pubsub.topic('half'), undefined)
+  await stillServes(t, url)
+})
+
+t.test('a TCP reset right after a publish: the publish happened, nothing breaks', async (t) => {
+  const { url } = await listen(t)
+  const subscriber = await connectWelcomed(t, url)
+  await subscriber.subscribe('reset')
+  const raw = await rawUpgrade(url)
+  raw.socket.write(maskedFrame('{"action":"publish","topic":"reset","message":"last words","id":1}'))
+  raw.socket.resetAndDestroy()
+  t.match(await subscriber.next(), { type: 'message', data: 'last words' })
+  await stillServes(t, url)
+})
+
+t.test('many connections opened and dropped leave nothing behind', async (t) => {
+  const { app, url } = await listen(t)
+  const clients: Client[] = []
+  for (let i = 0; i < 200; i++) clients.push(await connectWelcomed(t, url))
+  await Promise.all(clients.map(async (c, i) => await c.subscribe(`drop.${i % 20}`)))
+  for (const c of clients) c.ws.terminate()
+  await eventually(async () => app.websocketServer.clients.size === 0 && (await app.pubsub.topics()).topics.length === 0)
+  await stillServes(t, url)
+})
+
+t.test('a foreign Origin is refused with 403; the own host and allowed origins pass', async (t) => {
+  const { url } = await listen(t, { allowedOrigins: ['https://app.example'] })
+  const host = new URL(url).host
+  const refused = await rawUpgrade(url, { Origin: 'https://evil.example' })
+  t.match(refused.status, /^HTTP\/1\.1 403 /)
+  t.match(JSON.parse(refused.body), { statusCode: 403, code: 'PUBSUB_ERR_FORBIDDEN', message: /origin/ })
+  refused.socket.destroy()
+  for (const origin of [`http://${host}`, 'https://app.example']) {
+    const ok = await rawUpgrade(url, { Origin: origin })
+    t.match(ok.status, / 101 /, origin)
+    ok.socket.destroy()
+  }
+  const malformed = await rawUpgrade(url, { Origin: 'not a url' })
+  t.match(malformed.status, / 403 /)
+  malformed.socket.destroy()
+  await stillServes(t, url)
+})
+
+t.test("allowedOrigins: ['*'] lets every origin in", async (t) => {
+  const { url } = await listen(t, { allowedOrigins: ['*'] })
+  const any = await rawUpgrade(url, { Origin: 'https://anywhere.example' })
+  t.match(any.status, / 101 /)
+  any.socket.destroy()
+})
+
+t.test('past maxConnections an upgrade answers 503 with a clear body', async (t) => {
+  const { url } = await listen(t, { maxConnections: 3 })
+  const clients = [await connectWelcomed(t, url), await connectWelcomed(t, url), await connectWelcomed(t, url)]
+  const refused = await rawUpgrade(url)
+  t.match(refused.status, /^HTTP\/1\.1 503 /)
+  t.match(JSON.parse(refused.body), { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', message: /connection limit reached \(3\)/ })
+  refused.socket.destroy()
+  clients[0]?.close()
+  await clients[0]?.closed
+  await eventually(async () => {
+    const again = await rawUpgrade(url)
+    again.socket.destroy()
+    return / 101 /.test(again.status)
+  })
+})
