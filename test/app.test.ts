@@ -152,11 +152,16 @@ t.test('graceful close: what was acknowledged reaches subscribers before 1001', 
 })
 
 t.test('graceful close: a client stuck in the close handshake is terminated after closeGrace', async (t) => {
-  const { app, url } = await listen(t, { closeGrace: 100 })
+  const { app, url } = await listen(t, { closeGrace: 500 })
   const stuck = await rawUpgrade(url)
   t.match(stuck.status, / 101 /)
   const started = Date.now()
-  await app.close()
+  const closing = app.close()
+  // While it drains the server still listens, and refuses upgrades.
+  const late = await rawUpgrade(url)
+  t.match(late.status, / 503 /)
+  late.socket.destroy()
+  await closing
   t.ok(Date.now() - started < 5000, 'closed in bounded time')
   stuck.socket.resume()
   await once(stuck.socket, 'close')

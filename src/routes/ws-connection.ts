@@ -223,7 +223,7 @@ export class Connection {
     const ws = this.#ws
     ws.close(code, reason)
     // A client too stuck to answer the close frame would hold its buffers
-    // for ws's own 30 s timeout.
-    setTimeout(() => { if (ws.readyState !== CLOSED) ws.terminate() }, this.#closeGrace).unref()
+    // for ws's own 30 s timeout. Not unref'd: a drain at shutdown waits on it.
+    setTimeout(() => { if (ws.readyState !== CLOSED) ws.terminate() }, this.#closeGrace)
   }
 }

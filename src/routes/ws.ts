@@ -22,7 +22,6 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   const log = fastify.log
   const anyOrigin = opts.allowedOrigins.includes('*')
   const origins = new Set(opts.allowedOrigins)
-  let closing = false
 
   // @fastify/websocket routes the upgrade through a ServerResponse attached to
   // the socket, which then keeps it (and the request behind it) for the
@@ -31,10 +30,13 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   // ws keeping the upgrade request).
   const responses = new WeakMap<FastifyRequest, ServerResponse>()
 
-  /** Refuses an upgrade before it happens: 503 when full or closing, 403 for a foreign Origin. */
+  /**
+   * Refuses an upgrade before it happens: 503 when full, 403 for a foreign
+   * Origin. (While closing, Fastify itself answers 503: return503OnClosing.)
+   */
   const admit: onRequestHookHandler = (request, reply, done) => {
-    if (closing || connections.size >= opts.maxConnections) {
-      done(new PUBSUB_ERR_UNAVAILABLE(closing ? 'server shutting down' : `connection limit reached (${opts.maxConnections})`))
+    if (connections.size >= opts.maxConnections) {
+      done(new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`))
       return
     }
     const origin = request.headers.origin
@@ -78,7 +80,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       connections.delete(connection)
       connection.closed()
       log.info({ clientId, code, durationMs: Date.now() - openedAt }, 'client disconnected')
-      if (closing && connections.size === 0) drained()
+      if (connections.size === 0) drained?.()
     })
     // @fastify/websocket's error listener holds the request and reply for the
     // connection's lifetime; ours does the same job without them. A socket
@@ -97,17 +99,23 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   }, opts.pingInterval)
   heartbeat.unref()
 
-  let drained: () => void = () => {}
+  let drained: (() => void) | undefined
   // Graceful drain: no new connections, every queued frame written, then
   // 1001; a client that does not finish the close handshake within
   // closeGrace is terminated, so this ends in bounded time.
   fastify.addHook('preClose', async () => {
-    closing = true
     clearInterval(heartbeat)
+    // While closing, Fastify answers upgrades 503 before any hook runs, and
+    // nothing then closes their sockets: a client that half-closes would
+    // hold server.close() open.
+    fastify.server.on('upgrade', function upgradeWhileClosing (_request, socket) {
+      socket.once('end', () => socket.destroy())
+    })
     if (connections.size === 0) return
-    const done = new Promise<void>((resolve) => { drained = resolve })
-    for (const connection of connections) connection.close(1001, 'server shutting down')
-    await done
+    await new Promise<void>((resolve) => {
+      drained = resolve
+      for (const connection of connections) connection.close(1001, 'server shutting down')
+    })
   })
 }
 
