@@ -1,0 +1,42 @@
+// A client whose socket is paused while tens of thousands of messages are
+// published: the server's memory stays bounded, and a reading subscriber gets
+// every message in order.
+import t from 'tap'
+import { connectWelcomed, eventually, listen, maskedFrame, rawUpgrade } from '../helper.js'
+
+t.test('30,000 messages past a stuck client: bounded memory, nothing lost for the others', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 256 * 1024, closeGrace: 500 })
+  const stuck = await rawUpgrade(url)
+  stuck.socket.write(maskedFrame('{"action":"subscribe","topic":"flood"}'))
+  const reader = await connectWelcomed(t, url)
+  await reader.subscribe('flood')
+  await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 2)
+
+  const seqs: number[] = []
+  reader.ws.on('message', (data) => { seqs.push(JSON.parse(String(data)).seq) })
+  const baseline = process.memoryUsage()
+  let peakBuffers = 0
+  let peakHeap = 0
+  const total = 30_000
+  const payload = 'x'.repeat(1024)
+  for (let i = 1; i <= total; i++) {
+    await app.pubsub.publish('flood', payload)
+    if (i % 100 === 0) {
+      const { arrayBuffers, heapUsed } = process.memoryUsage()
+      peakBuffers = Math.max(peakBuffers, arrayBuffers - baseline.arrayBuffers)
+      peakHeap = Math.max(peakHeap, heapUsed - baseline.heapUsed)
+      // Let the reading client read, as a paced publisher would.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  await eventually(() => seqs.length >= total)
+  t.equal(seqs.length, total, 'the reading subscriber got every message')
+  t.ok(seqs.every((seq, i) => i === 0 || seq === (seqs[i - 1] as number) + 1), 'in seq order, without gaps')
+  t.equal((await app.pubsub.topic('flood'))?.subscribers, 1, 'the stuck client was dropped')
+  const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1)
+  t.comment(`peak growth while flooding ${mib(total * 1100)} MiB of frames: buffers ${mib(peakBuffers)} MiB, heap ${mib(peakHeap)} MiB`)
+  // Unbounded, the stuck client's queue alone would hold ~32 MiB of frames.
+  t.ok(peakBuffers < 8 * 2 ** 20, `buffers grew by ${mib(peakBuffers)} MiB (< 8 MiB)`)
+  t.ok(peakHeap < 48 * 2 ** 20, `heap grew by ${mib(peakHeap)} MiB (< 48 MiB)`)
+  stuck.socket.destroy()
+})
