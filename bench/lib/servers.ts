@@ -60,8 +60,8 @@ export async function launch (kind: LaunchKind, core: number): Promise<Running> 
   let url = `ws://127.0.0.1:${port}`
   switch (kind) {
     case 'fastify-pubsub':
-      // Limits raised for the scenarios' 10,000-pattern connection; logs only warnings.
-      Object.assign(env, { LOG_LEVEL: 'warn', MAX_SUBSCRIPTIONS: '20000', MAX_BUFFERED_BYTES: String(8 << 20) })
+      // Limits raised for the 10,000-pattern connection and the 19,000-connection run; logs only warnings.
+      Object.assign(env, { LOG_LEVEL: 'warn', MAX_SUBSCRIPTIONS: '20000', MAX_CONNECTIONS: '20000', MAX_BUFFERED_BYTES: String(8 << 20) })
       command = node('dist/server.js')
       break
     case 'raw-ws': command = node('dist-bench/bench/servers/raw-ws.js'); break
