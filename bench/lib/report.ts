@@ -149,7 +149,7 @@ function chart (rows: Row[]): string {
   const y0 = 290
   const plotW = 360
   const plotH = 230
-  parts.push(`<text x="${x0 - 20}" y="24" font-size="14" font-weight="bold">p99 latency, ms, vs publishes/s (1,000 subs)</text>`)
+  parts.push(`<text x="${x0 - 20}" y="24" font-size="14" font-weight="bold">p99 latency, ms (log), vs publishes/s (1,000 subs)</text>`)
   const series = new Map<string, Array<[number, number]>>()
   for (const r of rows) {
     const match = /^(?:heavy )?fan-out: 1,000 subs x ([\d,]+)\/s, 64 B$/.exec(r.scenario)
@@ -159,18 +159,21 @@ function chart (rows: Row[]): string {
     series.set(r.server, points)
   }
   const maxRate = 1000
-  const maxLatency = Math.max(1, ...[...series.values()].flat().map(([, l]) => l))
+  // Log scale: the servers' p99 latencies differ by orders of magnitude.
+  const maxLatency = Math.max(10, ...[...series.values()].flat().map(([, l]) => l))
+  const decades = Math.ceil(Math.log10(maxLatency))
+  const y = (latency: number): number => y0 - (Math.log10(Math.max(1, latency)) / decades) * plotH
   parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0 + plotW}" y2="${y0}" stroke="#333"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - plotH}" stroke="#333"/>`)
   for (const rate of [0, 250, 500, 750, 1000]) parts.push(`<text x="${x0 + (rate / maxRate) * plotW - 10}" y="${y0 + 16}">${rate}</text>`)
-  parts.push(`<text x="${x0 - 40}" y="${y0 - plotH + 4}">${fmt(maxLatency, 1)}</text><text x="${x0 - 14}" y="${y0 + 4}">0</text>`)
+  for (let d = 0; d <= decades; d++) parts.push(`<text x="${x0 - 44}" y="${y(10 ** d) + 4}">${fmt(10 ** d)}</text><line x1="${x0}" y1="${y(10 ** d)}" x2="${x0 + plotW}" y2="${y(10 ** d)}" stroke="#eee"/>`)
   let legendY = 50
   for (const [server, points] of series) {
     points.sort((a, b) => a[0] - b[0])
-    const path = points.map(([rate, latency]) => `${(x0 + (rate / maxRate) * plotW).toFixed(1)},${(y0 - (latency / maxLatency) * plotH).toFixed(1)}`).join(' ')
+    const path = points.map(([rate, latency]) => `${(x0 + (rate / maxRate) * plotW).toFixed(1)},${y(latency).toFixed(1)}`).join(' ')
     const color = colors[server] ?? '#333'
     parts.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"/>`)
     for (const point of path.split(' ')) { const [cx, cy] = point.split(','); parts.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${color}"/>`) }
-    parts.push(`<rect x="${x0 + plotW - 110}" y="${legendY - 9}" width="10" height="10" fill="${color}"/><text x="${x0 + plotW - 95}" y="${legendY}">${server}</text>`)
+    parts.push(`<rect x="${x0 + 20}" y="${legendY - 9}" width="10" height="10" fill="${color}"/><text x="${x0 + 35}" y="${legendY}">${server}</text>`)
     legendY += 16
   }
   parts.push('</svg>')
