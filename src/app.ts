@@ -4,14 +4,15 @@ import fp from 'fastify-plugin'
 import { resolveOptions, type PubsubOptions } from './options.js'
 import pubsubPlugin from './plugins/pubsub.js'
 import consoleRoute from './routes/console.js'
+import healthRoute from './routes/health.js'
 import publishRoute from './routes/publish.js'
 import topicsRoute from './routes/topics.js'
 import wsRoute from './routes/ws.js'
 
 /**
  * The whole service as one plugin: `fastify.pubsub`, `GET /ws`,
- * `POST /publish/:topic`, `GET /topics`, `GET /topics/:topic` and the web
- * console at `GET /`, all under `prefix`.
+ * `POST /publish/:topic`, `GET /topics`, `GET /topics/:topic`, `GET /health`,
+ * `GET /ready` and the web console at `GET /`, all under `prefix`.
  *
  * @example
  * import fastifyPubsub from 'fastify-pubsub'
@@ -43,6 +44,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit })
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit })
     await scope.register(topicsRoute)
+    await scope.register(healthRoute)
     if (options.console) await scope.register(consoleRoute)
   }, { prefix: options.prefix })
 }

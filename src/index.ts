@@ -7,5 +7,6 @@ export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pub
 export { default as wsRoute, type WsRouteOptions } from './routes/ws.js'
 export { default as publishRoute, type PublishRouteOptions } from './routes/publish.js'
 export { default as topicsRoute } from './routes/topics.js'
+export { default as healthRoute } from './routes/health.js'
 export { default as consoleRoute } from './routes/console.js'
 export * from './pubsub/index.js'

@@ -1,0 +1,22 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Broker } from '../pubsub/broker.js'
+import { PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
+
+/**
+ * `GET /health`: liveness, 200 while the process serves. `GET /ready`:
+ * readiness, 200 while the broker takes work. Once the app is closing,
+ * Fastify answers every request 503 itself (return503OnClosing), so a load
+ * balancer stops sending clients during a drain.
+ */
+const healthRoute: FastifyPluginAsyncTypebox = async (fastify) => {
+  const broker = fastify.getDecorator<Broker>('pubsub')
+
+  const Status = Type.Object({ status: Type.String() })
+  fastify.get('/health', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
+  fastify.get('/ready', { schema: { summary: 'Readiness', response: { 200: Status } } }, async () => {
+    if (broker.closed) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the broker is closed')
+    return { status: 'ready' }
+  })
+}
+
+export default healthRoute
