@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { resolveOptions, type PubsubOptions } from './options.js'
 import pubsubPlugin from './plugins/pubsub.js'
 import consoleRoute from './routes/console.js'
+import docsRoute from './routes/docs.js'
 import healthRoute from './routes/health.js'
 import publishRoute from './routes/publish.js'
 import topicsRoute from './routes/topics.js'
@@ -39,6 +40,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   // The decorator escapes to the host app; the routes stay under the prefix.
   await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl })
   await fastify.register(async function routes (scope) {
+    if (options.docs) await scope.register(docsRoute)
     // Not `options` whole: its `prefix` would be applied a second time.
     const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit } = options
     await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit })

@@ -16,6 +16,8 @@ export interface PubsubOptions extends BrokerOptions {
   maxBufferedBytes?: number
   /** Serve the web console at `GET /` (default true). */
   console?: boolean
+  /** Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs` (default true). */
+  docs?: boolean
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
   /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
@@ -48,6 +50,7 @@ export interface ResolvedOptions {
   bodyLimit: number
   maxBufferedBytes: number
   console: boolean
+  docs: boolean
   topicTtl: number
   maxConnections: number
   pingInterval: number
@@ -73,6 +76,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     console: options.console ?? true,
+    docs: options.docs ?? true,
     topicTtl: options.topicTtl ?? 5 * 60_000,
     maxConnections: options.maxConnections ?? 10_000,
     pingInterval: options.pingInterval ?? 25_000,
@@ -104,5 +108,6 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow)
   }
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
+  if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
   return Object.freeze(resolved)
 }

@@ -93,6 +93,7 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ maxSubscriptions: 1.5 }, /maxSubscriptions/],
     [{ prefix: 'realtime' }, /prefix/],
     [{ console: 'yes' }, /console/],
+    [{ docs: 1 }, /docs/],
     [{ topicTtl: 0 }, /topicTtl/],
     [{ maxConnections: -1 }, /maxConnections/],
     [{ pingInterval: 0 }, /pingInterval/],

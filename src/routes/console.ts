@@ -1,5 +1,7 @@
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync } from 'fastify'
+// Brings @fastify/swagger's `hide` schema option into Fastify's types.
+import type {} from '@fastify/swagger'
 import { fileURLToPath } from 'node:url'
 
 /** The same from src/routes (tests) and dist/routes (built). */
@@ -14,7 +16,7 @@ const consoleRoute: FastifyPluginAsync = async (fastify) => {
   })
   if (fastify.prefix !== '') {
     // `/realtime` → `/realtime/`, so that the page's relative `ws` URL resolves under the prefix.
-    fastify.get('', async (request, reply) => {
+    fastify.get('', { schema: { hide: true } }, async (request, reply) => {
       const query = request.url.indexOf('?')
       return await reply.redirect(`${fastify.prefix}/${query === -1 ? '' : request.url.slice(query)}`, 301)
     })

@@ -1,0 +1,28 @@
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+
+/**
+ * OpenAPI 3 from the REST routes' TypeBox schemas: the document at
+ * `GET /docs/json`, Swagger UI at `GET /docs`. Registered before the routes so
+ * that it sees them; skipped when the host app has its own @fastify/swagger,
+ * which then documents our routes with its own.
+ */
+async function docsRoute (fastify: FastifyInstance): Promise<void> {
+  if (fastify.hasDecorator('swagger')) return
+  await fastify.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'fastify-pubsub',
+        description: 'Publish over HTTP and read topic figures. The WebSocket protocol at /ws is described in docs/protocol.md of the project.',
+        version: '1'
+      },
+      externalDocs: { description: 'WebSocket protocol (docs/protocol.md)', url: 'https://www.npmjs.com/package/fastify-pubsub' }
+    }
+  })
+  await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' })
+}
+
+// Not encapsulated: @fastify/swagger must sit in the scope of the routes it documents.
+export default fp(docsRoute, { fastify: '5.x', name: 'fastify-pubsub-docs' })

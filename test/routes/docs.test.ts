@@ -1,0 +1,43 @@
+import fastifySwagger from '@fastify/swagger'
+import Fastify from 'fastify'
+import t from 'tap'
+import fastifyPubsub from '../../src/index.js'
+import { build } from '../helper.js'
+
+t.test('GET /docs/json: OpenAPI 3 with every REST route and its schemas', async (t) => {
+  const app = await build(t, { prefix: '/rt' })
+  const res = await app.inject('/rt/docs/json')
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.match(doc, { openapi: /^3\./, info: { title: 'fastify-pubsub' } })
+  t.same(Object.keys(doc.paths).sort(), ['/rt/health', '/rt/publish/{*}', '/rt/ready', '/rt/topics', '/rt/topics/{*}'], 'the REST routes, not /ws nor the console')
+  t.match(doc.paths['/rt/publish/{*}'].post, {
+    parameters: [{ in: 'path', name: '*', required: true }],
+    responses: { 200: { content: { 'application/json': { schema: { required: ['topic', 'seq', 'epoch', 'delivered'] } } } } }
+  })
+  const list = doc.paths['/rt/topics'].get
+  t.same(list.parameters.map((p: { name: string }) => p.name).sort(), ['cursor', 'limit', 'prefix'])
+  t.match(list.responses[200].content['application/json'].schema, { properties: { topics: { type: 'array' }, patterns: { type: 'array' } } })
+  t.match(doc.paths['/rt/topics/{*}'].get.responses[200].content['application/json'].schema, { required: ['topic', 'subscribers', 'seq', 'epoch'] })
+  const ui = await app.inject('/rt/docs/')
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+})
+
+t.test('docs: false serves no document', async (t) => {
+  const app = await build(t, { docs: false })
+  t.equal((await app.inject('/docs/json')).statusCode, 404)
+})
+
+t.test("a host app's own @fastify/swagger documents our routes with its own", async (t) => {
+  const host = Fastify()
+  t.teardown(() => host.close())
+  await host.register(fastifySwagger, { openapi: { info: { title: 'host', version: '9' } } })
+  host.get('/mine', async () => 'ok')
+  await host.register(fastifyPubsub, { prefix: '/rt' })
+  await host.ready()
+  const doc = host.swagger() as { info: { title: string }, paths: Record<string, unknown> }
+  t.equal(doc.info.title, 'host')
+  t.ok('/mine' in doc.paths && '/rt/publish/{*}' in doc.paths, 'one document with both')
+  t.equal((await host.inject('/rt/docs/json')).statusCode, 404, 'no second document')
+})
