@@ -38,7 +38,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     })
   }
   // The decorator escapes to the host app; the routes stay under the prefix.
-  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl })
+  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl, maxTopics: options.maxTopics })
   await fastify.register(async function routes (scope) {
     if (options.docs) await scope.register(docsRoute)
     // Not `options` whole: its `prefix` would be applied a second time.

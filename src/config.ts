@@ -26,13 +26,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     host: env.HOST ?? '127.0.0.1',
     port,
     logLevel,
-    closeTimeout: integer(env, 'CLOSE_TIMEOUT', 15_000),
+    closeTimeout: integer(env, 'CLOSE_TIMEOUT', 15_000, 1, 2 ** 31 - 1),
     pubsub: Object.freeze({
       maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
       maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
       bodyLimit: integer(env, 'BODY_LIMIT', 64 * 1024),
       maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', 1024 * 1024),
       topicTtl: integer(env, 'TOPIC_TTL', 300) * 1000,
+      maxTopics: integer(env, 'MAX_TOPICS', 100_000),
       maxConnections: integer(env, 'MAX_CONNECTIONS', 10_000),
       pingInterval: integer(env, 'PING_INTERVAL', 25_000),
       closeGrace: integer(env, 'CLOSE_GRACE', 5000),
@@ -58,10 +59,10 @@ function pair<A extends string, B extends string> (env: NodeJS.ProcessEnv, name:
   return { [a]: first, [b]: second } as Record<A | B, number>
 }
 
-function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min) throw new PUBSUB_ERR_OPTION(name, raw, `an integer >= ${min}`)
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new PUBSUB_ERR_OPTION(name, raw, `an integer from ${min} to ${max}`)
   return value
 }

@@ -1,6 +1,6 @@
 import type { Engine } from './pubsub/engine.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
-import { positiveInteger, resolveBrokerOptions, type BrokerOptions } from './pubsub/options.js'
+import { MAX_INT32, positiveInteger, resolveBrokerOptions, type BrokerOptions } from './pubsub/options.js'
 
 /** Options of the fastify-pubsub plugin. Every limit has a default; see docs/limits.md. */
 export interface PubsubOptions extends BrokerOptions {
@@ -20,6 +20,8 @@ export interface PubsubOptions extends BrokerOptions {
   docs?: boolean
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
+  /** In-memory engine: topics remembered at most (default 100,000); past it a new topic's sequence is not kept. */
+  maxTopics?: number
   /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
   maxConnections?: number
   /** ms between the server's pings (default 25 s); a connection that missed the previous pong is terminated. */
@@ -35,9 +37,10 @@ export interface PubsubOptions extends BrokerOptions {
   /**
    * Inbound frames per connection: a token bucket refilled at `rate` per
    * second, holding at most `burst`. Off by default. A frame over it is
-   * answered RATE_LIMITED; `burst` of those in a row close the connection with 1008.
+   * answered RATE_LIMITED; a client refused for `sustain` ms on end (default
+   * 5,000; a second without refusals starts over) is closed with 1008.
    */
-  rateLimit?: false | { rate: number, burst: number }
+  rateLimit?: false | { rate: number, burst: number, sustain?: number }
   /** `POST /publish/:topic` requests per client address: `max` per `timeWindow` ms (@fastify/rate-limit). Off by default. */
   restRateLimit?: false | { max: number, timeWindow: number }
 }
@@ -52,11 +55,12 @@ export interface ResolvedOptions {
   console: boolean
   docs: boolean
   topicTtl: number
+  maxTopics: number
   maxConnections: number
   pingInterval: number
   closeGrace: number
   allowedOrigins: readonly string[]
-  rateLimit: false | Readonly<{ rate: number, burst: number }>
+  rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
   restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
 }
 
@@ -78,36 +82,59 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     console: options.console ?? true,
     docs: options.docs ?? true,
     topicTtl: options.topicTtl ?? 5 * 60_000,
+    maxTopics: options.maxTopics ?? 100_000,
     maxConnections: options.maxConnections ?? 10_000,
     pingInterval: options.pingInterval ?? 25_000,
     closeGrace: options.closeGrace ?? 5000,
-    allowedOrigins: Object.freeze(Array.isArray(options.allowedOrigins) ? [...options.allowedOrigins] : []),
-    rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ ...options.rateLimit }),
+    allowedOrigins: Object.freeze(normalizeOrigins(options.allowedOrigins)),
+    rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ sustain: 5000, ...options.rateLimit }),
     restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit })
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
     throw new PUBSUB_ERR_OPTION('prefix', resolved.prefix, "a path starting with '/'")
   }
-  positiveInteger('maxPayload', resolved.maxPayload)
+  positiveInteger('maxPayload', resolved.maxPayload, 1, MAX_INT32)
   positiveInteger('bodyLimit', resolved.bodyLimit)
   positiveInteger('maxBufferedBytes', resolved.maxBufferedBytes)
-  positiveInteger('topicTtl', resolved.topicTtl)
+  positiveInteger('topicTtl', resolved.topicTtl, 1, MAX_INT32)
+  positiveInteger('maxTopics', resolved.maxTopics)
   positiveInteger('maxConnections', resolved.maxConnections)
-  positiveInteger('pingInterval', resolved.pingInterval)
-  positiveInteger('closeGrace', resolved.closeGrace)
-  const origins = options.allowedOrigins
-  if (origins !== undefined && (!Array.isArray(origins) || !origins.every((origin) => typeof origin === 'string'))) {
-    throw new PUBSUB_ERR_OPTION('allowedOrigins', options.allowedOrigins, "an array of origins such as 'https://example.com', or ['*']")
-  }
+  positiveInteger('pingInterval', resolved.pingInterval, 10, MAX_INT32)
+  positiveInteger('closeGrace', resolved.closeGrace, 1, MAX_INT32)
   if (resolved.rateLimit !== false) {
     positiveInteger('rateLimit.rate', resolved.rateLimit.rate)
     positiveInteger('rateLimit.burst', resolved.rateLimit.burst)
+    positiveInteger('rateLimit.sustain', resolved.rateLimit.sustain, 1, MAX_INT32)
   }
   if (resolved.restRateLimit !== false) {
     positiveInteger('restRateLimit.max', resolved.restRateLimit.max)
-    positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow)
+    positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow, 1, MAX_INT32)
   }
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
   return Object.freeze(resolved)
+}
+
+/**
+ * Origins as browsers send them (scheme://host[:port], lowercase, default
+ * port left out), so that a configured 'https://App.example.com/' matches.
+ * `null` (sandboxed and file: documents) is refused: it would admit any site.
+ */
+function normalizeOrigins (origins: unknown): string[] {
+  if (origins === undefined) return []
+  const invalid = (): never => {
+    throw new PUBSUB_ERR_OPTION('allowedOrigins', origins, "an array of origins such as 'https://example.com', or ['*']")
+  }
+  if (!Array.isArray(origins)) return invalid()
+  return origins.map((origin: unknown) => {
+    if (origin === '*') return origin
+    if (typeof origin !== 'string' || origin === 'null') return invalid()
+    try {
+      const url = new URL(origin)
+      if (url.pathname !== '/' || url.search !== '' || url.origin === 'null') return invalid()
+      return url.origin
+    } catch {
+      return invalid()
+    }
+  })
 }

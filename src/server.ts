@@ -20,11 +20,13 @@ async function shutdown (signal: string): Promise<void> {
   closing = true
   app.log.info({ signal }, 'closing')
   // Like fastify-cli's closeWithGrace: a close that hangs must not keep the process.
-  setTimeout(() => {
+  const giveUp = setTimeout(() => {
     app.log.error({ closeTimeout: config.closeTimeout }, 'close did not finish in time: exiting')
     process.exit(1)
-  }, config.closeTimeout).unref()
+  }, config.closeTimeout)
+  giveUp.unref()
   await app.close()
+  clearTimeout(giveUp)
 }
 process.once('SIGINT', (signal) => { void shutdown(signal) })
 process.once('SIGTERM', (signal) => { void shutdown(signal) })

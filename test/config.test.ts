@@ -13,6 +13,7 @@ t.test('defaults', async (t) => {
       bodyLimit: 65536,
       maxBufferedBytes: 1048576,
       topicTtl: 300_000,
+      maxTopics: 100_000,
       maxConnections: 10_000,
       pingInterval: 25_000,
       closeGrace: 5000,
@@ -33,6 +34,7 @@ t.test('from the environment', async (t) => {
       bodyLimit: 2048,
       maxBufferedBytes: 4096,
       topicTtl: 60_000,
+      maxTopics: 100_000,
       maxConnections: 10,
       pingInterval: 1000,
       closeGrace: 100,
@@ -60,7 +62,8 @@ t.test('invalid values name the variable', async (t) => {
     [{ RATE_LIMIT: '50,0' }, /RATE_LIMIT/],
     [{ RATE_LIMIT: '1,2,3' }, /RATE_LIMIT/],
     [{ RATE_LIMIT: 'fast' }, /RATE_LIMIT/],
-    [{ REST_RATE_LIMIT: '10' }, /REST_RATE_LIMIT/]
+    [{ REST_RATE_LIMIT: '10' }, /REST_RATE_LIMIT/],
+    [{ CLOSE_TIMEOUT: String(2 ** 31) }, /CLOSE_TIMEOUT/]
   ]
   for (const [env, message] of rows) t.throws(() => loadConfig(env), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
 })

@@ -49,6 +49,19 @@ t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
   t.same(await exited, [0, null])
 })
 
+t.test('a shutdown whose clients close at once is not held by closeGrace', async (t) => {
+  const child = start({ CLOSE_GRACE: '60000', CLOSE_TIMEOUT: '30000' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at'))
+  const client = await connectWelcomed(t, String(listening.msg).replace('Server listening at ', ''))
+  const exited = once(child, 'exit')
+  const started = Date.now()
+  child.kill('SIGTERM')
+  t.equal((await client.closed).code, 1001)
+  t.same(await exited, [0, null])
+  t.ok(Date.now() - started < 10_000, `exited ${Date.now() - started} ms after SIGTERM`)
+})
+
 t.test('SIGINT then SIGTERM: one close, exit 0', async (t) => {
   const child = start({})
   t.teardown(() => child.kill('SIGKILL'))

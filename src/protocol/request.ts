@@ -77,7 +77,7 @@ export function parseRequest (text: string): Request {
   }
 }
 
-function isRequestId (id: unknown): id is RequestId | undefined {
+export function isRequestId (id: unknown): id is RequestId | undefined {
   // JSON.parse turns 1e400 into Infinity, which JSON.stringify would echo as null.
   return id === undefined || (typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isFinite(id))
 }

@@ -3,7 +3,7 @@ import type { Engine, PublishResult, TopicInfo, TopicPage, TopicQuery } from './
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
-import { positiveInteger } from './options.js'
+import { MAX_INT32, positiveInteger } from './options.js'
 import { hasWildcard } from './topic.js'
 
 interface TopicState {
@@ -21,6 +21,13 @@ export interface MemoryEngineOptions {
    * is forgotten, and its sequence restarts at 1 under a new epoch.
    */
   topicTtl?: number
+  /**
+   * Topics remembered at most (default 100,000). Past it a publish to a new
+   * topic without subscribers still goes out, under a one-off sequence (seq
+   * 1, a fresh epoch) that is not kept: a client publishing to millions of
+   * one-off topics cannot grow memory without bound.
+   */
+  maxTopics?: number
 }
 
 /**
@@ -35,6 +42,7 @@ export class MemoryEngine implements Engine {
   readonly #index = new SubscriptionIndex()
   readonly #topics = new Map<string, TopicState>()
   readonly #topicTtl: number
+  readonly #maxTopics: number
   readonly #sweeper: NodeJS.Timeout
   // Epochs are this process's id plus a counter: unique, and cheap to make.
   readonly #processEpoch = nanoid(10)
@@ -42,7 +50,9 @@ export class MemoryEngine implements Engine {
 
   constructor (options: MemoryEngineOptions = {}) {
     this.#topicTtl = options.topicTtl ?? 5 * 60_000
-    positiveInteger('topicTtl', this.#topicTtl)
+    positiveInteger('topicTtl', this.#topicTtl, 1, MAX_INT32)
+    this.#maxTopics = options.maxTopics ?? 100_000
+    positiveInteger('maxTopics', this.#maxTopics)
     this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, 30_000))
     this.#sweeper.unref()
   }
@@ -63,7 +73,7 @@ export class MemoryEngine implements Engine {
   }
 
   async publish (topic: string, json: string): Promise<PublishResult> {
-    const state = this.#topicState(topic)
+    const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
     const seq = ++state.seq
     const ts = Date.now()
     state.lastPublish = ts

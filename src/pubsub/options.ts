@@ -15,9 +15,12 @@ export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrok
   return Object.freeze(resolved)
 }
 
-/** Throws PUBSUB_ERR_OPTION unless `value` is an integer >= `min`. */
-export function positiveInteger (name: string, value: unknown, min = 1): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min) {
-    throw new PUBSUB_ERR_OPTION(name, value, `an integer >= ${min}`)
+/** The largest value a timer or ws's maxPayload takes (both use 32-bit signed integers). */
+export const MAX_INT32 = 2 ** 31 - 1
+
+/** Throws PUBSUB_ERR_OPTION unless `value` is an integer from `min` to `max`. */
+export function positiveInteger (name: string, value: unknown, min = 1, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new PUBSUB_ERR_OPTION(name, value, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`)
   }
 }

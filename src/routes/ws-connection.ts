@@ -7,8 +7,18 @@ import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, PUBSUB_ERR_RATE_LIMITED, wir
 import type { Message } from '../pubsub/message.js'
 import { encodeTextFrame } from '../protocol/frame.js'
 import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
-import { parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
+import { isRequestId, parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 import { TokenBucket } from '../protocol/token-bucket.js'
+
+/** The id of a refused frame, so that its RATE_LIMITED error carries it; parsed only that far. */
+function requestId (data: Buffer): RequestId | undefined {
+  try {
+    const id: unknown = (JSON.parse(data.toString()) as { id?: unknown } | null)?.id
+    return isRequestId(id) ? id : undefined
+  } catch {
+    return undefined
+  }
+}
 
 export interface ConnectionOptions {
   ws: WebSocket
@@ -24,7 +34,7 @@ export interface ConnectionOptions {
   /** ms a closing connection gets before it is terminated. */
   closeGrace: number
   /** Inbound frame budget, or false for none. */
-  rateLimit: false | Readonly<{ rate: number, burst: number }>
+  rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
 }
 
 const OPEN = 1
@@ -44,9 +54,13 @@ export class Connection {
   readonly #writer: FrameWriter
   readonly #closeGrace: number
   readonly #bucket: TokenBucket | undefined
-  /** Frames refused in a row by the rate limit; `burst` of them close the connection. */
-  #refused = 0
-  readonly #maxRefused: number
+  readonly #floodMs: number
+  /** When the current run of refusals began (a second without one ends it), or 0. */
+  #floodStart = 0
+  #lastRefusal = 0
+  #flooding = false
+  /** Terminates the client if a close handshake the server began does not finish. */
+  #graceTimer: NodeJS.Timeout | undefined
   /** Whether the client answered the last ping. */
   #alive = true
   // Requests run one after the other, so that replies keep request order even
@@ -65,33 +79,46 @@ export class Connection {
     this.#maxBufferedBytes = maxBufferedBytes
     this.#closeGrace = closeGrace
     this.#bucket = rateLimit === false ? undefined : new TokenBucket(rateLimit.rate, rateLimit.burst)
-    this.#maxRefused = rateLimit === false ? 0 : rateLimit.burst
+    this.#floodMs = rateLimit === false ? 0 : rateLimit.sustain
     this.#session = broker.connect(this)
     this.#send({ type: 'welcome', clientId })
   }
 
   /** A frame arrived: queue it behind the requests still running. */
   receive (data: Buffer, isBinary: boolean): void {
-    if (this.#ws.readyState !== OPEN || this.#refused === Infinity) return
+    if (this.#ws.readyState !== OPEN || this.#flooding) return
     if (this.#bucket !== undefined && !this.#bucket.take()) {
-      if (++this.#refused >= this.#maxRefused) {
-        this.#log.info({ clientId: this.clientId }, 'flooding after rate limiting: closing')
-        // The replies already due go first; nothing more is read.
-        this.#refused = Infinity
-        this.#tail = this.#tail.then(() => { this.close(1008, 'rate limit exceeded') })
-        return
-      }
-      this.#tail = this.#tail.then(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), undefined) })
+      this.#refuse(data, isBinary)
       return
     }
-    this.#refused = 0
     this.#tail = this.#tail.then(() => this.#handle(data, isBinary))
+  }
+
+  /**
+   * A frame over the rate limit is answered RATE_LIMITED (with its id). A
+   * client refused for `sustain` ms on end, with no second free of refusals,
+   * is flooding: it is closed with 1008 once the replies already due are out.
+   * A burst (say, resubscribing after a reconnect) only gets refusals.
+   */
+  #refuse (data: Buffer, isBinary: boolean): void {
+    const now = performance.now()
+    if (now - this.#lastRefusal > 1000) this.#floodStart = now
+    this.#lastRefusal = now
+    if (now - this.#floodStart >= this.#floodMs) {
+      this.#log.info({ clientId: this.clientId }, 'flooding after rate limiting: closing')
+      this.#flooding = true
+      this.#tail = this.#tail.then(() => { this.close(1008, 'rate limit exceeded') })
+      return
+    }
+    const id = isBinary ? undefined : requestId(data)
+    this.#tail = this.#tail.then(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), id) })
   }
 
   /** The socket closed: every subscription ends now. */
   closed (): void {
     this.#session.close()
     this.#writer.discard()
+    clearTimeout(this.#graceTimer)
   }
 
   /**
@@ -102,6 +129,15 @@ export class Connection {
   close (code: number, reason: string): void {
     this.#writer.flush()
     this.#closeSoon(code, reason)
+  }
+
+  /**
+   * ws has begun a close after a protocol error (1009 for a frame over
+   * maxPayload): let its close frame go out, and terminate only if the
+   * handshake does not finish within closeGrace.
+   */
+  failed (): void {
+    this.#terminateLater()
   }
 
   /** The heartbeat: terminates a client that missed the last ping, pings the others. */
@@ -220,10 +256,16 @@ export class Connection {
   }
 
   #closeSoon (code: number, reason: string): void {
+    this.#ws.close(code, reason)
+    this.#terminateLater()
+  }
+
+  #terminateLater (): void {
+    if (this.#graceTimer !== undefined) return
     const ws = this.#ws
-    ws.close(code, reason)
     // A client too stuck to answer the close frame would hold its buffers
-    // for ws's own 30 s timeout. Not unref'd: a drain at shutdown waits on it.
-    setTimeout(() => { if (ws.readyState !== CLOSED) ws.terminate() }, this.#closeGrace)
+    // for ws's own 30 s timeout. Not unref'd: a drain at shutdown waits on
+    // it; cleared as soon as the socket closes.
+    this.#graceTimer = setTimeout(() => { if (ws.readyState !== CLOSED) ws.terminate() }, this.#closeGrace)
   }
 }

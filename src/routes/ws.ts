@@ -89,7 +89,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     socket.removeAllListeners('error')
     socket.on('error', function socketOnError (err) {
       log.info({ clientId, err }, 'websocket error')
-      socket.terminate()
+      connection.failed()
     })
     log.info({ clientId, remoteAddress: request.ip }, 'client connected')
   })
@@ -121,7 +121,9 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
 
 function sameHost (origin: string, host: string | undefined): boolean {
   try {
-    return new URL(origin).host === host
+    const url = new URL(origin)
+    // A browser sends the serialized origin, nothing more.
+    return url.origin === origin && url.host === host
   } catch {
     return false
   }

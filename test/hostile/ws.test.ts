@@ -93,22 +93,43 @@ t.test('flooding subscribes: TOO_MANY_SUBSCRIPTIONS past the limit', async (t) =
   await stillServes(t, url)
 })
 
-t.test('a publish flood with rate limiting on: RATE_LIMITED, then close 1008', async (t) => {
-  const options: PubsubOptions = { rateLimit: { rate: 10, burst: 20 } }
+t.test('a publish flood with rate limiting on: RATE_LIMITED with ids, then close 1008', async (t) => {
+  const options: PubsubOptions = { rateLimit: { rate: 10, burst: 20, sustain: 300 } }
   const { url } = await listen(t, options)
   const c = await connectWelcomed(t, url)
-  for (let i = 0; i < 200; i++) c.send({ action: 'publish', topic: 'flood', message: i, id: i })
   const frames: Array<Record<string, unknown>> = []
-  c.ws.on('message', () => {})
-  for (;;) {
-    const next = await c.next().catch(() => undefined)
-    if (next === undefined) break
-    frames.push(next)
-    if (frames.length > 60) break
+  c.ws.on('message', (data) => { frames.push(JSON.parse(String(data))) })
+  // Keep flooding, 20 frames every 10 ms, until the server gives up on us.
+  let id = 0
+  while (c.ws.readyState === 1 && id < 20_000) {
+    for (let i = 0; i < 20; i++) c.send({ action: 'publish', topic: 'flood', message: id, id: id++ })
+    c.send('not even JSON')
+    c.send('null')
+    c.send({ action: 'ping', id: `p${id}` })
+    c.send({ action: 'ping', id: { not: 'an id' } })
+    c.ws.send(Buffer.from('binary'), { binary: true })
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  t.ok(frames.some((f) => f.code === 'RATE_LIMITED'), 'excess frames are refused')
   t.equal((await c.closed).code, 1008, 'sustained flooding closes the connection')
+  const refused = frames.filter((f) => f.code === 'RATE_LIMITED')
+  t.ok(refused.length > 0, 'excess frames are refused')
+  t.ok(refused.some((f) => typeof f.id === 'number'), 'refusals carry their request id')
+  t.ok(refused.some((f) => typeof f.id === 'string'), 'string ids too')
+  t.ok(refused.every((f) => ['number', 'string'].includes(typeof f.id) || !('id' in f)), 'and none a wrong one')
   await stillServes(t, url)
+})
+
+t.test('a burst over the rate limit is refused, not closed', async (t) => {
+  const { url } = await listen(t, { rateLimit: { rate: 50, burst: 100 } })
+  const c = await connectWelcomed(t, url)
+  // A client resubscribing to 300 topics after a reconnect.
+  for (let i = 0; i < 300; i++) c.send({ action: 'subscribe', topic: `resub.${i}`, id: i })
+  const replies = await c.take(300)
+  t.ok(replies.filter((r) => r.type === 'ack').length >= 100, 'the burst went through')
+  t.ok(replies.some((r) => r.code === 'RATE_LIMITED'), 'the rest was refused')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  c.send({ action: 'ping', id: 'later' })
+  t.same(await c.next(), { type: 'pong', id: 'later' }, 'and the connection stays')
 })
 
 t.test('a flood that stays under the rate limit is served whole', async (t) => {
@@ -198,7 +219,8 @@ t.test('many connections opened and dropped leave nothing behind', async (t) => 
 })
 
 t.test('a foreign Origin is refused with 403; the own host and allowed origins pass', async (t) => {
-  const { url } = await listen(t, { allowedOrigins: ['https://app.example'] })
+  // Configured as people write it; matched as browsers send it.
+  const { url } = await listen(t, { allowedOrigins: ['https://App.example:443/'] })
   const host = new URL(url).host
   const refused = await rawUpgrade(url, { Origin: 'https://evil.example' })
   t.match(refused.status, /^HTTP\/1\.1 403 /)
@@ -209,9 +231,11 @@ t.test('a foreign Origin is refused with 403; the own host and allowed origins p
     t.match(ok.status, / 101 /, origin)
     ok.socket.destroy()
   }
-  const malformed = await rawUpgrade(url, { Origin: 'not a url' })
-  t.match(malformed.status, / 403 /)
-  malformed.socket.destroy()
+  for (const origin of ['not a url', 'null', `http://${host}/path`, 'https://app.example.evil']) {
+    const refused = await rawUpgrade(url, { Origin: origin })
+    t.match(refused.status, / 403 /, origin)
+    refused.socket.destroy()
+  }
   await stillServes(t, url)
 })
 

@@ -39,3 +39,16 @@ t.test('a subscribed topic outlives the sweeps that forget others', async (t) =>
   t.match(await broker.publish('kept', 2), { seq: 2, epoch: ack.epoch })
   t.throws(() => new MemoryEngine({ topicTtl: 0 }), { code: 'PUBSUB_ERR_OPTION' })
 })
+
+t.test('past maxTopics a new topic publishes under a one-off sequence, not kept', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine({ maxTopics: 2 }) })
+  t.teardown(() => broker.close())
+  await broker.publish('one', 1)
+  await broker.publish('two', 1)
+  const first = await broker.publish('three', 1)
+  const second = await broker.publish('three', 2)
+  t.equal(second.seq, 1, 'not remembered')
+  t.not(second.epoch, first.epoch, 'each under its own epoch')
+  t.match(await broker.publish('one', 2), { seq: 2 }, 'known topics go on')
+  t.throws(() => new MemoryEngine({ maxTopics: 0 }), { code: 'PUBSUB_ERR_OPTION' })
+})
