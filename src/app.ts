@@ -6,6 +6,7 @@ import pubsubPlugin from './plugins/pubsub.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './routes/docs.js'
 import healthRoute from './routes/health.js'
+import metricsRoute from './routes/metrics.js'
 import publishRoute from './routes/publish.js'
 import topicsRoute from './routes/topics.js'
 import wsRoute from './routes/ws.js'
@@ -47,6 +48,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit })
     await scope.register(topicsRoute)
     await scope.register(healthRoute)
+    if (options.metrics) await scope.register(metricsRoute)
     if (options.console) await scope.register(consoleRoute)
   }, { prefix: options.prefix })
 }

@@ -18,6 +18,8 @@ export interface PubsubOptions extends BrokerOptions {
   console?: boolean
   /** Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs` (default true). */
   docs?: boolean
+  /** Serve Prometheus metrics at `GET /metrics` (default true). */
+  metrics?: boolean
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
   /** In-memory engine: topics remembered at most (default 100,000); past it a new topic's sequence is not kept. */
@@ -54,6 +56,7 @@ export interface ResolvedOptions {
   maxBufferedBytes: number
   console: boolean
   docs: boolean
+  metrics: boolean
   topicTtl: number
   maxTopics: number
   maxConnections: number
@@ -81,6 +84,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     console: options.console ?? true,
     docs: options.docs ?? true,
+    metrics: options.metrics ?? true,
     topicTtl: options.topicTtl ?? 5 * 60_000,
     maxTopics: options.maxTopics ?? 100_000,
     maxConnections: options.maxConnections ?? 10_000,
@@ -112,6 +116,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   }
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
+  if (typeof resolved.metrics !== 'boolean') throw new PUBSUB_ERR_OPTION('metrics', resolved.metrics, 'true or false')
   return Object.freeze(resolved)
 }
 

@@ -94,6 +94,7 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ prefix: 'realtime' }, /prefix/],
     [{ console: 'yes' }, /console/],
     [{ docs: 1 }, /docs/],
+    [{ metrics: 'yes' }, /metrics/],
     [{ topicTtl: 0 }, /topicTtl/],
     [{ maxConnections: -1 }, /maxConnections/],
     [{ pingInterval: 0 }, /pingInterval/],

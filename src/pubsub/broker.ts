@@ -1,4 +1,5 @@
-import type { Engine, PublishResult, TopicInfo, TopicPage } from './engine.js'
+import { Counters, type Transport } from './counters.js'
+import type { Engine, EngineCounts, PublishResult, TopicInfo, TopicPage } from './engine.js'
 import {
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_INVALID_TOPIC,
@@ -41,6 +42,8 @@ export interface ListOptions {
  */
 export class Broker {
   readonly options: ResolvedBrokerOptions
+  /** Counters for metrics (src/routes/metrics.ts). */
+  readonly counters = new Counters()
   readonly #engine: Engine
   readonly #log: BrokerLogger | undefined
   #closed = false
@@ -96,7 +99,7 @@ export class Broker {
    * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
    * or `undefined`) or PUBSUB_ERR_UNAVAILABLE (closed).
    */
-  async publish (topic: string, data: unknown): Promise<PublishResult> {
+  async publish (topic: string, data: unknown, transport: Transport = 'app'): Promise<PublishResult> {
     this.#assertOpen()
     assertTopic(topic)
     let json: string | undefined
@@ -108,7 +111,15 @@ export class Broker {
       throw new PUBSUB_ERR_BAD_REQUEST(`message cannot be serialized as JSON: ${(err as Error).message}`)
     }
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
-    return await this.#engine.publish(topic, json)
+    const result = await this.#engine.publish(topic, json)
+    this.counters.published[transport]++
+    this.counters.deliveries += result.delivered
+    return result
+  }
+
+  /** Subscriptions, topics and patterns now (this node's, for a network engine). */
+  counts (): EngineCounts {
+    return this.#engine.counts()
   }
 
   /** A page of topics and patterns, sorted by name. */

@@ -23,6 +23,13 @@ export interface PatternInfo {
   subscribers: number
 }
 
+/** Figures for metrics; a network engine gives its own node's. */
+export interface EngineCounts {
+  subscriptions: number
+  topics: number
+  patterns: number
+}
+
 export interface TopicQuery {
   /** Only names starting with this. */
   prefix: string
@@ -60,6 +67,8 @@ export interface Engine {
   topics (query: TopicQuery): Promise<TopicPage>
   /** Figures of one topic; undefined when it has no subscribers and nothing retained. */
   topic (name: string): Promise<TopicInfo | undefined>
+  /** Subscriptions, topics and patterns now, cheaply (read at each metrics scrape). */
+  counts (): EngineCounts
   /** Releases everything; idempotent. */
   close (): Promise<void>
 }

@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import type { Engine, PublishResult, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import type { Engine, EngineCounts, PublishResult, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
@@ -110,6 +110,10 @@ export class MemoryEngine implements Engine {
   async topic (name: string): Promise<TopicInfo | undefined> {
     // Only topics with subscribers are listed, so only they are found.
     return this.#index.count(name) > 0 ? this.#info(name) : undefined
+  }
+
+  counts (): EngineCounts {
+    return this.#index.counts
   }
 
   async close (): Promise<void> {

@@ -1,3 +1,4 @@
+import type { EngineCounts } from './engine.js'
 import type { Message } from './message.js'
 import type { Session } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
@@ -28,6 +29,7 @@ export class SubscriptionIndex {
   readonly #topicNames = new SortedKeys()
   readonly #patternNames = new SortedKeys()
   #fanouts = 0
+  #subscriptions = 0
 
   /** Subscribes; true when the key had no session before (first local interest). */
   add (session: Session, key: string): boolean {
@@ -45,7 +47,10 @@ export class SubscriptionIndex {
         this.#topicNames.add(key)
       }
     }
-    sessions.add(session)
+    if (!sessions.has(session)) {
+      sessions.add(session)
+      this.#subscriptions++
+    }
     session.keys.add(key)
     return first
   }
@@ -56,7 +61,9 @@ export class SubscriptionIndex {
     const wildcard = hasWildcard(key)
     const map = wildcard ? this.#patterns : this.#exact
     const sessions = map.get(key)
-    if (sessions === undefined || !sessions.delete(session) || sessions.size > 0) return false
+    if (sessions === undefined || !sessions.delete(session)) return false
+    this.#subscriptions--
+    if (sessions.size > 0) return false
     map.delete(key)
     if (wildcard) {
       this.#removePattern(key)
@@ -70,6 +77,11 @@ export class SubscriptionIndex {
   /** Local sessions subscribed to exactly this topic or pattern. */
   count (key: string): number {
     return (hasWildcard(key) ? this.#patterns : this.#exact).get(key)?.size ?? 0
+  }
+
+  /** Subscriptions, topics with an exact subscriber, and patterns subscribed to. */
+  get counts (): EngineCounts {
+    return { subscriptions: this.#subscriptions, topics: this.#topicNames.size, patterns: this.#patternNames.size }
   }
 
   get topicNames (): SortedKeys {

@@ -18,6 +18,9 @@ export interface PublishRouteOptions {
 
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
+  fastify.addHook('onError', async (_request, _reply, error) => {
+    broker.counters.error(typeof error.code === 'string' ? error.code : 'UNKNOWN')
+  })
   // Only this route's scope: the host app's other routes are not limited.
   if (opts.restRateLimit !== false) await fastify.register(fastifyRateLimit, { global: false })
 
@@ -38,7 +41,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
     }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
-    return await broker.publish(request.params['*'], request.body)
+    return await broker.publish(request.params['*'], request.body, 'http')
   })
 }
 

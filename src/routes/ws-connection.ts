@@ -110,6 +110,7 @@ export class Connection {
       this.#tail = this.#tail.then(() => { this.close(1008, 'rate limit exceeded') })
       return
     }
+    this.#broker.counters.rateLimited++
     const id = isBinary ? undefined : requestId(data)
     this.#tail = this.#tail.then(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), id) })
   }
@@ -189,7 +190,7 @@ export class Connection {
         this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
         return
       case 'publish': {
-        const { topic, seq } = await this.#broker.publish(request.topic, request.message)
+        const { topic, seq } = await this.#broker.publish(request.topic, request.message, 'ws')
         this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq })
         return
       }
@@ -228,6 +229,7 @@ export class Connection {
       code = 'UNAVAILABLE'
       error = new Error('internal error')
     }
+    this.#broker.counters.error(code)
     this.#send({ type: 'error', id, code, message: error.message })
   }
 
@@ -247,6 +249,7 @@ export class Connection {
     const buffered = this.#writer.bufferedAmount
     if (buffered > this.#maxBufferedBytes) {
       this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
+      this.#broker.counters.slowConsumers++
       this.#session.close()
       this.#writer.discard()
       this.#closeSoon(1013, 'slow consumer')

@@ -68,6 +68,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       rateLimit: opts.rateLimit
     })
     connections.add(connection)
+    broker.counters.connections++
     // Listeners go on synchronously: a frame sent right after the upgrade
     // would otherwise be lost.
     socket.on('message', function socketOnMessage (data, isBinary) {
@@ -78,6 +79,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     })
     socket.on('close', function socketOnClose (code) {
       connections.delete(connection)
+      broker.counters.connections--
       connection.closed()
       log.info({ clientId, code, durationMs: Date.now() - openedAt }, 'client disconnected')
       if (connections.size === 0) drained?.()
