@@ -34,8 +34,16 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
    * Refuses an upgrade before it happens: 503 when full, 403 for a foreign
    * Origin. (While closing, Fastify itself answers 503: return503OnClosing.)
    */
+  // Upgrades admitted but not yet open count toward maxConnections, so that
+  // a burst held up by a slow hook of the host app cannot pass it.
+  let admitted = 0
+  const release = (request: FastifyRequest): boolean => {
+    if (!responses.delete(request)) return false
+    admitted--
+    return true
+  }
   const admit: onRequestHookHandler = (request, reply, done) => {
-    if (connections.size >= opts.maxConnections) {
+    if (connections.size + admitted >= opts.maxConnections) {
       done(new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`))
       return
     }
@@ -46,11 +54,15 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       return
     }
     responses.set(request, reply.raw)
+    admitted++
     done()
   }
+  // Refused by a later hook (an HTTP answer instead of the upgrade), or abandoned.
+  const refused = async (request: FastifyRequest): Promise<void> => { release(request) }
 
-  fastify.get('/ws', { websocket: true, onRequest: admit }, (socket, request) => {
-    responses.get(request)?.detachSocket(request.socket)
+  fastify.get('/ws', { websocket: true, onRequest: admit, onResponse: refused, onRequestAbort: refused }, (socket, request) => {
+    const response = responses.get(request)
+    if (release(request)) response?.detachSocket(request.socket)
     const clientId = nanoid()
     const openedAt = Date.now()
     // The route's logger, not a child per connection, and nothing that keeps

@@ -1,8 +1,10 @@
 // Hostile input over WebSocket: every case asserts the exact answer (an error
 // frame or a close code), then that the server still serves a fresh client.
+import Fastify from 'fastify'
 import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import type { PubsubOptions } from '../../src/index.js'
+import fastifyPubsub, { type PubsubOptions } from '../../src/index.js'
 import { connectWelcomed, eventually, listen, maskedFrame, rawUpgrade, type Client } from '../helper.js'
 
 async function stillServes (t: Test, url: string): Promise<void> {
@@ -260,4 +262,43 @@ t.test('past maxConnections an upgrade answers 503 with a clear body', async (t)
     again.socket.destroy()
     return / 101 /.test(again.status)
   })
+})
+
+t.test('maxConnections holds when a slow hook of the host app delays upgrades', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  // Like an authentication check that takes a while.
+  app.addHook('preHandler', async () => { await new Promise((resolve) => setTimeout(resolve, 50)) })
+  await app.register(fastifyPubsub, { maxConnections: 5 })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const attempts = await Promise.all(Array.from({ length: 20 }, async () => await rawUpgrade(url)))
+  t.equal(attempts.filter((a) => / 101 /.test(a.status)).length, 5, 'five open')
+  t.equal(attempts.filter((a) => / 503 /.test(a.status)).length, 15, 'the rest refused')
+  for (const a of attempts) a.socket.destroy()
+  // The slots come back: as clients leave, and when a later hook refuses an upgrade.
+  await eventually(async () => {
+    const again = await rawUpgrade(url)
+    again.socket.destroy()
+    return / 101 /.test(again.status)
+  })
+})
+
+t.test('an upgrade refused by a later hook gives its slot back', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.headers.authorization !== 'ok') await reply.code(401).send({ error: 'no' })
+  })
+  await app.register(fastifyPubsub, { maxConnections: 1 })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  for (let i = 0; i < 3; i++) {
+    const denied = await rawUpgrade(url)
+    t.match(denied.status, / 401 /)
+    denied.socket.destroy()
+  }
+  const ok = await rawUpgrade(url, { Authorization: 'ok' })
+  t.match(ok.status, / 101 /, 'the refusals held no slot')
+  ok.socket.destroy()
 })
