@@ -1,6 +1,6 @@
 // Hostile input over WebSocket: every case asserts the exact answer (an error
 // frame or a close code), then that the server still serves a fresh client.
-import Fastify from 'fastify'
+import Fastify, { type preHandlerAsyncHookHandler } from 'fastify'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
@@ -11,6 +11,23 @@ async function stillServes (t: Test, url: string): Promise<void> {
   const fresh = await connectWelcomed(t, url)
   fresh.send({ action: 'ping', id: 'alive' })
   t.same(await fresh.next(), { type: 'pong', id: 'alive' }, 'a fresh client is served')
+}
+
+/** Whether a fresh upgrade is accepted now. */
+async function upgrades (url: string): Promise<boolean> {
+  const attempt = await rawUpgrade(url)
+  attempt.socket.destroy()
+  return / 101 /.test(attempt.status)
+}
+
+/** A host app with its own hook in front of the plugin, listening on a free port. */
+async function hostApp (t: Test, hook: preHandlerAsyncHookHandler, options: PubsubOptions): Promise<string> {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.addHook('preHandler', hook)
+  await app.register(fastifyPubsub, options)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
 // [name, frame as sent, expected error code]; a string is sent as text as is.
@@ -257,42 +274,24 @@ t.test('past maxConnections an upgrade answers 503 with a clear body', async (t)
   refused.socket.destroy()
   clients[0]?.close()
   await clients[0]?.closed
-  await eventually(async () => {
-    const again = await rawUpgrade(url)
-    again.socket.destroy()
-    return / 101 /.test(again.status)
-  })
+  await eventually(async () => await upgrades(url))
 })
 
 t.test('maxConnections holds when a slow hook of the host app delays upgrades', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
   // Like an authentication check that takes a while.
-  app.addHook('preHandler', async () => { await new Promise((resolve) => setTimeout(resolve, 50)) })
-  await app.register(fastifyPubsub, { maxConnections: 5 })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const url = await hostApp(t, async () => { await new Promise((resolve) => setTimeout(resolve, 50)) }, { maxConnections: 5 })
   const attempts = await Promise.all(Array.from({ length: 20 }, async () => await rawUpgrade(url)))
   t.equal(attempts.filter((a) => / 101 /.test(a.status)).length, 5, 'five open')
   t.equal(attempts.filter((a) => / 503 /.test(a.status)).length, 15, 'the rest refused')
   for (const a of attempts) a.socket.destroy()
   // The slots come back: as clients leave, and when a later hook refuses an upgrade.
-  await eventually(async () => {
-    const again = await rawUpgrade(url)
-    again.socket.destroy()
-    return / 101 /.test(again.status)
-  })
+  await eventually(async () => await upgrades(url))
 })
 
 t.test('an upgrade refused by a later hook gives its slot back', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  app.addHook('preHandler', async (request, reply) => {
+  const url = await hostApp(t, async (request, reply) => {
     if (request.headers.authorization !== 'ok') await reply.code(401).send({ error: 'no' })
-  })
-  await app.register(fastifyPubsub, { maxConnections: 1 })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  }, { maxConnections: 1 })
   for (let i = 0; i < 3; i++) {
     const denied = await rawUpgrade(url)
     t.match(denied.status, / 401 /)
