@@ -66,9 +66,11 @@ export class Connection {
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
-  // Frames held back for subscriptions whose ack is not sent yet: the ack
-  // comes first, whatever the engine.
-  #held: Map<string, Buffer[]> | undefined
+  // Frames held back for the subscription whose ack is not sent yet: the ack
+  // comes first, whatever the engine. Requests run one at a time, so there is
+  // at most one such subscription.
+  #heldKey: string | undefined
+  #held: Buffer[] = []
 
   constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit }: ConnectionOptions) {
     this.clientId = clientId
@@ -159,8 +161,7 @@ export class Connection {
 
   deliver (message: Message, subscription: string | undefined): void {
     const frame = message.frame(subscription)
-    const held = this.#held?.get(subscription ?? message.topic)
-    if (held !== undefined) held.push(frame)
+    if (this.#heldKey !== undefined && this.#heldKey === (subscription ?? message.topic)) this.#held.push(frame)
     else this.#write(frame)
   }
 
@@ -201,8 +202,7 @@ export class Connection {
 
   async #subscribe (request: Extract<Request, { action: 'subscribe' }>): Promise<void> {
     const key = request.topic
-    const held: Buffer[] = []
-    ;(this.#held ??= new Map()).set(key, held)
+    this.#heldKey = key
     try {
       const result = await this.#session.subscribe(key)
       // No history yet: recovery succeeds only when nothing was missed.
@@ -211,7 +211,9 @@ export class Connection {
         : request.since === result.seq && request.epoch === result.epoch
       this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result, recovered })
     } finally {
-      this.#held.delete(key)
+      this.#heldKey = undefined
+      const held = this.#held
+      this.#held = []
       for (const frame of held) this.#write(frame)
     }
   }
