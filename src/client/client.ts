@@ -1,0 +1,430 @@
+// The client SDK: one object per connection to a fastify-pubsub server, that
+// reconnects by itself and keeps its subscriptions across reconnects. It runs
+// in browsers and in Node: nothing here imports from `node:`.
+import { hasWildcard, matches } from '../pubsub/topic.js'
+import { type ReconnectOptions, reconnectDelay, resolveReconnect } from './backoff.js'
+import { Emitter } from './emitter.js'
+import { PubsubClientError } from './errors.js'
+
+/** What the client needs of a WebSocket: the browser's, or `ws` in Node. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send (data: string): void
+  close (code?: number, reason?: string): void
+  onopen: ((event: any) => void) | null
+  onmessage: ((event: any) => void) | null
+  onclose: ((event: any) => void) | null
+  onerror: ((event: any) => void) | null
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+export interface ClientOptions {
+  /** The server's WebSocket URL, e.g. `ws://localhost:8080/ws`. */
+  url: string
+  /** A WebSocket class; defaults to the global one (browsers, Node 22+). In Node 20 pass `ws`. */
+  WebSocket?: WebSocketConstructor
+  /** A request without a reply after this many ms rejects with `TIMEOUT`. Default 10000. */
+  requestTimeout?: number
+  /** Reconnect timing, or `false` to stay closed once the connection drops. */
+  reconnect?: Partial<ReconnectOptions> | false
+  /** Requests made while not connected wait for the connection, up to this many; then `QUEUE_FULL`. Default 100; 0 rejects them at once. */
+  maxQueued?: number
+}
+
+/** A message as handlers receive it. */
+export interface PubsubMessage<T = unknown> {
+  topic: string
+  data: T
+  seq: number
+  ts: number
+  /** The pattern this handler subscribed to, when it has wildcards. */
+  subscription?: string
+}
+
+export type MessageHandler<T = unknown> = (message: PubsubMessage<T>) => void
+
+export interface SubscribeAck {
+  topic: string
+  seq?: number
+  epoch?: string
+  recovered?: boolean
+}
+
+export interface PublishAck {
+  topic: string
+  seq: number
+}
+
+/** Call it to remove the handler; `ready` settles with the server's first ack. */
+export type Subscription = (() => Promise<void>) & {
+  readonly topic: string
+  readonly ready: Promise<SubscribeAck>
+}
+
+export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface ClientEvents {
+  /** The socket opened; `welcome` follows. */
+  open: undefined
+  /** The server greeted this connection; subscriptions are being restored and queued requests sent. */
+  welcome: { clientId: string }
+  /** The socket closed (`code` 1006 when it dropped). */
+  close: { code: number, reason: string }
+  /** The next attempt starts after `delay` ms. */
+  reconnecting: { attempt: number, delay: number }
+  /**
+   * A resubscription after a reconnect asked for what was missed: `recovered`
+   * false means messages may have been lost (refetch state), true that none were.
+   */
+  recovery: { topic: string, recovered: boolean }
+  /** Something failed that no promise reports: the connection, a handler, a refused resubscription. */
+  error: PubsubClientError
+}
+
+interface Request {
+  id: number
+  frame: string
+  resolve: (reply: Frame) => void
+  reject: (error: PubsubClientError) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+interface LocalSubscription {
+  topic: string
+  wildcard: boolean
+  handlers: Set<MessageHandler<any>>
+  acked: boolean
+  ready: Promise<SubscribeAck>
+  resolve: (ack: SubscribeAck) => void
+  reject: (error: PubsubClientError) => void
+}
+
+/** Where an exact subscription has got to, so that a resubscribe can ask for what it missed. */
+interface Position {
+  seq: number
+  epoch: string | undefined
+}
+
+type Frame = Record<string, unknown>
+
+/** Failures that say the request may succeed on another try, not that the server refused it. */
+const transient = new Set(['TIMEOUT', 'DISCONNECTED', 'CLOSED', 'QUEUE_FULL'])
+
+export class PubsubClient extends Emitter<ClientEvents> {
+  readonly url: string
+  readonly #WebSocket: WebSocketConstructor
+  readonly #requestTimeout: number
+  readonly #reconnect: ReconnectOptions | false
+  readonly #maxQueued: number
+
+  #state: ClientState = 'idle'
+  #clientId: string | undefined
+  #socket: WebSocketLike | undefined
+  #socketClosed: Promise<void> = Promise.resolve()
+  #attempt = 0
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  #nextId = 1
+  /** Sent, waiting for their reply. */
+  readonly #inFlight = new Map<number, Request>()
+  /** Waiting for the connection, in call order. */
+  readonly #queued = new Map<number, Request>()
+  readonly #subscriptions = new Map<string, LocalSubscription>()
+  readonly #positions = new Map<string, Position>()
+  #connectWaiters: Array<{ resolve: (welcome: { clientId: string }) => void, reject: (error: PubsubClientError) => void }> = []
+
+  constructor (options: ClientOptions) {
+    super()
+    this.url = options.url
+    const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (WebSocket === undefined) throw new TypeError('no global WebSocket: pass one as the WebSocket option (in Node 20, the ws package)')
+    this.#WebSocket = WebSocket
+    this.#requestTimeout = positive('requestTimeout', options.requestTimeout ?? 10_000)
+    this.#reconnect = options.reconnect === false ? false : resolveReconnect(options.reconnect)
+    this.#maxQueued = positive('maxQueued', options.maxQueued ?? 100, 0)
+  }
+
+  get state (): ClientState { return this.#state }
+
+  /** The id the server gave the current connection (a new one after each reconnect). */
+  get clientId (): string | undefined { return this.#clientId }
+
+  /** The topics and patterns this client is subscribed to (or will be once connected), sorted. */
+  get subscriptions (): string[] { return [...this.#subscriptions.keys()].sort() }
+
+  /** The last `seq` and `epoch` seen of an exactly subscribed topic. */
+  position (topic: string): Readonly<Position> | undefined { return this.#positions.get(topic) }
+
+  /**
+   * Opens the connection; resolves at the server's welcome. When the server
+   * cannot be reached it keeps trying (see `reconnect`) and rejects only when
+   * the client is closed or runs out of attempts.
+   */
+  async connect (): Promise<{ clientId: string }> {
+    if (this.#state === 'closed') throw new PubsubClientError('CLOSED', 'client is closed')
+    if (this.#state === 'open') return { clientId: this.#clientId as string }
+    const welcome = new Promise<{ clientId: string }>((resolve, reject) => { this.#connectWaiters.push({ resolve, reject }) })
+    if (this.#state === 'idle') this.#open()
+    return await welcome
+  }
+
+  /**
+   * Calls `handler` with every message on `topic` (a topic or a pattern). The
+   * subscription lasts across reconnects until the returned function is called.
+   */
+  subscribe<T = unknown> (topic: string, handler: MessageHandler<T>): Subscription {
+    let subscription = this.#subscriptions.get(topic)
+    if (subscription === undefined) {
+      subscription = this.#addSubscription(topic)
+      if (this.#state === 'open') this.#sendSubscribe(subscription)
+    }
+    const local = subscription
+    local.handlers.add(handler)
+    const unsubscribe = async (): Promise<void> => {
+      if (!local.handlers.delete(handler) || local.handlers.size > 0) return
+      await this.#removeSubscription(local)
+    }
+    return Object.assign(unsubscribe, { topic, ready: local.ready })
+  }
+
+  /** Publishes `message` (any JSON value) to `topic`; resolves with the server's ack. */
+  async publish (topic: string, message: unknown): Promise<PublishAck> {
+    const ack = await this.#request({ action: 'publish', topic, message })
+    return { topic: ack.topic as string, seq: ack.seq as number }
+  }
+
+  /** Resolves with the round trip in ms. */
+  async ping (): Promise<number> {
+    const start = Date.now()
+    await this.#request({ action: 'ping' })
+    return Date.now() - start
+  }
+
+  /** Closes for good: stops reconnecting, rejects what waits with `CLOSED`. Safe to call again. */
+  async close (): Promise<void> {
+    if (this.#state !== 'closed') this.#shutDown(new PubsubClientError('CLOSED', 'client closed'))
+    this.#socket?.close(1000)
+    await this.#socketClosed
+  }
+
+  #addSubscription (topic: string): LocalSubscription {
+    let resolve!: (ack: SubscribeAck) => void
+    let reject!: (error: PubsubClientError) => void
+    const ready = new Promise<SubscribeAck>((res, rej) => { resolve = res; reject = rej })
+    // Nobody has to await `ready`; failures also reach the `error` event.
+    ready.catch(() => {})
+    const subscription = { topic, wildcard: hasWildcard(topic), handlers: new Set<MessageHandler<any>>(), acked: false, ready, resolve, reject }
+    this.#subscriptions.set(topic, subscription)
+    return subscription
+  }
+
+  async #removeSubscription (subscription: LocalSubscription): Promise<void> {
+    const { topic } = subscription
+    this.#subscriptions.delete(topic)
+    this.#positions.delete(topic)
+    subscription.reject(new PubsubClientError('UNSUBSCRIBED', `unsubscribed from ${topic} before the server acknowledged it`))
+    // Offline, there is nothing to undo: a reconnect subscribes only to what is in the map.
+    if (this.#state !== 'open') return
+    try {
+      await this.#request({ action: 'unsubscribe', topic })
+    } catch {
+      // Dropped or closed: the server forgets the connection's subscriptions anyway.
+    }
+  }
+
+  #sendSubscribe (subscription: LocalSubscription): void {
+    const { topic } = subscription
+    const position = this.#positions.get(topic)
+    const frame: Frame = { action: 'subscribe', topic }
+    if (position !== undefined) {
+      frame.since = position.seq
+      if (position.epoch !== undefined) frame.epoch = position.epoch
+    }
+    this.#request(frame).then((reply) => {
+      const ack: SubscribeAck = { topic, seq: reply.seq as number | undefined, epoch: reply.epoch as string | undefined }
+      if (typeof reply.recovered === 'boolean') ack.recovered = reply.recovered
+      if (this.#subscriptions.get(topic) !== subscription) return
+      subscription.acked = true
+      if (!subscription.wildcard && ack.recovered !== true) this.#positions.set(topic, { seq: ack.seq as number, epoch: ack.epoch })
+      subscription.resolve(ack)
+      if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
+    }, (error: PubsubClientError) => {
+      // Dropped on the way: the next connection subscribes again.
+      if (transient.has(error.code) || this.#subscriptions.get(topic) !== subscription) return
+      this.#subscriptions.delete(topic)
+      subscription.reject(error)
+      this.emit('error', error)
+    })
+  }
+
+  async #request (body: Frame): Promise<Frame> {
+    if (this.#state === 'closed') throw new PubsubClientError('CLOSED', 'client is closed')
+    const id = this.#nextId++
+    const frame = JSON.stringify({ ...body, id })
+    return await new Promise<Frame>((resolve, reject) => {
+      const request: Request = {
+        id,
+        frame,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#inFlight.delete(id)
+          this.#queued.delete(id)
+          reject(new PubsubClientError('TIMEOUT', `no reply to ${String(body.action)} within ${this.#requestTimeout} ms`))
+        }, this.#requestTimeout)
+      }
+      if (this.#state === 'open') {
+        this.#send(request)
+      } else if (this.#queued.size < this.#maxQueued) {
+        this.#queued.set(id, request)
+      } else {
+        clearTimeout(request.timer)
+        reject(new PubsubClientError('QUEUE_FULL', `not connected and ${this.#maxQueued} requests already wait`))
+      }
+    })
+  }
+
+  #send (request: Request): void {
+    this.#inFlight.set(request.id, request)
+    ;(this.#socket as WebSocketLike).send(request.frame)
+  }
+
+  #settle (id: unknown, settle: (request: Request) => void): boolean {
+    if (typeof id !== 'number') return false
+    const request = this.#inFlight.get(id)
+    if (request === undefined) return false
+    this.#inFlight.delete(id)
+    clearTimeout(request.timer)
+    settle(request)
+    return true
+  }
+
+  #rejectAll (requests: Map<number, Request>, error: PubsubClientError): void {
+    for (const request of requests.values()) {
+      clearTimeout(request.timer)
+      request.reject(error)
+    }
+    requests.clear()
+  }
+
+  #open (): void {
+    this.#state = this.#state === 'idle' ? 'connecting' : 'reconnecting'
+    let socket: WebSocketLike
+    try {
+      socket = new this.#WebSocket(this.url)
+    } catch (error) {
+      // A malformed URL will not get better with retries.
+      this.#shutDown(new PubsubClientError('CONNECTION', `cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }))
+      return
+    }
+    this.#socket = socket
+    let closed!: () => void
+    this.#socketClosed = new Promise((resolve) => { closed = resolve })
+    socket.onopen = () => { this.emit('open', undefined) }
+    socket.onmessage = (event: { data: unknown }) => { this.#onFrame(event.data) }
+    socket.onerror = (event: { message?: string }) => {
+      // Browsers say nothing more; ws gives the reason (ECONNREFUSED, a refused upgrade, …).
+      this.emit('error', new PubsubClientError('CONNECTION', [`connection to ${this.url} failed`, event.message].filter(Boolean).join(': ')))
+    }
+    socket.onclose = (event: { code: number, reason: string }) => {
+      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null
+      this.#onClose(event.code, event.reason)
+      closed()
+    }
+  }
+
+  #onFrame (data: unknown): void {
+    let frame: Frame
+    try {
+      frame = JSON.parse(data as string)
+    } catch {
+      this.emit('error', new PubsubClientError('CONNECTION', 'the server sent a frame that is not JSON'))
+      return
+    }
+    switch (frame.type) {
+      case 'message': this.#onMessage(frame); break
+      case 'ack': case 'pong': this.#settle(frame.id, (request) => { request.resolve(frame) }); break
+      case 'error': this.#onError(frame); break
+      case 'welcome': this.#onWelcome(frame.clientId as string); break
+    }
+  }
+
+  #onWelcome (clientId: string): void {
+    this.#state = 'open'
+    this.#attempt = 0
+    this.#clientId = clientId
+    for (const waiter of this.#connectWaiters) waiter.resolve({ clientId })
+    this.#connectWaiters = []
+    this.emit('welcome', { clientId })
+    // Subscriptions first, so that a queued publish to a subscribed topic comes back to us.
+    for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription)
+    const queued = [...this.#queued.values()]
+    this.#queued.clear()
+    for (const request of queued) this.#send(request)
+  }
+
+  #onError (frame: Frame): void {
+    const error = new PubsubClientError(frame.code as string, frame.message as string)
+    if (!this.#settle(frame.id, (request) => { request.reject(error) })) this.emit('error', error)
+  }
+
+  #onMessage (frame: Frame): void {
+    const topic = frame.topic as string
+    const seq = frame.seq as number
+    const position = this.#positions.get(topic)
+    if (position !== undefined) position.seq = seq
+    const exact = this.#subscriptions.get(topic)
+    if (exact !== undefined) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
+    // The server sends a message once per connection however many of our
+    // subscriptions match it; each local subscription gets its own call.
+    for (const subscription of this.#subscriptions.values()) {
+      if (subscription.wildcard && matches(subscription.topic, topic)) {
+        this.#dispatch(subscription, { topic, data: frame.data, seq, ts: frame.ts as number, subscription: subscription.topic })
+      }
+    }
+  }
+
+  #dispatch (subscription: LocalSubscription, message: PubsubMessage): void {
+    for (const handler of subscription.handlers) {
+      try {
+        handler(message)
+      } catch (error) {
+        this.emit('error', new PubsubClientError('HANDLER', `a handler of ${subscription.topic} threw`, { cause: error }))
+      }
+    }
+  }
+
+  #onClose (code: number, reason: string): void {
+    this.#socket = undefined
+    this.#clientId = undefined
+    for (const subscription of this.#subscriptions.values()) subscription.acked = false
+    this.#rejectAll(this.#inFlight, new PubsubClientError('DISCONNECTED', `connection closed (${code}) before the reply`))
+    this.emit('close', { code, reason })
+    if (this.#state === 'closed') return
+    if (this.#reconnect === false || this.#attempt >= this.#reconnect.maxAttempts) {
+      this.#shutDown(new PubsubClientError('CLOSED', `connection closed (${code}) and not reconnecting`))
+      return
+    }
+    const delay = reconnectDelay(this.#attempt, this.#reconnect)
+    this.#attempt++
+    this.#state = 'reconnecting'
+    this.emit('reconnecting', { attempt: this.#attempt, delay })
+    this.#reconnectTimer = setTimeout(() => { this.#open() }, delay)
+  }
+
+  /** The one way into `closed`: everything waiting is rejected with `error`. */
+  #shutDown (error: PubsubClientError): void {
+    this.#state = 'closed'
+    clearTimeout(this.#reconnectTimer)
+    this.#rejectAll(this.#inFlight, error)
+    this.#rejectAll(this.#queued, error)
+    for (const waiter of this.#connectWaiters) waiter.reject(error)
+    this.#connectWaiters = []
+    for (const subscription of this.#subscriptions.values()) subscription.reject(error)
+  }
+}
+
+function positive (name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`)
+  return value
+}

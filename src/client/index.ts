@@ -1,0 +1,10 @@
+// fastify-pubsub/client: the SDK for browsers and Node. Nothing on this path imports from `node:`.
+export { PubsubClient } from './client.js'
+export type {
+  ClientEvents, ClientOptions, ClientState, MessageHandler, PublishAck, PubsubMessage,
+  SubscribeAck, Subscription, WebSocketConstructor, WebSocketLike
+} from './client.js'
+export { PubsubClientError } from './errors.js'
+export type { ClientErrorCode } from './errors.js'
+export { defaultReconnect, reconnectDelay } from './backoff.js'
+export type { ReconnectOptions } from './backoff.js'

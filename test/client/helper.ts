@@ -1,0 +1,68 @@
+// Helpers for the SDK tests: a client on `ws` closed at teardown, an inbox
+// that handlers feed, and a scripted WebSocket server for the replies a real
+// fastify-pubsub never sends (silence, unreadable frames).
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import WebSocket, { WebSocketServer } from 'ws'
+import { PubsubClient, type ClientOptions } from '../../src/client/index.js'
+import { WAIT_MS } from '../helper.js'
+
+type Test = { teardown: (fn: () => unknown) => void }
+
+/** A client of `${base}/ws` (base as `listen` returns it), closed at teardown. */
+export function sdk (t: Test, base: string, options: Partial<ClientOptions> = {}): PubsubClient {
+  const client = new PubsubClient({ url: base.replace(/^http/, 'ws') + '/ws', WebSocket, ...options })
+  t.teardown(() => client.close())
+  return client
+}
+
+/** Collects what a handler or listener is called with; `next()` awaits the next one in order. */
+export class Inbox<T> {
+  readonly items: T[] = []
+  #read = 0
+  #wake: (() => void) | undefined
+
+  readonly push = (item: T): void => {
+    this.items.push(item)
+    this.#wake?.()
+  }
+
+  async next (ms = WAIT_MS): Promise<T> {
+    const deadline = Date.now() + ms
+    while (this.#read === this.items.length) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`nothing arrived within ${ms} ms`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#wake = () => { clearTimeout(timer); resolve() }
+      })
+      this.#wake = undefined
+    }
+    return this.items[this.#read++] as T
+  }
+}
+
+/**
+ * A WebSocket server that greets like fastify-pubsub (`clientId` c1, c2, …)
+ * and hands every request to `script`, which may answer or not.
+ */
+export async function scriptedServer (t: Test, script: (request: Record<string, any>, socket: WebSocket) => void): Promise<{ url: string, server: WebSocketServer, requests: Array<Record<string, any>> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(server, 'listening')
+  t.teardown(async () => {
+    for (const socket of server.clients) socket.terminate()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const requests: Array<Record<string, any>> = []
+  let connections = 0
+  server.on('connection', (socket) => {
+    socket.send(JSON.stringify({ type: 'welcome', clientId: `c${++connections}` }))
+    socket.on('message', (data) => {
+      const request = JSON.parse(String(data))
+      requests.push(request)
+      script(request, socket)
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, server, requests }
+}
