@@ -77,7 +77,12 @@ t.test('the console is served at /', async (t) => {
   const res = await fetch(`${url}/`)
   t.equal(res.status, 200)
   t.match(res.headers.get('content-type'), /text\/html/)
-  t.match(await res.text(), /new URL\('ws', location.href\)/)
+  t.match(await res.text(), /<script type="module" src="console\/main.js">/)
+  const script = await fetch(`${url}/console/main.js`)
+  t.equal(script.status, 200, 'the script, compiled into dist/browser, is served beside the page')
+  t.match(script.headers.get('content-type'), /javascript/)
+  t.match(await script.text(), /new URL\('ws', location.href\)/)
+  t.equal((await fetch(`${url}/client/index.js`)).status, 200, 'with the SDK it imports')
 })
 
 t.test('console: false leaves / to the host', async (t) => {

@@ -4,13 +4,16 @@ import type { FastifyPluginAsync } from 'fastify'
 import type {} from '@fastify/swagger'
 import { fileURLToPath } from 'node:url'
 
-/** The same from src/routes (tests) and dist/routes (built). */
+// Both the same from src/routes (tests) and dist/routes (built): the page and
+// its styles live in public/; its script is compiled from src/console (with
+// the client SDK it imports) into dist/browser by `npm run build`.
 const publicDir = fileURLToPath(new URL('../../public/', import.meta.url))
+const browserDir = fileURLToPath(new URL('../../dist/browser/', import.meta.url))
 
 /** `GET /`: the web console, a static page that talks to `ws` next to it. */
 const consoleRoute: FastifyPluginAsync = async (fastify) => {
   await fastify.register(fastifyStatic, {
-    root: publicDir,
+    root: [publicDir, browserDir],
     // The host app may have its own @fastify/static with reply.sendFile.
     decorateReply: false
   })

@@ -1,0 +1,187 @@
+// The web console: the whole protocol from one page, through the client SDK.
+// Every URL is relative to the page, so it works under any mount prefix.
+import { PubsubClient, type PubsubMessage, type Subscription } from '../client/index.js'
+import { byId, element } from './dom.js'
+import { MessageLog } from './message-log.js'
+
+const LOG_LIMIT = 500
+const TOPICS_REFRESH_MS = 5000
+
+byId('script-missing').remove()
+
+const wsUrl = new URL('ws', location.href)
+wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
+const client = new PubsubClient({ url: wsUrl.href })
+const log = new MessageLog(LOG_LIMIT)
+const subscriptions = new Map<string, Subscription>()
+
+// Connection
+
+const state = byId('state')
+function showState (name: string, text: string): void {
+  state.dataset.state = name
+  state.textContent = text
+}
+client.on('welcome', ({ clientId }) => {
+  showState('open', 'connected')
+  byId('client-id').textContent = clientId
+  byId('client-line').hidden = false
+  log.add({ kind: 'system', title: 'welcome', details: [`connected to ${wsUrl.href} as ${clientId}`] })
+  void refreshTopics()
+})
+client.on('close', ({ code, reason }) => {
+  byId('client-line').hidden = true
+  log.add({ kind: 'system', title: 'closed', details: [`code ${code}${reason === '' ? '' : `: ${reason}`}`] })
+})
+client.on('reconnecting', ({ attempt, delay }) => {
+  showState('reconnecting', `reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt})`)
+})
+client.on('recovery', ({ topic, recovered }) => {
+  if (!recovered) log.add({ kind: 'system', title: topic, details: ['resubscribed; messages published while away may be missing'] })
+})
+client.on('error', (error) => {
+  log.add({ kind: 'fault', title: error.code, details: [error.message] })
+})
+showState('connecting', 'connecting…')
+client.connect().catch(() => { showState('closed', 'closed') })
+
+// Subscriptions
+
+const subscribeForm = byId<HTMLFormElement>('subscribe-form')
+const subscribeTopic = byId<HTMLInputElement>('subscribe-topic')
+const subscribeError = byId('subscribe-error')
+
+function onMessage (message: PubsubMessage): void {
+  const details = [`#${message.seq}`, new Date(message.ts).toLocaleTimeString()]
+  if (message.subscription !== undefined) details.push(`via ${message.subscription}`)
+  log.add({
+    kind: 'message',
+    title: message.topic,
+    details,
+    body: JSON.stringify(message.data, null, 2),
+    attributes: { 'data-topic': message.topic, 'data-seq': String(message.seq) }
+  })
+}
+
+function renderSubscriptions (): void {
+  const list = byId('subscriptions')
+  list.replaceChildren(...[...subscriptions.keys()].sort().map((topic) => {
+    const item = element('li', '', { 'data-topic': topic, 'data-state': 'pending' })
+    const unsubscribe = element('button', 'Unsubscribe', { type: 'button', 'aria-label': `Unsubscribe from ${topic}` })
+    unsubscribe.addEventListener('click', () => { void unsubscribeFrom(topic) })
+    item.append(element('code', topic), unsubscribe)
+    subscriptions.get(topic)?.ready.then(() => { item.dataset.state = 'active' }, () => {})
+    return item
+  }))
+  byId('no-subscriptions').hidden = subscriptions.size > 0
+}
+
+async function unsubscribeFrom (topic: string): Promise<void> {
+  const subscription = subscriptions.get(topic)
+  subscriptions.delete(topic)
+  renderSubscriptions()
+  subscribeTopic.focus()
+  await subscription?.()
+}
+
+subscribeForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  const topic = subscribeTopic.value.trim()
+  subscribeError.textContent = ''
+  if (subscriptions.has(topic)) return
+  const subscription = client.subscribe(topic, onMessage)
+  subscriptions.set(topic, subscription)
+  subscription.ready.then(() => { void refreshTopics() }, (error: Error) => {
+    if (subscriptions.get(topic) !== subscription) return
+    subscriptions.delete(topic)
+    subscribeError.textContent = `Cannot subscribe to ${topic}: ${error.message}`
+    renderSubscriptions()
+  })
+  renderSubscriptions()
+})
+
+// Publishing
+
+const publishForm = byId<HTMLFormElement>('publish-form')
+const publishTopic = byId<HTMLInputElement>('publish-topic')
+const publishData = byId<HTMLTextAreaElement>('publish-data')
+const publishError = byId('publish-error')
+const publishResult = byId('publish-result')
+
+function showPublishError (text: string): void {
+  publishError.textContent = text
+  publishData.setAttribute('aria-invalid', String(text !== ''))
+}
+
+publishForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  const topic = publishTopic.value.trim()
+  const mode = new FormData(publishForm).get('mode')
+  let message: unknown = publishData.value
+  if (mode === 'json') {
+    try {
+      message = JSON.parse(publishData.value)
+    } catch (error) {
+      // Nothing is sent: the server would take it as a string, not what was meant.
+      showPublishError(`Not valid JSON: ${(error as Error).message}`)
+      publishData.focus()
+      return
+    }
+  }
+  showPublishError('')
+  publishResult.textContent = 'publishing…'
+  client.publish(topic, message).then((ack) => {
+    publishResult.textContent = `published to ${ack.topic} as #${ack.seq}`
+    void refreshTopics()
+  }, (error: Error & { code?: string }) => {
+    publishResult.textContent = ''
+    showPublishError(`${error.code ?? 'ERROR'}: ${error.message}`)
+  })
+})
+publishData.addEventListener('input', () => { if (publishError.textContent !== '') showPublishError('') })
+
+// Topics
+
+const topicsBody = byId('topics').querySelector('tbody') as HTMLTableSectionElement
+interface TopicsPage {
+  topics: Array<{ topic: string, subscribers: number, seq: number }>
+  patterns: Array<{ pattern: string, subscribers: number }>
+}
+
+function topicRow (name: string, subscribers: number, seq: string): HTMLTableRowElement {
+  const row = document.createElement('tr')
+  row.dataset.topic = name
+  const pick = element('button', name, { type: 'button', title: 'Use this topic in the forms' })
+  pick.addEventListener('click', () => {
+    subscribeTopic.value = name
+    if (!name.includes('*') && !name.includes('>')) publishTopic.value = name
+    subscribeTopic.focus()
+  })
+  const nameCell = document.createElement('td')
+  nameCell.append(pick)
+  row.append(nameCell, element('td', String(subscribers), { class: 'num' }), element('td', seq, { class: 'num' }))
+  return row
+}
+
+function noteRow (text: string, className: string): HTMLTableRowElement {
+  const row = document.createElement('tr')
+  row.append(element('td', text, { colspan: '3', class: className }))
+  return row
+}
+
+async function refreshTopics (): Promise<void> {
+  try {
+    const response = await fetch(new URL('topics?limit=1000', location.href))
+    if (!response.ok) throw new Error(`HTTP ${response.status}`)
+    const page = await response.json() as TopicsPage
+    topicsBody.replaceChildren(
+      ...page.topics.map((entry) => topicRow(entry.topic, entry.subscribers, String(entry.seq))),
+      ...page.patterns.map((entry) => topicRow(entry.pattern, entry.subscribers, '—'))
+    )
+    if (topicsBody.childElementCount === 0) topicsBody.append(noteRow('No topics yet.', 'muted'))
+  } catch (error) {
+    topicsBody.replaceChildren(noteRow(`Cannot list topics: ${(error as Error).message}`, 'error'))
+  }
+}
+byId('refresh-topics').addEventListener('click', () => { void refreshTopics() })
+setInterval(() => { if (document.visibilityState === 'visible') void refreshTopics() }, TOPICS_REFRESH_MS)

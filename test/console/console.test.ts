@@ -1,0 +1,135 @@
+import t from 'tap'
+import { mkdirSync } from 'node:fs'
+import Fastify from 'fastify'
+import WebSocket from 'ws'
+import fastifyPubsub from '../../src/index.js'
+import type { PubsubMessage } from '../../src/client/index.js'
+import { eventually, listen } from '../helper.js'
+import { Inbox, sdk } from '../client/helper.js'
+import { browserMissing, launch, openConsole, publishInPage, subscribeInPage } from './browser.js'
+
+const missing = browserMissing()
+
+const artifacts = new URL('../../test-artifacts/', import.meta.url)
+
+async function postJson (url: string, data: unknown): Promise<Response> {
+  return await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) })
+}
+
+t.test('the original story: two pages subscribe, a POST publishes, both show it', { skip: missing }, async (t) => {
+  const { app, url } = await listen(t)
+  const browser = await launch(t)
+  const pages = [await openConsole(t, browser, `${url}/`), await openConsole(t, browser, `${url}/`)]
+  const ids = await Promise.all(pages.map(async (page) => await page.textContent('#client-id')))
+  t.match(ids[0], /^[\w-]{21}$/, 'the page shows its client id')
+  t.not(ids[0], ids[1], 'each page has its own')
+  t.match(await pages[0]?.textContent('#log li.system'), /welcome/, 'the greeting is in the log')
+
+  for (const page of pages) await subscribeInPage(page, 'chat.lobby')
+  t.equal(app.pubsub.counts().subscriptions, 2)
+  const response = await postJson(`${url}/publish/chat.lobby`, { text: 'hello from curl' })
+  t.match(await response.json(), { topic: 'chat.lobby', seq: 1, delivered: 2 })
+  for (const page of pages) {
+    const entry = await page.waitForSelector('#log li[data-topic="chat.lobby"][data-seq="1"]')
+    t.match(await entry.textContent(), /chat\.lobby#1.*"text": "hello from curl"/s)
+  }
+
+  // A pattern shows which subscription matched.
+  const page = pages[0]!
+  await subscribeInPage(page, 'chat.*')
+  await postJson(`${url}/publish/chat.help`, 42)
+  t.match(await (await page.waitForSelector('#log li[data-topic="chat.help"]')).textContent(), /via chat\.\*/)
+
+  // The topic list, refreshed on demand, with subscriber counts.
+  await page.click('#refresh-topics')
+  await page.waitForSelector('#topics tr[data-topic="chat.*"]')
+  t.match(await page.textContent('#topics tr[data-topic="chat.lobby"]'), /chat\.lobby\s*2\s*1/)
+
+  // Unsubscribe from the list: the server forgets it.
+  await page.click('#subscriptions li[data-topic="chat.*"] button')
+  await eventually(() => app.pubsub.counts().patterns === 0)
+  t.equal(await page.$('#subscriptions li[data-topic="chat.*"]'), null)
+
+  mkdirSync(artifacts, { recursive: true })
+  await page.fill('#publish-topic', 'chat.lobby')
+  await page.fill('#publish-data', '{"text": "and from the page", "tags": ["demo", "console"]}')
+  await page.click('#publish-form button[type="submit"]')
+  await page.waitForSelector('#log li[data-topic="chat.lobby"][data-seq="2"]')
+  await page.screenshot({ path: new URL('console.png', artifacts).pathname, fullPage: false })
+})
+
+t.test('the publish form reaches a Node subscriber; invalid JSON shows an error and sends nothing', { skip: missing }, async (t) => {
+  const { url } = await listen(t)
+  const node = sdk(t, url, { WebSocket })
+  await node.connect()
+  const inbox = new Inbox<PubsubMessage>()
+  await node.subscribe('orders.created', inbox.push).ready
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${url}/`)
+
+  await publishInPage(page, 'orders.created', '{"id": 1, "items": [1, 2]}')
+  t.match(await inbox.next(), { topic: 'orders.created', data: { id: 1, items: [1, 2] }, seq: 1 })
+  t.match(await page.textContent('#publish-result'), /#1/)
+
+  await publishInPage(page, 'orders.created', '{"id": 2,')
+  await page.waitForSelector('#publish-error:not(:empty)')
+  t.match(await page.textContent('#publish-error'), /Not valid JSON/)
+  t.equal(await page.getAttribute('#publish-data', 'aria-invalid'), 'true')
+
+  await publishInPage(page, 'orders.created', 'plain words', 'text')
+  t.match(await inbox.next(), { data: 'plain words', seq: 2 }, 'seq 2: the invalid JSON was never sent')
+  t.equal(await page.textContent('#publish-error'), '')
+
+  // Errors from the server show next to the form too.
+  await publishInPage(page, 'orders.*', '1')
+  await page.waitForSelector('#publish-error:not(:empty)')
+  t.match(await page.textContent('#publish-error'), /INVALID_TOPIC/)
+  await subscribeInPage(page, 'orders.>')
+  await page.fill('#subscribe-topic', 'bad..topic')
+  await page.press('#subscribe-topic', 'Enter')
+  await page.waitForSelector('#subscribe-error:not(:empty)')
+  t.match(await page.textContent('#subscribe-error'), /bad\.\.topic.*invalid/i)
+  t.equal(await page.$('#subscriptions li[data-topic="bad..topic"]'), null)
+})
+
+t.test('pause holds messages back, resume shows them, clear empties the log', { skip: missing }, async (t) => {
+  const { url } = await listen(t)
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${url}/`)
+  await subscribeInPage(page, 'ticks')
+  await page.click('#clear')
+  t.equal(await page.$$eval('#log li', (items) => items.length), 0)
+  await page.click('#pause')
+  t.equal(await page.getAttribute('#pause', 'aria-pressed'), 'true')
+  await postJson(`${url}/publish/ticks`, 1)
+  await postJson(`${url}/publish/ticks`, 2)
+  await page.waitForFunction("document.getElementById('pause').textContent === 'Resume (2 new)'")
+  t.equal(await page.$$eval('#log li', (items) => items.length), 0, 'nothing shown while paused')
+  await page.click('#pause')
+  t.same(await page.$$eval('#log li', (items) => items.map((item) => item.getAttribute('data-seq'))), ['2', '1'], 'newest first')
+})
+
+t.test('the console works when the plugin is mounted under a prefix, and reconnects', { skip: missing }, async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPubsub, { prefix: '/realtime' })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${base}/realtime`)
+  t.equal(page.url(), `${base}/realtime/`, 'redirected to the slash so relative URLs resolve under the prefix')
+  await subscribeInPage(page, 'news.>')
+  await postJson(`${base}/realtime/publish/news.today`, { headline: 'prefixed' })
+  await page.waitForSelector('#log li[data-topic="news.today"]')
+  await page.click('#refresh-topics')
+  await page.waitForSelector('#topics tr[data-topic="news.>"]')
+
+  const first = await page.textContent('#client-id')
+  for (const socket of app.websocketServer.clients) socket.terminate()
+  await page.waitForSelector('#state[data-state="reconnecting"]')
+  await page.waitForFunction(`document.getElementById('state').dataset.state === 'open' &&
+    document.getElementById('client-id').textContent !== ${JSON.stringify(first)}`)
+  await eventually(() => app.pubsub.counts().patterns === 1)
+  await postJson(`${base}/realtime/publish/news.later`, 'after the reconnect')
+  t.match(await (await page.waitForSelector('#log li[data-topic="news.later"]')).textContent(), /after the reconnect/)
+})
