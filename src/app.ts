@@ -39,7 +39,8 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     })
   }
   // The decorator escapes to the host app; the routes stay under the prefix.
-  await fastify.register(pubsubPlugin, { engine: options.engine, maxSubscriptions: options.maxSubscriptions, topicTtl: options.topicTtl, maxTopics: options.maxTopics })
+  const { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl } = options
+  await fastify.register(pubsubPlugin, { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl })
   await fastify.register(async function routes (scope) {
     if (options.docs) await scope.register(docsRoute)
     // Not `options` whole: its `prefix` would be applied a second time.

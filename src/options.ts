@@ -24,6 +24,10 @@ export interface PubsubOptions extends BrokerOptions {
   topicTtl?: number
   /** In-memory engine: topics remembered at most (default 100,000); past it a new topic's sequence is not kept. */
   maxTopics?: number
+  /** In-memory engine: messages each topic retains for recovery and `GET /topics/:topic/history` (default 100; 0 turns history off). */
+  historySize?: number
+  /** In-memory engine: ms a retained message is kept (default 5 min). */
+  historyTtl?: number
   /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
   maxConnections?: number
   /** ms between the server's pings (default 25 s); a connection that missed the previous pong is terminated. */
@@ -51,6 +55,7 @@ export interface ResolvedOptions {
   prefix: string
   engine: Engine | undefined
   maxSubscriptions: number
+  presenceLimit: number
   maxPayload: number
   bodyLimit: number
   maxBufferedBytes: number
@@ -59,6 +64,8 @@ export interface ResolvedOptions {
   metrics: boolean
   topicTtl: number
   maxTopics: number
+  historySize: number
+  historyTtl: number
   maxConnections: number
   pingInterval: number
   closeGrace: number
@@ -78,7 +85,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   const resolved: ResolvedOptions = {
     prefix: options.prefix ?? '',
     engine: options.engine,
-    maxSubscriptions: resolveBrokerOptions(options).maxSubscriptions,
+    ...pick(resolveBrokerOptions(options), 'maxSubscriptions', 'presenceLimit'),
     maxPayload: options.maxPayload ?? 64 * 1024,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
@@ -87,6 +94,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     metrics: options.metrics ?? true,
     topicTtl: options.topicTtl ?? 5 * 60_000,
     maxTopics: options.maxTopics ?? 100_000,
+    historySize: options.historySize ?? 100,
+    historyTtl: options.historyTtl ?? 5 * 60_000,
     maxConnections: options.maxConnections ?? 10_000,
     pingInterval: options.pingInterval ?? 25_000,
     closeGrace: options.closeGrace ?? 5000,
@@ -102,6 +111,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   positiveInteger('maxBufferedBytes', resolved.maxBufferedBytes)
   positiveInteger('topicTtl', resolved.topicTtl, 1, MAX_INT32)
   positiveInteger('maxTopics', resolved.maxTopics)
+  positiveInteger('historySize', resolved.historySize, 0)
+  positiveInteger('historyTtl', resolved.historyTtl, 1, MAX_INT32)
   positiveInteger('maxConnections', resolved.maxConnections)
   positiveInteger('pingInterval', resolved.pingInterval, 10, MAX_INT32)
   positiveInteger('closeGrace', resolved.closeGrace, 1, MAX_INT32)
@@ -118,6 +129,10 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
   if (typeof resolved.metrics !== 'boolean') throw new PUBSUB_ERR_OPTION('metrics', resolved.metrics, 'true or false')
   return Object.freeze(resolved)
+}
+
+function pick<T extends object, K extends keyof T> (from: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>
 }
 
 /**

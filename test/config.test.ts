@@ -9,11 +9,14 @@ t.test('defaults', async (t) => {
     closeTimeout: 15000,
     pubsub: {
       maxSubscriptions: 1000,
+      presenceLimit: 100,
       maxPayload: 65536,
       bodyLimit: 65536,
       maxBufferedBytes: 1048576,
       topicTtl: 300_000,
       maxTopics: 100_000,
+      historySize: 100,
+      historyTtl: 300_000,
       maxConnections: 10_000,
       pingInterval: 25_000,
       closeGrace: 5000,
@@ -27,14 +30,17 @@ t.test('defaults', async (t) => {
 
 t.test('from the environment', async (t) => {
   const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'debug', MAX_SUBSCRIPTIONS: '5', MAX_PAYLOAD: '1024', BODY_LIMIT: '2048', MAX_BUFFERED_BYTES: '4096', CLOSE_TIMEOUT: '500', TOPIC_TTL: '60',
-    MAX_CONNECTIONS: '10', PING_INTERVAL: '1000', CLOSE_GRACE: '100', ALLOWED_ORIGINS: 'https://a.example, https://b.example', RATE_LIMIT: '50,100', REST_RATE_LIMIT: '600,60000' })
+    HISTORY_SIZE: '0', HISTORY_TTL: '30', PRESENCE_LIMIT: '0', MAX_CONNECTIONS: '10', PING_INTERVAL: '1000', CLOSE_GRACE: '100', ALLOWED_ORIGINS: 'https://a.example, https://b.example', RATE_LIMIT: '50,100', REST_RATE_LIMIT: '600,60000' })
   t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, pubsub: {
       maxSubscriptions: 5,
+      presenceLimit: 0,
       maxPayload: 1024,
       bodyLimit: 2048,
       maxBufferedBytes: 4096,
       topicTtl: 60_000,
       maxTopics: 100_000,
+      historySize: 0,
+      historyTtl: 30_000,
       maxConnections: 10,
       pingInterval: 1000,
       closeGrace: 100,
@@ -57,6 +63,9 @@ t.test('invalid values name the variable', async (t) => {
     [{ MAX_BUFFERED_BYTES: '1e400' }, /MAX_BUFFERED_BYTES/],
     [{ CLOSE_TIMEOUT: '0' }, /CLOSE_TIMEOUT/],
     [{ TOPIC_TTL: '-5' }, /TOPIC_TTL/],
+    [{ HISTORY_SIZE: '-1' }, /HISTORY_SIZE/],
+    [{ HISTORY_TTL: '0' }, /HISTORY_TTL/],
+    [{ PRESENCE_LIMIT: 'all' }, /PRESENCE_LIMIT/],
     [{ MAX_CONNECTIONS: '0' }, /MAX_CONNECTIONS/],
     [{ RATE_LIMIT: '50' }, /RATE_LIMIT/],
     [{ RATE_LIMIT: '50,0' }, /RATE_LIMIT/],

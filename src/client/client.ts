@@ -85,6 +85,8 @@ export interface ClientEvents {
 interface Request {
   id: number
   frame: string
+  /** Runs as the reply is read, before `resolve`'s callbacks (a microtask later). */
+  onReply: ((reply: Frame) => void) | undefined
   resolve: (reply: Frame) => void
   reject: (error: PubsubClientError) => void
   timer: ReturnType<typeof setTimeout>
@@ -240,15 +242,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
       frame.since = position.seq
       if (position.epoch !== undefined) frame.epoch = position.epoch
     }
-    this.#request(frame).then((reply) => {
-      const ack: SubscribeAck = { topic, seq: reply.seq as number | undefined, epoch: reply.epoch as string | undefined }
-      if (typeof reply.recovered === 'boolean') ack.recovered = reply.recovered
-      if (this.#subscriptions.get(topic) !== subscription) return
-      subscription.acked = true
-      if (!subscription.wildcard && ack.recovered !== true) this.#positions.set(topic, { seq: ack.seq as number, epoch: ack.epoch })
-      subscription.resolve(ack)
-      if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
-    }, (error: PubsubClientError) => {
+    this.#request(frame, (reply) => { this.#subscribed(subscription, reply) }).catch((error: PubsubClientError) => {
       // Dropped on the way: the next connection subscribes again.
       if (transient.has(error.code) || this.#subscriptions.get(topic) !== subscription) return
       this.#subscriptions.delete(topic)
@@ -257,7 +251,22 @@ export class PubsubClient extends Emitter<ClientEvents> {
     })
   }
 
-  async #request (body: Frame): Promise<Frame> {
+  /**
+   * The subscribe ack, handled as it is read: the replay that follows it in
+   * the same read must find the position already set.
+   */
+  #subscribed (subscription: LocalSubscription, reply: Frame): void {
+    const { topic } = subscription
+    if (this.#subscriptions.get(topic) !== subscription) return
+    const ack: SubscribeAck = { topic, seq: reply.seq as number | undefined, epoch: reply.epoch as string | undefined }
+    if (typeof reply.recovered === 'boolean') ack.recovered = reply.recovered
+    subscription.acked = true
+    if (!subscription.wildcard && ack.recovered !== true) this.#positions.set(topic, { seq: ack.seq as number, epoch: ack.epoch })
+    subscription.resolve(ack)
+    if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
+  }
+
+  async #request (body: Frame, onReply?: (reply: Frame) => void): Promise<Frame> {
     if (this.#state === 'closed') throw new PubsubClientError('CLOSED', 'client is closed')
     const id = this.#nextId++
     const frame = JSON.stringify({ ...body, id })
@@ -265,6 +274,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
       const request: Request = {
         id,
         frame,
+        onReply,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -343,7 +353,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     }
     switch (frame.type) {
       case 'message': this.#onMessage(frame); break
-      case 'ack': case 'pong': this.#settle(frame.id, (request) => { request.resolve(frame) }); break
+      case 'ack': case 'pong': this.#settle(frame.id, (request) => { request.onReply?.(frame); request.resolve(frame) }); break
       case 'error': this.#onError(frame); break
       case 'welcome': this.#onWelcome(frame.clientId as string); break
     }
@@ -371,10 +381,13 @@ export class PubsubClient extends Emitter<ClientEvents> {
   #onMessage (frame: Frame): void {
     const topic = frame.topic as string
     const seq = frame.seq as number
+    // A seq at or below the position was handed over already: exactly once,
+    // whatever a server does around a resubscribe.
     const position = this.#positions.get(topic)
-    if (position !== undefined) position.seq = seq
+    const seen = position !== undefined && seq <= position.seq
+    if (position !== undefined && !seen) position.seq = seq
     const exact = this.#subscriptions.get(topic)
-    if (exact !== undefined) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
+    if (exact !== undefined && !seen) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
     // The server sends a message once per connection however many of our
     // subscriptions match it; each local subscription gets its own call.
     for (const subscription of this.#subscriptions.values()) {

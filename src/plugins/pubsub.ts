@@ -25,8 +25,8 @@ export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions 
  * await app.pubsub.publish('news.sports', { score: '2-1' })
  */
 async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Promise<void> {
-  const { engine, topicTtl, maxTopics, ...options } = opts
-  const broker = new Broker(options, { engine: engine ?? new MemoryEngine({ topicTtl, maxTopics }), logger: fastify.log })
+  const { engine, topicTtl, maxTopics, historySize, historyTtl, ...options } = opts
+  const broker = new Broker(options, { engine: engine ?? new MemoryEngine({ topicTtl, maxTopics, historySize, historyTtl }), logger: fastify.log })
   fastify.decorate('pubsub', broker)
   fastify.addHook('onClose', async () => { await broker.close() })
 }

@@ -87,6 +87,25 @@ export class FrameWriter {
     if (this.#ws.readyState === OPEN) this.#socket.write(data)
   }
 
+  /**
+   * Writes what is queued and resolves once the socket has taken it all
+   * below its high-water mark (`drain`), or has closed.
+   */
+  async drain (): Promise<void> {
+    this.flush()
+    const socket = this.#socket
+    if (!socket.writableNeedDrain) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.on('drain', done)
+      socket.on('close', done)
+    })
+  }
+
   /** Drops what is queued: the connection is being given up. */
   discard (): void {
     this.#frames = []

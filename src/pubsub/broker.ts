@@ -1,5 +1,5 @@
 import { Counters, type Transport } from './counters.js'
-import type { Engine, EngineCounts, PublishResult, TopicInfo, TopicPage } from './engine.js'
+import type { Engine, EngineCounts, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage } from './engine.js'
 import {
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_INVALID_TOPIC,
@@ -130,11 +130,31 @@ export class Broker {
     return await this.#engine.topics({ prefix: options.prefix ?? '', limit, after: options.after })
   }
 
-  /** One topic's figures, or undefined when it has no subscribers and nothing retained. */
+  /** One topic's figures with up to `presenceLimit` subscriber ids, or undefined when it has no subscribers and nothing retained. */
   async topic (name: string): Promise<TopicInfo | undefined> {
     this.#assertOpen()
     assertTopic(name)
-    return await this.#engine.topic(name)
+    return await this.#engine.topic(name, this.options.presenceLimit)
+  }
+
+  /**
+   * Retained messages of a topic with seq > `since` (default 0), at most
+   * `limit` (default 100, at most 1,000); undefined when the topic has no
+   * subscribers and nothing retained.
+   */
+  async history (topic: string, options: { since?: number, limit?: number } = {}): Promise<HistoryPage | undefined> {
+    this.#assertOpen()
+    assertTopic(topic)
+    const since = options.since ?? 0
+    const limit = options.limit ?? 100
+    if (!Number.isSafeInteger(since) || since < 0) throw new PUBSUB_ERR_BAD_REQUEST('since must be an integer >= 0')
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new PUBSUB_ERR_BAD_REQUEST('limit must be an integer from 1 to 1000')
+    return await this.#engine.history(topic, since, limit)
+  }
+
+  /** JSON bytes held in message history (this node's), for metrics. */
+  historyBytes (): number {
+    return this.#engine.historyBytes()
   }
 
   /** Closes the engine; idempotent. Publishing afterwards rejects with PUBSUB_ERR_UNAVAILABLE. */
@@ -166,13 +186,17 @@ export class BrokerSession {
     return this.#session.keys
   }
 
-  /** Subscribes to a topic or pattern; idempotent. Resolves once live. */
-  async subscribe (key: string): Promise<SubscribeResult> {
+  /**
+   * Subscribes to a topic or pattern; idempotent. Resolves once live. With
+   * `recovery`, also says whether what was missed since then can be replayed,
+   * and gives it (see Engine.subscribe).
+   */
+  async subscribe (key: string, recovery?: Recovery): Promise<SubscribeResult> {
     this.#assertOpen()
     if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
     const max = this.#broker.options.maxSubscriptions
     if (this.#session.keys.size >= max && !this.#session.keys.has(key)) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(max)
-    return await this.#engine.subscribe(this.#session, key)
+    return await this.#engine.subscribe(this.#session, key, recovery)
   }
 
   /** Ends a subscription; idempotent. No message reaches it once this resolves. */

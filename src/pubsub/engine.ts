@@ -1,3 +1,4 @@
+import type { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 
 /** What a publish returns. */
@@ -16,6 +17,24 @@ export interface TopicInfo {
   /** The topic's latest seq. */
   seq: number
   epoch: string
+  /** Client ids of some of the subscribers (presence), from `topic()` only. */
+  clients?: string[]
+}
+
+/** Where a subscriber left off: the last seq it saw, in which epoch. */
+export interface Recovery {
+  since: number
+  epoch: string | undefined
+}
+
+/** Retained messages of one topic, as `history()` returns them. */
+export interface HistoryPage {
+  topic: string
+  seq: number
+  epoch: string
+  /** The oldest retained seq; undefined when nothing is retained. */
+  first: number | undefined
+  messages: Message[]
 }
 
 export interface PatternInfo {
@@ -56,8 +75,12 @@ export interface Engine {
    * Adds the session's subscription to a valid topic or pattern. When the
    * promise resolves the subscription is live: any message published from
    * then on reaches the session. A session closed meanwhile is not added.
+   * With `recovery`, the result says whether every message after `since` in
+   * that epoch is still retained, and gives them in `replay`; delivered
+   * messages may overlap the replay (the caller drops seqs already replayed)
+   * but never leave a gap after it. Patterns never recover.
    */
-  subscribe (session: Session, key: string): Promise<SubscribeResult>
+  subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult>
   /** Removes one subscription; a no-op when there is none. */
   unsubscribe (session: Session, key: string): Promise<void>
   /** Removes every subscription of a closed session, at once. */
@@ -65,8 +88,12 @@ export interface Engine {
   /** Assigns the next seq of `topic` and delivers; `json` is the data as JSON text. */
   publish (topic: string, json: string): Promise<PublishResult>
   topics (query: TopicQuery): Promise<TopicPage>
-  /** Figures of one topic; undefined when it has no subscribers and nothing retained. */
-  topic (name: string): Promise<TopicInfo | undefined>
+  /** Figures of one topic, with up to `presence` client ids; undefined when it has no subscribers and nothing retained. */
+  topic (name: string, presence: number): Promise<TopicInfo | undefined>
+  /** Up to `limit` retained messages of `topic` with seq > `since`; undefined when the topic is unknown (no subscribers, nothing retained). */
+  history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined>
+  /** JSON bytes of retained messages (this node's, for metrics), cheaply. */
+  historyBytes (): number
   /** Subscriptions, topics and patterns now, cheaply (read at each metrics scrape). */
   counts (): EngineCounts
   /** Releases everything; idempotent. */

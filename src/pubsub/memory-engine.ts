@@ -1,7 +1,9 @@
 import { nanoid } from 'nanoid'
-import type { Engine, EngineCounts, PublishResult, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import type { Engine, EngineCounts, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import { History } from './history.js'
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
+import { SortedKeys } from './sorted-keys.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { MAX_INT32, positiveInteger } from './options.js'
 import { hasWildcard } from './topic.js'
@@ -11,6 +13,8 @@ interface TopicState {
   epoch: string
   /** When the last message was published, ms since the epoch; 0 for never. */
   lastPublish: number
+  /** The retained messages; undefined when history is off or nothing was published. */
+  history: History | undefined
 }
 
 export interface MemoryEngineOptions {
@@ -28,12 +32,19 @@ export interface MemoryEngineOptions {
    * one-off topics cannot grow memory without bound.
    */
   maxTopics?: number
+  /** Messages each topic retains for recovery (default 100; 0 turns history off). */
+  historySize?: number
+  /**
+   * How long a retained message is kept, in ms (default 5 minutes). A topic
+   * with nothing but expired messages and no subscriber is forgotten.
+   */
+  historyTtl?: number
 }
 
 /**
  * The default engine: one process, everything in memory. A topic is
- * remembered while it has an exact subscriber, and for `topicTtl` after its
- * last publish.
+ * remembered while it has an exact subscriber, while it retains messages, and
+ * for `topicTtl` after its last publish.
  *
  * @example
  * const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 60_000 }) })
@@ -41,8 +52,12 @@ export interface MemoryEngineOptions {
 export class MemoryEngine implements Engine {
   readonly #index = new SubscriptionIndex()
   readonly #topics = new Map<string, TopicState>()
+  /** The names of #topics, sorted for listing. */
+  readonly #names = new SortedKeys()
   readonly #topicTtl: number
   readonly #maxTopics: number
+  readonly #historySize: number
+  readonly #historyTtl: number
   readonly #sweeper: NodeJS.Timeout
   // Epochs are this process's id plus a counter: unique, and cheap to make.
   readonly #processEpoch = nanoid(10)
@@ -53,15 +68,33 @@ export class MemoryEngine implements Engine {
     positiveInteger('topicTtl', this.#topicTtl, 1, MAX_INT32)
     this.#maxTopics = options.maxTopics ?? 100_000
     positiveInteger('maxTopics', this.#maxTopics)
-    this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, 30_000))
+    this.#historySize = options.historySize ?? 100
+    positiveInteger('historySize', this.#historySize, 0)
+    this.#historyTtl = options.historyTtl ?? 5 * 60_000
+    positiveInteger('historyTtl', this.#historyTtl, 1, MAX_INT32)
+    this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, this.#historyTtl, 30_000))
     this.#sweeper.unref()
   }
 
-  async subscribe (session: Session, key: string): Promise<SubscribeResult> {
+  async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
     this.#index.add(session, key)
-    if (hasWildcard(key)) return { topic: key }
+    if (hasWildcard(key)) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
     const state = this.#topicState(key)
-    return { topic: key, seq: state.seq, epoch: state.epoch }
+    const result: SubscribeResult = { topic: key, seq: state.seq, epoch: state.epoch }
+    if (recovery === undefined) return result
+    // Taken in the same turn as the subscription: no publish falls between
+    // the replay and the live messages.
+    const replay = this.#replay(key, state, recovery)
+    result.recovered = replay !== undefined
+    if (replay !== undefined && replay.length > 0) result.replay = replay
+    return result
+  }
+
+  async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
+    const state = this.#topics.get(topic)
+    if (state === undefined || (this.#index.count(topic) === 0 && !this.#retains(state))) return undefined
+    const messages = (state.history?.after(since, limit) ?? []).map((m) => new Message(topic, m.seq, state.epoch, m.ts, m.json))
+    return { topic, seq: state.seq, epoch: state.epoch, first: state.history?.first, messages }
   }
 
   async unsubscribe (session: Session, key: string): Promise<void> {
@@ -77,13 +110,14 @@ export class MemoryEngine implements Engine {
     const seq = ++state.seq
     const ts = Date.now()
     state.lastPublish = ts
+    if (this.#historySize > 0) (state.history ??= new History(this.#historySize)).push({ seq, ts, json })
     const delivered = this.#index.deliver(new Message(topic, seq, state.epoch, ts, json))
     return { topic, seq, epoch: state.epoch, delivered }
   }
 
   async topics (query: TopicQuery): Promise<TopicPage> {
     const page: TopicPage = { topics: [], patterns: [] }
-    const topicNames = this.#index.topicNames.from(query.prefix, query.after)
+    const topicNames = this.#listed(query)
     const patternNames = this.#index.patternNames.from(query.prefix, query.after)
     let topic = topicNames.next()
     let pattern = patternNames.next()
@@ -107,18 +141,57 @@ export class MemoryEngine implements Engine {
     return page
   }
 
-  async topic (name: string): Promise<TopicInfo | undefined> {
-    // Only topics with subscribers are listed, so only they are found.
-    return this.#index.count(name) > 0 ? this.#info(name) : undefined
+  async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
+    const state = this.#topics.get(name)
+    if (state === undefined || (this.#index.count(name) === 0 && !this.#retains(state))) return undefined
+    const info = this.#info(name)
+    info.clients = this.#index.clientIds(name, presence)
+    return info
   }
 
   counts (): EngineCounts {
     return this.#index.counts
   }
 
+  /** JSON bytes retained by every topic's history: a sum at each call, for metrics scrapes. */
+  historyBytes (): number {
+    let bytes = 0
+    for (const state of this.#topics.values()) bytes += state.history?.bytes ?? 0
+    return bytes
+  }
+
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#topics.clear()
+    this.#names.clear()
+  }
+
+  /**
+   * The messages after `since`, when all of them are still retained in the
+   * same epoch; undefined when recovery is impossible.
+   */
+  #replay (topic: string, state: TopicState, { since, epoch }: Recovery): Message[] | undefined {
+    if (epoch !== state.epoch || since > state.seq) return undefined
+    if (since === state.seq) return []
+    const history = state.history
+    history?.expire(Date.now() - this.#historyTtl)
+    const first = history?.first
+    if (history === undefined || first === undefined || first > since + 1) return undefined
+    return history.after(since).map((m) => new Message(topic, m.seq, state.epoch, m.ts, m.json))
+  }
+
+  /** Topic names to list: those with an exact subscriber or retained messages. */
+  * #listed (query: TopicQuery): Generator<string> {
+    for (const name of this.#names.from(query.prefix, query.after)) {
+      if (this.#index.count(name) > 0 || this.#retains(this.#topics.get(name) as TopicState)) yield name
+    }
+  }
+
+  #retains (state: TopicState): boolean {
+    const history = state.history
+    if (history === undefined) return false
+    history.expire(Date.now() - this.#historyTtl)
+    return history.size > 0
   }
 
   #info (name: string): TopicInfo {
@@ -131,12 +204,13 @@ export class MemoryEngine implements Engine {
     if (state === undefined) {
       state = this.#newState()
       this.#topics.set(topic, state)
+      this.#names.add(topic)
     }
     return state
   }
 
   #newState (): TopicState {
-    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0 }
+    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0, history: undefined }
   }
 
   #remove (session: Session, key: string): void {
@@ -145,7 +219,9 @@ export class MemoryEngine implements Engine {
 
   #forgetIfIdle (topic: string, now: number): void {
     const state = this.#topics.get(topic)
-    if (state !== undefined && now - state.lastPublish >= this.#topicTtl && this.#index.count(topic) === 0) this.#topics.delete(topic)
+    if (state === undefined || now - state.lastPublish < this.#topicTtl || this.#index.count(topic) > 0 || this.#retains(state)) return
+    this.#topics.delete(topic)
+    this.#names.delete(topic)
   }
 
   #sweep (): void {

@@ -4,14 +4,17 @@ import { PUBSUB_ERR_OPTION } from './errors.js'
 export interface BrokerOptions {
   /** Subscriptions one session may hold (default 1,000); more answer TOO_MANY_SUBSCRIPTIONS. */
   maxSubscriptions?: number
+  /** Client ids that `topic()` (and `GET /topics/:topic`) lists at most (default 100; 0 lists none). */
+  presenceLimit?: number
 }
 
 export type ResolvedBrokerOptions = Readonly<Required<BrokerOptions>>
 
 /** Copies, checks and defaults broker options once; throws PUBSUB_ERR_OPTION. */
 export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrokerOptions {
-  const resolved = { maxSubscriptions: options.maxSubscriptions ?? 1000 }
+  const resolved = { maxSubscriptions: options.maxSubscriptions ?? 1000, presenceLimit: options.presenceLimit ?? 100 }
   positiveInteger('maxSubscriptions', resolved.maxSubscriptions)
+  positiveInteger('presenceLimit', resolved.presenceLimit, 0, 10_000)
   return Object.freeze(resolved)
 }
 

@@ -2,6 +2,8 @@ import type { Message } from './message.js'
 
 /** Whatever receives messages: a WebSocket connection, an in-process callback. */
 export interface Subscriber {
+  /** The id shown in presence (`GET /topics/:topic`); in-process subscribers have none. */
+  readonly clientId?: string
   /**
    * Called synchronously, in `seq` order per topic, once per message however
    * many of the session's subscriptions match it. `subscription` is the
@@ -12,12 +14,16 @@ export interface Subscriber {
   deliver (message: Message, subscription: string | undefined): void
 }
 
-/** The figures the ack of a subscribe carries. */
+/** The figures the ack of a subscribe carries, and what to replay. */
 export interface SubscribeResult {
   topic: string
   /** The topic's latest seq; undefined for a wildcard pattern. */
   seq?: number
   epoch?: string
+  /** Asked to recover: whether every message after `since` follows (in `replay`). */
+  recovered?: boolean
+  /** The retained messages after `since`, in order, to send before any live one. */
+  replay?: Message[]
 }
 
 /**

@@ -20,6 +20,10 @@ export class SortedKeys {
     if (this.#keys[i] === key) this.#keys.splice(i, 1)
   }
 
+  clear (): void {
+    this.#keys = []
+  }
+
   /** Keys starting with `prefix` and greater than `after`, in order. */
   * from (prefix: string, after: string | undefined): Generator<string> {
     let i = this.#lowerBound(after !== undefined && after > prefix ? after : prefix)

@@ -80,6 +80,19 @@ export class SubscriptionIndex {
   }
 
   /** Subscriptions, topics with an exact subscriber, and patterns subscribed to. */
+  /** Client ids of up to `limit` sessions subscribed exactly to `topic`. */
+  clientIds (topic: string, limit: number): string[] {
+    const ids: string[] = []
+    if (limit === 0) return ids
+    for (const session of this.#exact.get(topic) ?? []) {
+      const id = session.subscriber.clientId
+      if (id === undefined) continue
+      ids.push(id)
+      if (ids.length === limit) break
+    }
+    return ids
+  }
+
   get counts (): EngineCounts {
     return { subscriptions: this.#subscriptions, topics: this.#topicNames.size, patterns: this.#patternNames.size }
   }

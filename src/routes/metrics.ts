@@ -27,6 +27,7 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
   gauge('pubsub_subscriptions', 'Subscriptions held by connections and in-process subscribers', () => broker.counts().subscriptions)
   gauge('pubsub_topics', 'Topics with an exact subscriber', () => broker.counts().topics)
   gauge('pubsub_patterns', 'Wildcard patterns subscribed to', () => broker.counts().patterns)
+  gauge('pubsub_history_bytes', 'JSON bytes of messages retained for recovery (the data only, not the overhead per message)', () => broker.historyBytes())
   new Counter({
     name: 'pubsub_messages_published_total',
     help: 'Messages published, by transport (ws, http, app: in-process)',

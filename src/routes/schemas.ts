@@ -14,5 +14,24 @@ export const TopicInfo = Type.Object({
   topic: Type.String(),
   subscribers: Type.Integer({ description: 'Connections subscribed to exactly this topic' }),
   seq: Type.Integer({ description: 'The latest seq published to the topic' }),
-  epoch: Type.String({ description: 'The sequence the seq belongs to' })
+  epoch: Type.String({ description: 'The sequence the seq belongs to' }),
+  clients: Type.Optional(Type.Array(Type.String(), { description: 'Client ids of subscribers (presence), up to presenceLimit; GET /topics/:topic only' }))
+})
+
+export const HistoryQuery = Type.Object({
+  since: Type.Integer({ minimum: 0, default: 0, description: 'Only messages with a greater seq' }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 })
+})
+
+export const HistoryPage = Type.Object({
+  topic: Type.String(),
+  seq: Type.Integer({ description: 'The latest seq published to the topic' }),
+  epoch: Type.String(),
+  first: Type.Optional(Type.Integer({ description: 'The oldest retained seq; absent when nothing is retained. Messages after `since` are all here when first <= since + 1' })),
+  messages: Type.Array(Type.Object({
+    seq: Type.Integer(),
+    epoch: Type.String(),
+    ts: Type.Integer({ description: 'Server time of the publish, ms since the Unix epoch' }),
+    data: Type.Unknown({ description: 'The published JSON value' })
+  }))
 })

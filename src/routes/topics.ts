@@ -2,7 +2,9 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Broker } from '../pubsub/broker.js'
 import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../pubsub/errors.js'
 import { isPattern } from '../pubsub/topic.js'
-import { TopicInfo, TopicParams } from './schemas.js'
+import { HistoryPage, HistoryQuery, TopicInfo, TopicParams } from './schemas.js'
+
+const HISTORY = '/history'
 
 /** `GET /topics` (paged, sorted by name) and `GET /topics/:topic`. */
 const topicsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -30,17 +32,33 @@ const topicsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     return page.next === undefined ? page : { ...page, next: encodeCursor(page.next) }
   })
 
+  // One wildcard route for both, so that a long topic routes under any
+  // maxParamLength (see schemas.ts): `/topics/news.sports` and `/topics/news.sports/history`.
   fastify.get('/topics/*', {
     schema: {
-      summary: "One topic's figures",
+      summary: "One topic's figures with presence; with /history appended, its retained messages",
+      description: '`GET /topics/{topic}` answers a TopicInfo; `GET /topics/{topic}/history?since=N&limit=K` answers the retained messages with seq > since, oldest first.',
       params: TopicParams,
-      response: { 200: TopicInfo }
+      querystring: HistoryQuery,
+      response: { 200: Type.Union([TopicInfo, HistoryPage]) }
     }
   }, async (request) => {
-    const topic = request.params['*']
-    const info = await broker.topic(topic)
-    if (info === undefined) throw new PUBSUB_ERR_TOPIC_NOT_FOUND(topic)
-    return info
+    const path = request.params['*']
+    if (!path.endsWith(HISTORY)) {
+      const info = await broker.topic(path)
+      if (info === undefined) throw new PUBSUB_ERR_TOPIC_NOT_FOUND(path)
+      return info
+    }
+    const topic = path.slice(0, -HISTORY.length)
+    const page = await broker.history(topic, request.query)
+    if (page === undefined) throw new PUBSUB_ERR_TOPIC_NOT_FOUND(topic)
+    return {
+      topic,
+      seq: page.seq,
+      epoch: page.epoch,
+      first: page.first,
+      messages: page.messages.map((message) => ({ seq: message.seq, epoch: message.epoch, ts: message.ts, data: message.data }))
+    }
   })
 }
 

@@ -66,11 +66,12 @@ export class Connection {
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
-  // Frames held back for the subscription whose ack is not sent yet: the ack
-  // comes first, whatever the engine. Requests run one at a time, so there is
-  // at most one such subscription.
+  // Frames held back for the subscription whose ack (and replay) is not sent
+  // yet: the ack comes first, whatever the engine. Requests run one at a
+  // time, so there is at most one such subscription.
   #heldKey: string | undefined
-  #held: Buffer[] = []
+  #held: Array<{ seq: number, frame: Buffer }> = []
+  #heldBytes = 0
 
   constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit }: ConnectionOptions) {
     this.clientId = clientId
@@ -161,8 +162,14 @@ export class Connection {
 
   deliver (message: Message, subscription: string | undefined): void {
     const frame = message.frame(subscription)
-    if (this.#heldKey !== undefined && this.#heldKey === (subscription ?? message.topic)) this.#held.push(frame)
-    else this.#write(frame)
+    if (this.#heldKey === undefined || this.#heldKey !== (subscription ?? message.topic)) {
+      this.#write(frame)
+      return
+    }
+    this.#held.push({ seq: message.seq, frame })
+    this.#heldBytes += frame.length
+    // Held while a replay waits for the client to read: the same bound.
+    if (this.#heldBytes > this.#maxBufferedBytes) this.#slowConsumer(this.#heldBytes)
   }
 
   async #handle (data: Buffer, isBinary: boolean): Promise<void> {
@@ -200,21 +207,46 @@ export class Connection {
     }
   }
 
+  /**
+   * Ack, then the replay when recovering, then the live messages that came
+   * meanwhile, less any the replay already had: no gap, no duplicate.
+   */
   async #subscribe (request: Extract<Request, { action: 'subscribe' }>): Promise<void> {
     const key = request.topic
     this.#heldKey = key
+    // Live messages up to this seq were in the replay.
+    let floor = -1
     try {
-      const result = await this.#session.subscribe(key)
-      // No history yet: recovery succeeds only when nothing was missed.
-      const recovered = request.since === undefined
-        ? undefined
-        : request.since === result.seq && request.epoch === result.epoch
-      this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result, recovered })
+      const recovery = request.since === undefined ? undefined : { since: request.since, epoch: request.epoch }
+      const { replay, ...result } = await this.#session.subscribe(key, recovery)
+      this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result })
+      if (result.recovered === true) {
+        floor = request.since as number
+        if (replay !== undefined) {
+          await this.#replay(replay)
+          floor = (replay[replay.length - 1] as Message).seq
+        }
+      }
     } finally {
       this.#heldKey = undefined
       const held = this.#held
       this.#held = []
-      for (const frame of held) this.#write(frame)
+      this.#heldBytes = 0
+      for (const { seq, frame } of held) if (seq > floor) this.#write(frame)
+    }
+  }
+
+  /**
+   * Sends retained messages, pausing for the client to read whenever half of
+   * maxBufferedBytes is queued: a replay longer than the limit is paced, not
+   * a reason to close the connection.
+   */
+  async #replay (messages: Message[]): Promise<void> {
+    const budget = this.#maxBufferedBytes / 2
+    for (const message of messages) {
+      if (this.#writer.bufferedAmount > budget) await this.#writer.drain()
+      if (this.#ws.readyState !== OPEN) return
+      this.#writer.push(message.frame())
     }
   }
 
@@ -250,14 +282,20 @@ export class Connection {
     if (ws.readyState !== OPEN) return
     const buffered = this.#writer.bufferedAmount
     if (buffered > this.#maxBufferedBytes) {
-      this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
-      this.#broker.counters.slowConsumers++
-      this.#session.close()
-      this.#writer.discard()
-      this.#closeSoon(1013, 'slow consumer')
+      this.#slowConsumer(buffered)
       return
     }
     this.#writer.push(frame)
+  }
+
+  #slowConsumer (buffered: number): void {
+    this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
+    this.#broker.counters.slowConsumers++
+    this.#session.close()
+    this.#writer.discard()
+    this.#held = []
+    this.#heldBytes = 0
+    this.#closeSoon(1013, 'slow consumer')
   }
 
   #closeSoon (code: number, reason: string): void {

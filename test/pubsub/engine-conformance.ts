@@ -8,9 +8,16 @@ import type { Message } from '../../src/pubsub/message.js'
 import { matches } from '../../src/pubsub/topic.js'
 import { WAIT_MS } from '../helper.js'
 
+/** The engine settings the suite varies; every engine takes these. */
+export interface EngineSettings {
+  historySize?: number
+  /** ms */
+  historyTtl?: number
+}
+
 export interface ConformanceOptions {
-  /** A fresh engine; the suite closes it. */
-  makeEngine: () => Engine | Promise<Engine>
+  /** A fresh engine with these settings (defaults otherwise); the suite closes it. */
+  makeEngine: (settings: EngineSettings) => Engine | Promise<Engine>
   /** Whether `delivered` counts the sessions reached (an in-memory engine knows). */
   countsDeliveries: boolean
 }
@@ -49,8 +56,8 @@ class Recorder {
 }
 
 export function engineConformance (t: Test, options: ConformanceOptions): void {
-  async function setup (t: Test): Promise<Broker> {
-    const broker = new Broker({}, { engine: await options.makeEngine() })
+  async function setup (t: Test, settings: EngineSettings = {}): Promise<Broker> {
+    const broker = new Broker({}, { engine: await options.makeEngine(settings) })
     t.teardown(() => broker.close())
     return broker
   }
@@ -180,8 +187,8 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
     t.match(await broker.publish('seq.none', 2), { seq: 2 }, 'also with no subscriber at all')
   })
 
-  t.test('only topics with subscribers are listed or found', async (t) => {
-    const broker = await setup(t)
+  t.test('without history, only topics with subscribers are listed or found', async (t) => {
+    const broker = await setup(t, { historySize: 0 })
     const r = new Recorder(broker)
     await broker.publish('quiet', 1)
     t.equal(await broker.topic('quiet'), undefined)
@@ -202,8 +209,9 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
     await b.session.subscribe('a.*')
     await b.session.subscribe('b.>')
     await broker.publish('a.1', 'x')
+    await broker.publish('a.0', 'retained, no subscriber')
     const all = await broker.topics()
-    t.same(all.topics.map((x) => [x.topic, x.subscribers, x.seq]), [['a.1', 2, 1], ['a.2', 1, 0], ['b.1', 1, 0], ['b.2', 1, 0], ['c', 1, 0]])
+    t.same(all.topics.map((x) => [x.topic, x.subscribers, x.seq]), [['a.0', 0, 1], ['a.1', 2, 1], ['a.2', 1, 0], ['b.1', 1, 0], ['b.2', 1, 0], ['c', 1, 0]])
     t.same(all.patterns, [{ pattern: 'a.*', subscribers: 1 }, { pattern: 'b.>', subscribers: 1 }])
     t.equal(all.next, undefined)
     const onlyB = await broker.topics({ prefix: 'b.' })
@@ -217,7 +225,131 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
       if (page.next === undefined) break
       after = page.next
     }
-    t.same(seen.sort(), ['a.*', 'a.1', 'a.2', 'b.1', 'b.2', 'b.>', 'c'])
+    t.same(seen.sort(), ['a.*', 'a.0', 'a.1', 'a.2', 'b.1', 'b.2', 'b.>', 'c'])
+  })
+
+  // History and recovery: what a reconnecting subscriber gets back.
+
+  /** Publishes `n` messages (data 1..n) to `topic`; returns the epoch. */
+  async function publishMany (broker: Broker, topic: string, n: number): Promise<string> {
+    let epoch = ''
+    for (let i = 1; i <= n; i++) epoch = (await broker.publish(topic, i)).epoch
+    return epoch
+  }
+
+  t.test('a topic with retained messages is listed and found, without subscribers', async (t) => {
+    const broker = await setup(t)
+    await broker.publish('kept', { n: 1 })
+    t.match(await broker.topic('kept'), { topic: 'kept', subscribers: 0, seq: 1, clients: [] })
+    t.match((await broker.topics()).topics, [{ topic: 'kept', subscribers: 0, seq: 1 }])
+  })
+
+  t.test('subscribe with since and epoch replays what was missed, in order, then goes live', async (t) => {
+    const broker = await setup(t)
+    const epoch = await publishMany(broker, 'h', 5)
+    const r = new Recorder(broker)
+    const ack = await r.session.subscribe('h', { since: 2, epoch })
+    t.match(ack, { topic: 'h', seq: 5, epoch, recovered: true })
+    t.same(ack.replay?.map((m) => [m.seq, m.epoch, m.data]), [[3, epoch, 3], [4, epoch, 4], [5, epoch, 5]])
+    await broker.publish('h', 6)
+    t.same((await r.until(1)).map((d) => d.seq), [6], 'live after the replay')
+  })
+
+  t.test('recovery: from the latest seq nothing is replayed; other epochs, future seqs and patterns do not recover', async (t) => {
+    const broker = await setup(t)
+    const epoch = await publishMany(broker, 'h', 3)
+    const r = new Recorder(broker)
+    const latest = await r.session.subscribe('h', { since: 3, epoch })
+    t.match(latest, { recovered: true, seq: 3 })
+    t.equal(latest.replay?.length ?? 0, 0)
+    const rows: Array<[number, string | undefined, string]> = [
+      [1, 'another epoch', 'a wrong epoch'],
+      [1, undefined, 'no epoch'],
+      [4, epoch, 'a seq the topic never reached']
+    ]
+    for (const [since, wrong, why] of rows) {
+      const ack = await r.session.subscribe('h', { since, epoch: wrong })
+      t.match(ack, { recovered: false, seq: 3, epoch }, why)
+      t.equal(ack.replay, undefined, `${why}: nothing replayed`)
+    }
+    t.match(await r.session.subscribe('h.*', { since: 0, epoch }), { recovered: false }, 'a pattern cannot recover')
+    t.match(await r.session.subscribe('fresh', { since: 0, epoch }), { recovered: false, seq: 0 }, 'a new topic has a new epoch')
+  })
+
+  t.test('recovery works from exactly the edge of retention and fails one past it', async (t) => {
+    const broker = await setup(t, { historySize: 3 })
+    const epoch = await publishMany(broker, 'edge', 7)
+    const r = new Recorder(broker)
+    const edge = await r.session.subscribe('edge', { since: 4, epoch })
+    t.match(edge, { recovered: true })
+    t.same(edge.replay?.map((m) => m.seq), [5, 6, 7], 'the oldest retained message is 5')
+    const past = await r.session.subscribe('edge', { since: 3, epoch })
+    t.match(past, { recovered: false, seq: 7 }, 'message 4 is gone')
+  })
+
+  t.test('history(): retained messages after since, limited, oldest first', async (t) => {
+    const broker = await setup(t, { historySize: 10 })
+    const epoch = await publishMany(broker, 'log', 12)
+    const all = await broker.history('log')
+    t.match(all, { topic: 'log', seq: 12, epoch, first: 3 })
+    t.same(all?.messages.map((m) => m.data), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    const page = await broker.history('log', { since: 5, limit: 2 })
+    t.same(page?.messages.map((m) => [m.seq, m.epoch]), [[6, epoch], [7, epoch]])
+    t.same((await broker.history('log', { since: 12 }))?.messages, [])
+    t.equal(await broker.history('unknown'), undefined)
+    await t.rejects(broker.history('log', { since: -1 }), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+    await t.rejects(broker.history('log', { limit: 1001 }), { code: 'PUBSUB_ERR_BAD_REQUEST' })
+    await t.rejects(broker.history('log.*'), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  })
+
+  t.test('historySize 0 keeps nothing: recovery only when nothing was missed', async (t) => {
+    const broker = await setup(t, { historySize: 0 })
+    const r = new Recorder(broker)
+    const { epoch } = await r.session.subscribe('none')
+    await publishMany(broker, 'none', 2)
+    await r.until(2)
+    t.match(await r.session.subscribe('none', { since: 2, epoch: epoch as string }), { recovered: true })
+    t.match(await r.session.subscribe('none', { since: 1, epoch: epoch as string }), { recovered: false })
+    t.same((await broker.history('none'))?.messages, [])
+  })
+
+  t.test('retained messages expire after historyTtl; a topic left with none is no longer listed', async (t) => {
+    const broker = await setup(t, { historyTtl: 100 })
+    const epoch = await publishMany(broker, 'brief', 2)
+    t.match(await broker.history('brief'), { first: 1 })
+    const deadline = Date.now() + WAIT_MS
+    while (await broker.topic('brief') !== undefined) {
+      if (Date.now() > deadline) throw new Error('brief was never forgotten')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.same((await broker.topics()).topics, [])
+    const r = new Recorder(broker)
+    t.match(await r.session.subscribe('brief', { since: 1, epoch }), { recovered: false }, 'what was missed is gone')
+  })
+
+  t.test('publishes racing a recovering subscribe: replay then live, no gap, no duplicate', async (t) => {
+    const broker = await setup(t, { historySize: 1000 })
+    const epoch = await publishMany(broker, 'race', 10)
+    const r = new Recorder(broker)
+    let stop = false
+    let published = 10
+    const publisher = (async () => {
+      while (!stop) {
+        await broker.publish('race', ++published)
+        if (published % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+      }
+    })()
+    await new Promise((resolve) => setImmediate(resolve))
+    const ack = await r.session.subscribe('race', { since: 5, epoch })
+    await new Promise((resolve) => setImmediate(resolve))
+    stop = true
+    await publisher
+    t.match(ack, { recovered: true })
+    const replayed = (ack.replay ?? []).map((m) => m.seq)
+    const floor = replayed.at(-1) ?? 5
+    // As a transport does: live messages the replay already had are dropped.
+    const live = (await r.until(published - (ack.seq as number))).map((d) => d.seq).filter((seq) => seq > floor)
+    t.same([...replayed, ...live], Array.from({ length: published - 5 }, (_, i) => i + 6), `seq 6..${published} exactly once`)
   })
 
   t.test('the broker closes once; afterwards it refuses work', async (t) => {

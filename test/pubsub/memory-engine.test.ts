@@ -4,7 +4,7 @@ import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
 import { eventually } from '../helper.js'
 import { engineConformance } from './engine-conformance.js'
 
-engineConformance(t, { makeEngine: () => new MemoryEngine(), countsDeliveries: true })
+engineConformance(t, { makeEngine: (settings) => new MemoryEngine(settings), countsDeliveries: true })
 
 /** Resolves once `topic` has started a new sequence (its epoch is no longer `epoch`). */
 async function forgotten (broker: Broker, topic: string, epoch: string): Promise<void> {
@@ -18,7 +18,7 @@ async function forgotten (broker: Broker, topic: string, epoch: string): Promise
 }
 
 t.test('a topic with no exact subscriber is forgotten topicTtl after its last publish', async (t) => {
-  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 50 }) })
+  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 50, historySize: 0 }) })
   t.teardown(() => broker.close())
   const first = await broker.publish('ttl', 1)
   t.match(await broker.publish('ttl', 2), { seq: 2, epoch: first.epoch })
@@ -29,7 +29,7 @@ t.test('a topic with no exact subscriber is forgotten topicTtl after its last pu
 })
 
 t.test('a subscribed topic outlives the sweeps that forget others', async (t) => {
-  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 20 }) })
+  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 20, historySize: 0 }) })
   t.teardown(() => broker.close())
   const session = broker.connect({ deliver () {} })
   const ack = await session.subscribe('kept')
@@ -51,4 +51,24 @@ t.test('past maxTopics a new topic publishes under a one-off sequence, not kept'
   t.not(second.epoch, first.epoch, 'each under its own epoch')
   t.match(await broker.publish('one', 2), { seq: 2 }, 'known topics go on')
   t.throws(() => new MemoryEngine({ maxTopics: 0 }), { code: 'PUBSUB_ERR_OPTION' })
+})
+
+t.test('historyBytes sums the JSON retained; topics without history add nothing', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine() })
+  t.teardown(() => broker.close())
+  await broker.connect({ deliver () {} }).subscribe('subscribed.only')
+  t.equal(broker.historyBytes(), 0)
+  await broker.publish('a', 'xy')
+  await broker.publish('b', [1, 2])
+  t.equal(broker.historyBytes(), '"xy"'.length + '[1,2]'.length)
+  t.throws(() => new MemoryEngine({ historySize: -1 }), { code: 'PUBSUB_ERR_OPTION' })
+  t.throws(() => new MemoryEngine({ historyTtl: 0 }), { code: 'PUBSUB_ERR_OPTION' })
+})
+
+t.test('a retained-only topic is forgotten once its last message expires (and topicTtl has passed)', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 20, historyTtl: 60 }) })
+  t.teardown(() => broker.close())
+  const first = await broker.publish('short', 1)
+  await forgotten(broker, 'short', first.epoch)
+  t.equal(await broker.topic('short'), undefined)
 })

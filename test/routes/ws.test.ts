@@ -58,8 +58,8 @@ t.test('a publisher subscribed to the topic receives its own message', async (t)
   t.ok(frames.some((f) => f.type === 'message' && f.topic === 'me' && f.seq === 1))
 })
 
-t.test('since/epoch: recovered only when nothing was missed (no history yet)', async (t) => {
-  const { app, url } = await listen(t)
+t.test('historySize 0: recovered only when nothing was missed', async (t) => {
+  const { app, url } = await listen(t, { historySize: 0 })
   const c = await connectWelcomed(t, url)
   const first = await c.subscribe('r')
   await app.pubsub.publish('r', 1)
@@ -203,7 +203,7 @@ t.test('a client that sends but never reads is closed with 1013 too', async (t) 
 
 /** A memory engine whose subscribe is live at once but confirmed only on release(): a network engine done wrong. */
 function gatedEngine (): { engine: MemoryEngine, release: () => void } {
-  const inner = new MemoryEngine()
+  const inner = new MemoryEngine({ historySize: 0 })
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => { release = resolve })
   const engine = Object.assign(Object.create(inner) as MemoryEngine, {

@@ -1,0 +1,108 @@
+// Recovery over the WebSocket protocol, message history over REST, presence.
+import t from 'tap'
+import { connectWelcomed, listen, type Frame } from '../helper.js'
+
+t.test('subscribe with since and epoch: ack, the missed messages in order, then live', async (t) => {
+  const { app, url } = await listen(t)
+  const first = await connectWelcomed(t, url)
+  const ack = await first.subscribe('feed')
+  for (let i = 1; i <= 3; i++) await app.pubsub.publish('feed', i)
+  t.same((await first.take(3)).map((f) => f.seq), [1, 2, 3])
+  first.close()
+  for (let i = 4; i <= 6; i++) await app.pubsub.publish('feed', i)
+
+  const back = await connectWelcomed(t, url)
+  back.send({ action: 'subscribe', topic: 'feed', since: 3, epoch: ack.epoch, id: 'r' })
+  t.same(await back.next(), { type: 'ack', id: 'r', action: 'subscribe', topic: 'feed', seq: 6, epoch: ack.epoch, recovered: true })
+  t.same((await back.take(3)).map((f) => [f.type, f.seq, f.data]), [['message', 4, 4], ['message', 5, 5], ['message', 6, 6]])
+  await app.pubsub.publish('feed', 7)
+  t.match(await back.next(), { type: 'message', seq: 7 })
+  back.send({ action: 'subscribe', topic: 'feed', since: 7, epoch: ack.epoch, id: 'again' })
+  t.match(await back.next(), { type: 'ack', id: 'again', recovered: true })
+  t.same(await back.drain(), [], 'from the latest seq: nothing replayed')
+  back.send({ action: 'subscribe', topic: 'feed', since: 1, epoch: 'old', id: 'lost' })
+  t.match(await back.next(), { type: 'ack', id: 'lost', recovered: false, seq: 7, epoch: ack.epoch })
+  t.same(await back.drain(), [], 'another epoch: nothing replayed, the client refetches')
+})
+
+t.test('a replay longer than maxBufferedBytes is paced, and live messages published meanwhile follow it once', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 16 * 1024, historySize: 1000 })
+  const payload = 'x'.repeat(1000)
+  for (let i = 1; i <= 500; i++) await app.pubsub.publish('big', payload)
+  const c = await connectWelcomed(t, url)
+  const seqs: number[] = []
+  c.ws.on('message', (data) => { const frame = JSON.parse(String(data)); if (frame.type === 'message') seqs.push(frame.seq) })
+  const { epoch } = (await app.pubsub.topic('big'))!
+  c.send({ action: 'subscribe', topic: 'big', since: 0, epoch, id: 1 })
+  // Live publishes race the replay (about 500 KB through a 16 KiB budget).
+  for (let i = 501; i <= 600; i++) {
+    await app.pubsub.publish('big', payload)
+    if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const deadline = Date.now() + 10_000
+  while (seqs.length < 600 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(seqs, Array.from({ length: 600 }, (_, i) => i + 1), 'seq 1..600 exactly once, in order')
+  t.equal(c.ws.readyState, c.ws.OPEN, 'not closed as a slow consumer')
+  t.equal(app.pubsub.counters.slowConsumers, 0)
+})
+
+t.test('a client that stops reading during a replay is closed with 1013 once live messages pile up', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 64 * 1024, historySize: 1000, closeGrace: 100 })
+  // 15 MB of replay: more than loopback's socket buffers hold, so the replay stalls.
+  const payload = 'x'.repeat(50_000)
+  for (let i = 1; i <= 300; i++) await app.pubsub.publish('pile', payload)
+  const c = await connectWelcomed(t, url)
+  const { epoch } = (await app.pubsub.topic('pile'))!
+  c.ws.pause()
+  c.send({ action: 'subscribe', topic: 'pile', since: 0, epoch, id: 1 })
+  for (let i = 0; i < 200 && app.pubsub.counters.slowConsumers === 0; i++) {
+    await app.pubsub.publish('pile', payload)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  t.equal(app.pubsub.counters.slowConsumers, 1, 'held live messages count against the same limit')
+  t.equal((await app.pubsub.topic('pile'))?.subscribers, 0, 'its subscriptions ended at once')
+})
+
+t.test('GET /topics/:topic/history: retained messages after since, oldest first', async (t) => {
+  const { app, url } = await listen(t, { historySize: 3 })
+  const { epoch } = await app.pubsub.publish('log', { n: 1 })
+  for (let n = 2; n <= 5; n++) await app.pubsub.publish('log', { n })
+  const res = await fetch(`${url}/topics/log/history?since=3`)
+  t.equal(res.status, 200)
+  const body = await res.json() as Frame
+  t.same(body.messages.map((m: { seq: number, epoch: string, data: unknown }) => [m.seq, m.epoch, m.data]), [[4, epoch, { n: 4 }], [5, epoch, { n: 5 }]])
+  t.match(body, { topic: 'log', seq: 5, epoch, first: 3 })
+  t.type(body.messages[0].ts, 'number')
+  t.same((await (await fetch(`${url}/topics/log/history?limit=1`)).json() as Frame).messages.map((m: { seq: number }) => m.seq), [3])
+  const unknown = await fetch(`${url}/topics/nothing.here/history`)
+  t.equal(unknown.status, 404)
+  t.match(await unknown.json(), { statusCode: 404, code: 'PUBSUB_ERR_TOPIC_NOT_FOUND', error: 'Not Found' })
+  for (const [query, field] of [['since=-1', 'since'], ['limit=0', 'limit'], ['limit=1001', 'limit'], ['since=x', 'since']] as const) {
+    const bad = await fetch(`${url}/topics/log/history?${query}`)
+    t.equal(bad.status, 400, query)
+    t.match(await bad.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', message: new RegExp(field) })
+  }
+  const pattern = await fetch(`${url}/topics/log.*/history`)
+  t.equal(pattern.status, 400)
+  t.match(await pattern.json(), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+})
+
+t.test('GET /topics/:topic lists subscribers\' client ids, up to presenceLimit', async (t) => {
+  const { app, url } = await listen(t, { presenceLimit: 2 })
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) {
+    const c = await connectWelcomed(t, url)
+    await c.subscribe('room')
+    c.send({ action: 'ping', id: 0 })
+    ids.push(String((await app.pubsub.topic('room'))?.clients?.at(-1)))
+  }
+  await app.pubsub.subscribe('room', () => {})
+  const info = await (await fetch(`${url}/topics/room`)).json() as Frame
+  t.match(info, { topic: 'room', subscribers: 4 })
+  t.equal(info.clients.length, 2, 'at most presenceLimit; in-process subscribers have no id')
+  t.ok(info.clients.every((id: string) => /^[\w-]{21}$/.test(id)))
+  const none = await listen(t, { presenceLimit: 0 })
+  const c = await connectWelcomed(t, none.url)
+  await c.subscribe('room')
+  t.same((await (await fetch(`${none.url}/topics/room`)).json() as Frame).clients, [])
+})
