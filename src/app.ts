@@ -7,6 +7,7 @@ import consoleRoute from './routes/console.js'
 import docsRoute from './routes/docs.js'
 import healthRoute from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
+import sseRoute from './routes/sse.js'
 import publishRoute from './routes/publish.js'
 import topicsRoute from './routes/topics.js'
 import wsRoute from './routes/ws.js'
@@ -46,6 +47,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     // Not `options` whole: its `prefix` would be applied a second time.
     const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit } = options
     await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit })
+    await scope.register(sseRoute, { maxBufferedBytes, maxConnections, pingInterval })
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit })
     await scope.register(topicsRoute)
     await scope.register(healthRoute)

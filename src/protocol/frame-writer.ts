@@ -1,8 +1,8 @@
-import type { Socket } from 'node:net'
-import type { WebSocket } from 'ws'
+import type { Writable } from 'node:stream'
 
 /**
- * Writes the frames of every connection once per event-loop turn. A socket
+ * Writes the frames of every connection (WebSocket frames, or SSE events)
+ * once per event-loop turn. A socket
  * that got several frames in the turn (a burst of publishes, a reply and a
  * message) gets them in one write: one syscall instead of one per frame,
  * which is what a delivery costs most. Frames are already encoded
@@ -48,19 +48,20 @@ export class FlushScheduler {
 /** The longest a frame waits in a busy turn before it is written. */
 const MAX_HOLD_MS = 2
 
-const OPEN = 1
-
 /** One connection's outgoing frames, in order. */
 export class FrameWriter {
-  readonly #ws: WebSocket
-  readonly #socket: Socket
+  readonly #isOpen: () => boolean
+  readonly #socket: Writable
   readonly #scheduler: FlushScheduler
   #frames: Buffer[] = []
   #bytes = 0
 
-  /** `socket` is the TCP socket under `ws`. */
-  constructor (ws: WebSocket, socket: Socket, scheduler: FlushScheduler) {
-    this.#ws = ws
+  /**
+   * `socket` takes the bytes: the TCP socket under a WebSocket, or an SSE
+   * response. Nothing is written once `isOpen()` is false.
+   */
+  constructor (isOpen: () => boolean, socket: Writable, scheduler: FlushScheduler) {
+    this.#isOpen = isOpen
     this.#socket = socket
     this.#scheduler = scheduler
   }
@@ -84,7 +85,7 @@ export class FrameWriter {
     this.#frames = []
     this.#bytes = 0
     // Nothing may follow a close frame, which ws may have sent meanwhile.
-    if (this.#ws.readyState === OPEN) this.#socket.write(data)
+    if (this.#isOpen()) this.#socket.write(data)
   }
 
   /**

@@ -16,7 +16,9 @@ export class Message {
   #data: unknown
   #parsed = false
   #frame: Buffer | undefined
-  #patternFrames: Map<string, Buffer> | undefined
+  /** Frames by pattern; SSE events by `\n` + pattern (no pattern holds a newline). */
+  #byPattern: Map<string, Buffer> | undefined
+  #event: Buffer | undefined
 
   constructor (topic: string, seq: number, epoch: string, ts: number, json: string) {
     this.topic = topic
@@ -46,21 +48,38 @@ export class Message {
    */
   frame (subscription?: string): Buffer {
     if (subscription === undefined) {
-      this.#frame ??= this.#encode(undefined)
+      this.#frame ??= encodeTextFrame(this.#json(undefined))
       return this.#frame
     }
-    this.#patternFrames ??= new Map()
-    let frame = this.#patternFrames.get(subscription)
-    if (frame === undefined) {
-      frame = this.#encode(subscription)
-      this.#patternFrames.set(subscription, frame)
-    }
-    return frame
+    return this.#patternCached(subscription, false)
   }
 
-  #encode (subscription: string | undefined): Buffer {
+  /**
+   * The message as one Server-Sent Event, built once. Only an exact stream's
+   * events carry `id: epoch:seq` (what `Last-Event-ID` resumes from); a
+   * pattern stream's events (`sseEvent(pattern)`) have none.
+   */
+  sseEvent (subscription?: string): Buffer {
+    if (subscription !== undefined) return this.#patternCached(subscription, true)
+    this.#event ??= Buffer.from(`id: ${this.epoch}:${this.seq}\ndata: ${this.#json(undefined)}\n\n`)
+    return this.#event
+  }
+
+  #patternCached (pattern: string, sse: boolean): Buffer {
+    this.#byPattern ??= new Map()
+    const key = sse ? `\n${pattern}` : pattern
+    let encoded = this.#byPattern.get(key)
+    if (encoded === undefined) {
+      encoded = sse ? Buffer.from(`data: ${this.#json(pattern)}\n\n`) : encodeTextFrame(this.#json(pattern))
+      this.#byPattern.set(key, encoded)
+    }
+    return encoded
+  }
+
+  /** The `message` frame's JSON; JSON text never holds a raw newline, so it is one SSE data line too. */
+  #json (subscription: string | undefined): string {
     // Topics and patterns are restricted to characters JSON never escapes.
     const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
-    return encodeTextFrame(`{"type":"message","topic":"${this.topic}"${via},"data":${this.json},"seq":${this.seq},"ts":${this.ts}}`)
+    return `{"type":"message","topic":"${this.topic}"${via},"data":${this.json},"seq":${this.seq},"ts":${this.ts}}`
   }
 }

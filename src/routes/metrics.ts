@@ -23,7 +23,7 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
     new Gauge({ name, help, registers, collect () { this.set(read()) } })
   }
 
-  gauge('pubsub_connections', 'Open WebSocket connections', () => counters.connections)
+  gauge('pubsub_connections', 'Open WebSocket connections and SSE streams', () => counters.connections)
   gauge('pubsub_subscriptions', 'Subscriptions held by connections and in-process subscribers', () => broker.counts().subscriptions)
   gauge('pubsub_topics', 'Topics with an exact subscriber', () => broker.counts().topics)
   gauge('pubsub_patterns', 'Wildcard patterns subscribed to', () => broker.counts().patterns)

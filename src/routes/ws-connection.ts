@@ -76,7 +76,7 @@ export class Connection {
   constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit }: ConnectionOptions) {
     this.clientId = clientId
     this.#ws = ws
-    this.#writer = new FrameWriter(ws, socket, scheduler)
+    this.#writer = new FrameWriter(() => ws.readyState === OPEN, socket, scheduler)
     this.#broker = broker
     this.#log = log
     this.#maxBufferedBytes = maxBufferedBytes

@@ -43,7 +43,8 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     return true
   }
   const admit: onRequestHookHandler = (request, reply, done) => {
-    if (connections.size + admitted >= opts.maxConnections) {
+    // broker.counters.connections: WebSockets and SSE streams share the limit.
+    if (broker.counters.connections + admitted >= opts.maxConnections) {
       done(new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`))
       return
     }

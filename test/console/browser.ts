@@ -32,12 +32,14 @@ export async function launch (t: Test): Promise<Browser> {
   return browser
 }
 
-/** A page at `url`, with its script errors turned into test failures. */
-export async function openConsole (t: Test, browser: Browser, url: string): Promise<Page> {
+/** A page at `url`, with its script errors (but those matching `allow`) turned into test failures. */
+export async function openConsole (t: Test, browser: Browser, url: string, allow?: RegExp): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 820 } })
   page.setDefaultTimeout(10_000)
   page.on('pageerror', (error) => { t.fail(`page error: ${error.message}`) })
-  page.on('console', (message) => { if (message.type() === 'error') t.fail(`console error: ${message.text()}`) })
+  page.on('console', (message) => {
+    if (message.type() === 'error' && allow?.test(message.text()) !== true) t.fail(`console error: ${message.text()}`)
+  })
   await page.goto(url)
   await page.waitForSelector('#state[data-state="open"]')
   return page

@@ -10,7 +10,7 @@ t.test('GET /docs/json: OpenAPI 3 with every REST route and its schemas', async 
   t.equal(res.statusCode, 200)
   const doc = res.json()
   t.match(doc, { openapi: /^3\./, info: { title: 'fastify-pubsub' } })
-  t.same(Object.keys(doc.paths).sort(), ['/rt/health', '/rt/metrics', '/rt/publish/{*}', '/rt/ready', '/rt/topics', '/rt/topics/{*}'], 'the REST routes, not /ws nor the console')
+  t.same(Object.keys(doc.paths).sort(), ['/rt/health', '/rt/metrics', '/rt/publish/{*}', '/rt/ready', '/rt/sse/{*}', '/rt/topics', '/rt/topics/{*}'], 'the REST routes, not /ws nor the console')
   t.match(doc.paths['/rt/publish/{*}'].post, {
     parameters: [{ in: 'path', name: '*', required: true }],
     responses: { 200: { content: { 'application/json': { schema: { required: ['topic', 'seq', 'epoch', 'delivered'] } } } } }

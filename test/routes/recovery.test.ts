@@ -1,5 +1,8 @@
 // Recovery over the WebSocket protocol, message history over REST, presence.
 import t from 'tap'
+import type { Recovery } from '../../src/pubsub/engine.js'
+import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import type { Session, SubscribeResult } from '../../src/pubsub/session.js'
 import { connectWelcomed, listen, type Frame } from '../helper.js'
 
 t.test('subscribe with since and epoch: ack, the missed messages in order, then live', async (t) => {
@@ -105,4 +108,43 @@ t.test('GET /topics/:topic lists subscribers\' client ids, up to presenceLimit',
   const c = await connectWelcomed(t, none.url)
   await c.subscribe('room')
   t.same((await (await fetch(`${none.url}/topics/room`)).json() as Frame).clients, [])
+})
+
+/**
+ * A network engine cannot snapshot history and subscribe in one step, so the
+ * contract lets its live deliveries overlap the replay. This one re-delivers
+ * every replayed message while the subscribe is in flight, as such an engine
+ * would, and a publish lands in the same window; the transports must drop
+ * the first and keep the second.
+ */
+class OverlappingEngine extends MemoryEngine {
+  override async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
+    const result = await super.subscribe(session, key, recovery)
+    for (const message of result.replay ?? []) session.subscriber.deliver(message, undefined)
+    if (recovery !== undefined) await this.publish(key, '"during"')
+    return result
+  }
+}
+
+t.test('live deliveries that overlap the replay are dropped, new ones kept: WebSocket and SSE', async (t) => {
+  const { app, url } = await listen(t, { engine: new OverlappingEngine() })
+  const { epoch } = await app.pubsub.publish('overlap', 1)
+  for (let i = 2; i <= 4; i++) await app.pubsub.publish('overlap', i)
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'overlap', since: 1, epoch, id: 1 })
+  t.match(await c.next(), { type: 'ack', recovered: true, seq: 4 })
+  await app.pubsub.publish('overlap', 6)
+  t.same((await c.take(5)).map((f) => [f.seq, f.data]), [[2, 2], [3, 3], [4, 4], [5, 'during'], [6, 6]])
+  t.same(await c.drain(), [], 'no duplicate')
+
+  const response = await fetch(`${url}/sse/overlap`, { headers: { 'last-event-id': `${epoch}:1` } })
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  let text = ''
+  const events = (): number => (text.match(/\n\n/g) ?? []).length
+  // retry, subscribed, replay 2..6, then 7 published during the subscribe
+  while (events() < 8) text += new TextDecoder().decode((await reader.read()).value)
+  await app.pubsub.publish('overlap', 8)
+  while (events() < 9) text += new TextDecoder().decode((await reader.read()).value)
+  await reader.cancel()
+  t.same([...text.matchAll(/"seq":(\d+),"ts"/g)].map((m) => Number(m[1])), [2, 3, 4, 5, 6, 7, 8], 'once each, in order')
 })

@@ -1,0 +1,259 @@
+// GET /sse/:topic as curl -N would see it: real HTTP, events parsed as they stream.
+import t from 'tap'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { connect as connectTcp } from 'node:net'
+import Fastify from 'fastify'
+import fastifyPubsub from '../../src/index.js'
+import { PUBSUB_ERR_UNAVAILABLE } from '../../src/pubsub/errors.js'
+import { connectWelcomed, eventually, listen, rawUpgrade, WAIT_MS } from '../helper.js'
+
+interface SseEvent { id?: string, event: string, data: any }
+
+/** An SSE client at the HTTP level: events and comments in arrival order. */
+class SseClient {
+  readonly events: SseEvent[] = []
+  comments = 0
+  retry: number | undefined
+  readonly response: IncomingMessage
+  #buffer = ''
+
+  constructor (response: IncomingMessage) {
+    this.response = response
+    response.setEncoding('utf8')
+    response.on('data', (chunk: string) => {
+      this.#buffer += chunk
+      let end: number
+      while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
+        this.#parse(this.#buffer.slice(0, end))
+        this.#buffer = this.#buffer.slice(end + 2)
+      }
+    })
+  }
+
+  #parse (block: string): void {
+    const event: SseEvent = { event: 'message', data: undefined }
+    let data: string | undefined
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) { this.comments++; continue }
+      const colon = line.indexOf(': ')
+      const [field, value] = [line.slice(0, colon), line.slice(colon + 2)]
+      if (field === 'retry') this.retry = Number(value)
+      if (field === 'id') event.id = value
+      if (field === 'event') event.event = value
+      if (field === 'data') data = value
+    }
+    if (data !== undefined) this.events.push({ ...event, data: JSON.parse(data) })
+  }
+
+  async until (n: number): Promise<SseEvent[]> {
+    await eventually(() => this.events.length >= n, WAIT_MS)
+    return this.events
+  }
+
+  close (): void {
+    this.response.destroy()
+  }
+}
+
+async function sse (t: { teardown: (fn: () => void) => void }, url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    httpRequest(url, { headers }, resolve).on('error', reject).end()
+  })
+  const client = new SseClient(response)
+  t.teardown(() => client.close())
+  return client
+}
+
+t.test('a curl -N style client gets subscribed, then every message as an event with id epoch:seq', async (t) => {
+  const { app, url } = await listen(t)
+  const stream = await sse(t, `${url}/sse/news.sports`)
+  t.equal(stream.response.statusCode, 200)
+  t.match(stream.response.headers['content-type'], /^text\/event-stream/)
+  t.equal(stream.response.headers['cache-control'], 'no-cache')
+  const [subscribed] = await stream.until(1)
+  t.match(subscribed, { event: 'subscribed', data: { clientId: /^[\w-]{21}$/, topic: 'news.sports', seq: 0, epoch: String } })
+  t.equal(subscribed?.id, `${subscribed?.data.epoch}:0`, 'a reconnect before any message resumes from here')
+  t.equal(stream.retry, 1000)
+  await app.pubsub.publish('news.sports', { score: '1-0' })
+  await fetch(`${url}/publish/news.sports`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'goal\nagain' })
+  const [, first, second] = await stream.until(3)
+  const epoch = subscribed?.data.epoch as string
+  t.same(first, { id: `${epoch}:1`, event: 'message', data: { type: 'message', topic: 'news.sports', data: { score: '1-0' }, seq: 1, ts: first?.data.ts } })
+  t.match(second, { id: `${epoch}:2`, data: { data: 'goal\nagain', seq: 2 } }, 'a newline in the data stays inside one data line')
+  t.match(await app.pubsub.topic('news.sports'), { subscribers: 1, clients: [subscribed?.data.clientId] })
+  t.equal(app.pubsub.counters.connections, 1, 'counted with the connections')
+})
+
+t.test('a pattern, URL-encoded: events say which pattern matched and carry no id', async (t) => {
+  const { app, url } = await listen(t)
+  const stream = await sse(t, `${url}/sse/news.%3E`)
+  t.match((await stream.until(1))[0], { event: 'subscribed', data: { topic: 'news.>' } })
+  await app.pubsub.publish('news.eu.sports', 1)
+  const [, message] = await stream.until(2)
+  t.same(message, { event: 'message', data: { type: 'message', topic: 'news.eu.sports', subscription: 'news.>', data: 1, seq: 1, ts: message?.data.ts } })
+  const again = await sse(t, `${url}/sse/news.%3E`, { 'last-event-id': 'whatever:1' })
+  t.match((await again.until(1))[0], { data: { recovered: false } }, 'a pattern cannot resume')
+})
+
+t.test('a reconnect with Last-Event-ID resumes with no gap and no duplicate', async (t) => {
+  const { app, url } = await listen(t)
+  const first = await sse(t, `${url}/sse/orders`)
+  await first.until(1)
+  for (let i = 1; i <= 3; i++) await app.pubsub.publish('orders', i)
+  const events = await first.until(4)
+  first.close()
+  for (let i = 4; i <= 6; i++) await app.pubsub.publish('orders', i)
+  const lastId = events[3]?.id as string
+  const resumed = await sse(t, `${url}/sse/orders`, { 'last-event-id': lastId })
+  await resumed.until(4)
+  await app.pubsub.publish('orders', 7)
+  const got = await resumed.until(5)
+  t.match(got[0], { event: 'subscribed', data: { recovered: true, seq: 6 } })
+  t.same(got.slice(1).map((e) => e.data.seq), [4, 5, 6, 7])
+  const byQuery = await sse(t, `${url}/sse/orders?lastEventId=${encodeURIComponent(lastId)}`)
+  t.same((await byQuery.until(5)).slice(1).map((e) => e.data.seq), [4, 5, 6, 7], 'lastEventId in the query works the same')
+  const latest = await sse(t, `${url}/sse/orders`, { 'last-event-id': got.at(-1)?.id as string })
+  t.match((await latest.until(1))[0], { data: { recovered: true, seq: 7 } }, 'from the latest id: nothing to replay')
+  await app.pubsub.publish('orders', 8)
+  t.same((await latest.until(2))[1]?.data.seq, 8)
+  const stale = await sse(t, `${url}/sse/orders`, { 'last-event-id': 'another-epoch:2' })
+  t.match((await stale.until(1))[0], { data: { recovered: false, seq: 8 } })
+})
+
+t.test('bad requests get Fastify error shapes before any stream starts', async (t) => {
+  const { url } = await listen(t)
+  const badTopic = await fetch(`${url}/sse/news..sports`)
+  t.equal(badTopic.status, 400)
+  t.match(await badTopic.json(), { statusCode: 400, code: 'PUBSUB_ERR_INVALID_TOPIC', error: 'Bad Request' })
+  const badId = await fetch(`${url}/sse/news`, { headers: { 'last-event-id': 'no-colon' } })
+  t.equal(badId.status, 400)
+  t.match(await badId.json(), { code: 'PUBSUB_ERR_BAD_REQUEST', message: /Last-Event-ID/ })
+})
+
+t.test('heartbeats are comment lines; SSE streams and WebSockets share maxConnections', async (t) => {
+  const { app, url } = await listen(t, { pingInterval: 20, maxConnections: 2 })
+  const stream = await sse(t, `${url}/sse/quiet`)
+  await eventually(() => stream.comments >= 2)
+  await connectWelcomed(t, url)
+  const full = await fetch(`${url}/sse/quiet`)
+  t.equal(full.status, 503)
+  t.match(await full.json(), { code: 'PUBSUB_ERR_UNAVAILABLE', message: /connection limit/ })
+  const refused = await rawUpgrade(url)
+  t.match(refused.status, / 503 /)
+  refused.socket.destroy()
+  stream.close()
+  await eventually(() => app.pubsub.counters.connections === 1)
+  const again = await sse(t, `${url}/sse/quiet`)
+  t.equal(again.response.statusCode, 200, 'a freed slot is taken again')
+})
+
+t.test('a stream that does not read is cut as a slow consumer; closing the app ends the others', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 64 * 1024 })
+  // A raw socket that sends the request and never reads: node's http client keeps reading even when paused.
+  const { port } = new URL(url)
+  const stuck = connectTcp(Number(port), '127.0.0.1')
+  t.teardown(() => stuck.destroy())
+  stuck.on('error', () => {})
+  stuck.pause()
+  stuck.write('GET /sse/flood HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  const reader = await sse(t, `${url}/sse/flood`)
+  await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 2)
+  const payload = 'x'.repeat(10_000)
+  for (let i = 0; i < 2000 && app.pubsub.counters.slowConsumers === 0; i++) {
+    await app.pubsub.publish('flood', payload)
+    // One message per turn: a burst past maxBufferedBytes would cut the reader too.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(app.pubsub.counters.slowConsumers, 1)
+  await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 1)
+  const ended = new Promise((resolve) => reader.response.on('end', resolve))
+  await app.close()
+  await ended
+  t.pass('the reading stream ended at shutdown, and close did not hang')
+})
+
+t.test('a replay longer than maxBufferedBytes is paced; live events published meanwhile follow it once', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 16 * 1024, historySize: 500 })
+  for (let i = 1; i <= 300; i++) await app.pubsub.publish('big', 'y'.repeat(1000))
+  const { epoch } = (await app.pubsub.topic('big'))!
+  const stream = await sse(t, `${url}/sse/big`, { 'last-event-id': `${epoch}:0` })
+  for (let i = 301; i <= 350; i++) {
+    await app.pubsub.publish('big', 'live')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const events = await stream.until(351)
+  t.same(events.slice(1).map((e) => e.data.seq), Array.from({ length: 350 }, (_, i) => i + 1))
+  t.equal(app.pubsub.counters.slowConsumers, 0)
+})
+
+t.test('a stream that stops reading during its replay is cut once live events pile up', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 64 * 1024, historySize: 500 })
+  for (let i = 1; i <= 300; i++) await app.pubsub.publish('pile', 'z'.repeat(50_000))
+  const { epoch } = (await app.pubsub.topic('pile'))!
+  const { port } = new URL(url)
+  const stuck = connectTcp(Number(port), '127.0.0.1')
+  t.teardown(() => stuck.destroy())
+  stuck.on('error', () => {})
+  stuck.pause()
+  stuck.write(`GET /sse/pile HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: ${epoch}:0\r\n\r\n`)
+  await eventually(async () => (await app.pubsub.topic('pile'))?.subscribers === 1)
+  for (let i = 0; i < 100 && app.pubsub.counters.slowConsumers === 0; i++) {
+    await app.pubsub.publish('pile', 'z'.repeat(50_000))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  t.equal(app.pubsub.counters.slowConsumers, 1)
+  await eventually(async () => (await app.pubsub.topic('pile'))?.subscribers === 0)
+})
+
+t.test('a subscribe that fails after the stream started ends it with an error event', async (t) => {
+  const { app, url } = await listen(t)
+  // Fault injection: an engine that fails, as a network engine can.
+  const original = app.pubsub.connect.bind(app.pubsub)
+  t.teardown(() => { app.pubsub.connect = original })
+  for (const [failure, code, message] of [
+    [new Error('engine exploded'), 'UNAVAILABLE', 'internal error'],
+    [new PUBSUB_ERR_UNAVAILABLE('engine unreachable'), 'UNAVAILABLE', 'engine unreachable']
+  ] as const) {
+    app.pubsub.connect = (subscriber) => {
+      const session = original(subscriber)
+      session.subscribe = async () => { throw failure }
+      return session
+    }
+    const stream = await sse(t, `${url}/sse/doomed`)
+    const ended = new Promise((resolve) => stream.response.on('end', resolve))
+    t.match((await stream.until(1))[0], { event: 'error', data: { code, message } })
+    await ended
+  }
+})
+
+t.test('a client gone before its subscribe failed: nothing is written, nothing breaks', async (t) => {
+  const { app, url } = await listen(t)
+  let fail: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { fail = resolve })
+  const original = app.pubsub.connect.bind(app.pubsub)
+  t.teardown(() => { app.pubsub.connect = original })
+  app.pubsub.connect = (subscriber) => {
+    const session = original(subscriber)
+    session.subscribe = async () => { await gate; throw new PUBSUB_ERR_UNAVAILABLE('too late') }
+    return session
+  }
+  const stream = await sse(t, `${url}/sse/gone`)
+  await eventually(() => app.pubsub.counters.connections === 1)
+  stream.close()
+  await eventually(() => app.pubsub.counters.connections === 0)
+  fail()
+  app.pubsub.connect = original
+  const next = await sse(t, `${url}/sse/gone`)
+  t.match((await next.until(1))[0], { event: 'subscribed' }, 'still serving')
+})
+
+t.test('host app headers (CORS) go out with the stream', async (t) => {
+  const host = Fastify()
+  t.teardown(() => host.close())
+  host.addHook('onRequest', async (_request, reply) => { reply.header('access-control-allow-origin', '*') })
+  await host.register(fastifyPubsub)
+  await host.listen({ host: '127.0.0.1', port: 0 })
+  const stream = await sse(t, `http://127.0.0.1:${(host.server.address() as { port: number }).port}/sse/cors`)
+  t.equal(stream.response.headers['access-control-allow-origin'], '*')
+  t.match(stream.response.headers['content-type'], /^text\/event-stream/)
+})
