@@ -8,6 +8,8 @@ export interface Config {
   logLevel: string
   /** Milliseconds a graceful close may take before the process exits 1. */
   closeTimeout: number
+  /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
+  workers: number
   pubsub: PubsubOptions
 }
 
@@ -17,7 +19,11 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * Reads the environment once. The only reader of `process.env`: plugins take
  * typed options. Throws PUBSUB_ERR_OPTION naming the variable.
  */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Readonly<Config> {
+  const workers = workerCount(env, argv)
+  if (workers > 1 && (env.REDIS_URL === undefined || env.REDIS_URL === '')) {
+    throw new PUBSUB_ERR_OPTION('WORKERS', workers, 'more than 1 needs REDIS_URL: the in-memory engine is one per process')
+  }
   const port = integer(env, 'PORT', 8080, 0)
   if (port > 65535) throw new PUBSUB_ERR_OPTION('PORT', env.PORT, 'an integer from 0 to 65535')
   const logLevel = env.LOG_LEVEL ?? 'info'
@@ -27,7 +33,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     port,
     logLevel,
     closeTimeout: integer(env, 'CLOSE_TIMEOUT', 15_000, 1, 2 ** 31 - 1),
+    workers,
     pubsub: Object.freeze({
+      // REDIS_URL switches to the Redis engine (docs/scaling.md).
+      ...(env.REDIS_URL === undefined || env.REDIS_URL === ''
+        ? {}
+        : { engine: Object.freeze({ type: 'redis' as const, url: env.REDIS_URL, timeout: integer(env, 'REDIS_TIMEOUT', 1000), heartbeat: integer(env, 'REDIS_HEARTBEAT', 5000, 10) }) }),
       maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
       presenceLimit: integer(env, 'PRESENCE_LIMIT', 100, 0),
       maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
@@ -45,6 +56,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Readonly<Conf
       restRateLimit: pair(env, 'REST_RATE_LIMIT', 'max', 'timeWindow')
     })
   })
+}
+
+/** `--workers N` (or `--workers=N`) on the command line, else WORKERS, else 1. */
+function workerCount (env: NodeJS.ProcessEnv, argv: string[]): number {
+  const flag = argv.findIndex((arg) => arg === '--workers' || arg.startsWith('--workers='))
+  if (flag === -1) return integer(env, 'WORKERS', 1)
+  const arg = argv[flag] as string
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[flag + 1]
+  if (value === undefined || value === '') throw new PUBSUB_ERR_OPTION('--workers', value, 'an integer >= 1')
+  return integer({ '--workers': value }, '--workers', 1)
 }
 
 function list (raw: string | undefined): string[] {

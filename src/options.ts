@@ -1,3 +1,4 @@
+import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
 import { MAX_INT32, positiveInteger, resolveBrokerOptions, type BrokerOptions } from './pubsub/options.js'
@@ -6,8 +7,8 @@ import { MAX_INT32, positiveInteger, resolveBrokerOptions, type BrokerOptions } 
 export interface PubsubOptions extends BrokerOptions {
   /** Where the routes are mounted, e.g. `/realtime`. Default: none. */
   prefix?: string
-  /** The engine to run on; in memory by default. */
-  engine?: Engine
+  /** The engine to run on: in memory by default, or `{ type: 'redis', url }` (docs/scaling.md), or an Engine instance. */
+  engine?: Engine | RedisEngineConfig
   /** Largest WebSocket frame, in bytes (default 64 KiB); a larger one closes the connection with 1009. */
   maxPayload?: number
   /** Largest `POST /publish/:topic` body, in bytes (default 64 KiB); larger answers 413. */
@@ -53,7 +54,7 @@ export interface PubsubOptions extends BrokerOptions {
 
 export interface ResolvedOptions {
   prefix: string
-  engine: Engine | undefined
+  engine: Engine | RedisEngineConfig | undefined
   maxSubscriptions: number
   presenceLimit: number
   maxPayload: number
@@ -124,6 +125,11 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   if (resolved.restRateLimit !== false) {
     positiveInteger('restRateLimit.max', resolved.restRateLimit.max)
     positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow, 1, MAX_INT32)
+  }
+  const engine = resolved.engine as unknown
+  if (engine !== undefined && (typeof engine !== 'object' || engine === null ||
+    ('type' in engine ? engine.type !== 'redis' : typeof (engine as Engine).publish !== 'function'))) {
+    throw new PUBSUB_ERR_OPTION('engine', engine, "an Engine, or { type: 'redis', url }")
   }
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')

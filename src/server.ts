@@ -1,5 +1,7 @@
 import Fastify from 'fastify'
+import cluster from 'node:cluster'
 import fastifyPubsub from './app.js'
+import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
 
 // The standalone server: `npm start`. Everything else is in the plugin.
@@ -12,30 +14,41 @@ try {
   process.stderr.write(`fastify-pubsub: ${(err as Error).message}\n`)
   process.exit(1)
 }
-const app = Fastify({ logger: { level: config.logLevel, redact: ['req.headers.authorization'] } })
 
-let closing = false
-async function shutdown (signal: string): Promise<void> {
-  if (closing) return
-  closing = true
-  app.log.info({ signal }, 'closing')
-  // Like fastify-cli's closeWithGrace: a close that hangs must not keep the process.
-  const giveUp = setTimeout(() => {
-    app.log.error({ closeTimeout: config.closeTimeout }, 'close did not finish in time: exiting')
-    process.exit(1)
-  }, config.closeTimeout)
-  giveUp.unref()
-  await app.close()
-  clearTimeout(giveUp)
+if (config.workers > 1 && cluster.isPrimary) {
+  runPrimary(config.workers, (line) => { process.stdout.write(`${JSON.stringify({ time: Date.now(), pid: process.pid, ...line })}\n`) })
+} else {
+  await serve(config)
 }
-process.once('SIGINT', (signal) => { void shutdown(signal) })
-process.once('SIGTERM', (signal) => { void shutdown(signal) })
 
-try {
-  await app.register(fastifyPubsub, config.pubsub)
-  await app.listen({ host: config.host, port: config.port })
-} catch (err) {
-  app.log.fatal({ err }, 'could not start')
-  process.exitCode = 1
-  await app.close()
+async function serve (config: Config): Promise<void> {
+  const app = Fastify({ logger: { level: config.logLevel, redact: ['req.headers.authorization'] } })
+
+  let closing = false
+  async function shutdown (signal: string): Promise<void> {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'closing')
+    // Like fastify-cli's closeWithGrace: a close that hangs must not keep the process.
+    const giveUp = setTimeout(() => {
+      app.log.error({ closeTimeout: config.closeTimeout }, 'close did not finish in time: exiting')
+      process.exit(1)
+    }, config.closeTimeout)
+    giveUp.unref()
+    await app.close()
+    clearTimeout(giveUp)
+    // A worker's IPC channel to the primary would keep it alive.
+    cluster.worker?.disconnect()
+  }
+  process.once('SIGINT', (signal) => { void shutdown(signal) })
+  process.once('SIGTERM', (signal) => { void shutdown(signal) })
+
+  try {
+    await app.register(fastifyPubsub, config.pubsub)
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    app.log.fatal({ err }, 'could not start')
+    process.exitCode = 1
+    await app.close()
+  }
 }

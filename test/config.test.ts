@@ -7,6 +7,7 @@ t.test('defaults', async (t) => {
     port: 8080,
     logLevel: 'info',
     closeTimeout: 15000,
+    workers: 1,
     pubsub: {
       maxSubscriptions: 1000,
       presenceLimit: 100,
@@ -31,7 +32,7 @@ t.test('defaults', async (t) => {
 t.test('from the environment', async (t) => {
   const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'debug', MAX_SUBSCRIPTIONS: '5', MAX_PAYLOAD: '1024', BODY_LIMIT: '2048', MAX_BUFFERED_BYTES: '4096', CLOSE_TIMEOUT: '500', TOPIC_TTL: '60',
     HISTORY_SIZE: '0', HISTORY_TTL: '30', PRESENCE_LIMIT: '0', MAX_CONNECTIONS: '10', PING_INTERVAL: '1000', CLOSE_GRACE: '100', ALLOWED_ORIGINS: 'https://a.example, https://b.example', RATE_LIMIT: '50,100', REST_RATE_LIMIT: '600,60000' })
-  t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, pubsub: {
+  t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, workers: 1, pubsub: {
       maxSubscriptions: 5,
       presenceLimit: 0,
       maxPayload: 1024,

@@ -3,6 +3,12 @@ import fp from 'fastify-plugin'
 import { Broker } from '../pubsub/broker.js'
 import type { Engine } from '../pubsub/engine.js'
 import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.js'
+import { RedisEngine, type RedisEngineOptions } from '../pubsub/redis-engine.js'
+
+/** The Redis engine by configuration rather than by instance. */
+export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'logger'> {
+  type: 'redis'
+}
 import type { BrokerOptions } from '../pubsub/options.js'
 
 declare module 'fastify' {
@@ -13,8 +19,11 @@ declare module 'fastify' {
 }
 
 export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions {
-  /** The engine to run on; in memory by default. The plugin closes it on app close. */
-  engine?: Engine
+  /**
+   * The engine to run on: in memory by default, `{ type: 'redis', url }` for
+   * several nodes, or an Engine instance. The plugin closes it on app close.
+   */
+  engine?: Engine | RedisEngineConfig
 }
 
 /**
@@ -26,7 +35,11 @@ export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions 
  */
 async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Promise<void> {
   const { engine, topicTtl, maxTopics, historySize, historyTtl, ...options } = opts
-  const broker = new Broker(options, { engine: engine ?? new MemoryEngine({ topicTtl, maxTopics, historySize, historyTtl }), logger: fastify.log })
+  const history = { topicTtl, historySize, historyTtl }
+  const chosen = engine === undefined
+    ? new MemoryEngine({ ...history, maxTopics })
+    : 'type' in engine ? new RedisEngine({ ...engine, ...history, logger: fastify.log }) : engine
+  const broker = new Broker(options, { engine: chosen, logger: fastify.log })
   fastify.decorate('pubsub', broker)
   fastify.addHook('onClose', async () => { await broker.close() })
 }

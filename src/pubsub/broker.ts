@@ -58,6 +58,11 @@ export class Broker {
     return this.#closed
   }
 
+  /** Open, with an engine that can take work (for the Redis engine: connected). */
+  get ready (): boolean {
+    return !this.#closed && this.#engine.healthy()
+  }
+
   /** Starts a session for a subscriber, such as one WebSocket connection. */
   connect (subscriber: Subscriber): BrokerSession {
     this.#assertOpen()

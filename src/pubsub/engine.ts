@@ -96,6 +96,8 @@ export interface Engine {
   historyBytes (): number
   /** Subscriptions, topics and patterns now, cheaply (read at each metrics scrape). */
   counts (): EngineCounts
+  /** Whether the engine can take work now (readiness): a network engine is connected. */
+  healthy (): boolean
   /** Releases everything; idempotent. */
   close (): Promise<void>
 }

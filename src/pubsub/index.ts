@@ -1,8 +1,9 @@
 // The broker on its own, without Fastify: `import { Broker } from 'fastify-pubsub/broker'`.
 export { Broker, BrokerSession, type BrokerLogger, type ListOptions, type MessageHandler } from './broker.js'
-export type { Engine, PatternInfo, PublishResult, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+export type { Engine, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 export * from './errors.js'
-export { MemoryEngine } from './memory-engine.js'
+export { MemoryEngine, type MemoryEngineOptions } from './memory-engine.js'
+export { RedisEngine, type RedisEngineOptions } from './redis-engine.js'
 export { Message } from './message.js'
 export { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
 export { Session, type SubscribeResult, type Subscriber } from './session.js'

@@ -160,6 +160,10 @@ export class MemoryEngine implements Engine {
     return bytes
   }
 
+  healthy (): boolean {
+    return true
+  }
+
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#topics.clear()

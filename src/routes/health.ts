@@ -4,7 +4,7 @@ import { PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
 
 /**
  * `GET /health`: liveness, 200 while the process serves. `GET /ready`:
- * readiness, 200 while the broker takes work. Once the app is closing,
+ * readiness, 200 while the broker takes work (and its engine is connected). Once the app is closing,
  * Fastify answers every request 503 itself (return503OnClosing), so a load
  * balancer stops sending clients during a drain.
  */
@@ -15,6 +15,7 @@ const healthRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
   fastify.get('/ready', { schema: { summary: 'Readiness', response: { 200: Status } } }, async () => {
     if (broker.closed) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the broker is closed')
+    if (!broker.ready) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the engine is unavailable')
     return { status: 'ready' }
   })
 }

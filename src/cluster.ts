@@ -1,0 +1,32 @@
+import cluster, { type Worker } from 'node:cluster'
+
+/**
+ * The primary of `--workers N`: forks N copies of this entry that share the
+ * port (node:cluster hands connections round-robin), replaces a worker that
+ * dies, and on SIGTERM/SIGINT passes the signal on and exits once all have
+ * drained. The workers agree through Redis; the primary serves nothing.
+ */
+export function runPrimary (workers: number, log: (line: object) => void): void {
+  let stopping = false
+  let alive = 0
+  const fork = (): void => {
+    alive++
+    cluster.fork()
+  }
+  for (let i = 0; i < workers; i++) fork()
+  cluster.on('exit', (worker, code, signal) => {
+    alive--
+    if (stopping) {
+      if (alive === 0) process.exit(0)
+      return
+    }
+    log({ level: 40, pid: worker.process.pid, code, signal, msg: 'worker died: starting another' })
+    fork()
+  })
+  const stop = (signal: NodeJS.Signals): void => {
+    stopping = true
+    for (const worker of Object.values(cluster.workers as Record<string, Worker>)) worker.process.kill(signal)
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

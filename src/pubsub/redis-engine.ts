@@ -1,0 +1,455 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import { nanoid } from 'nanoid'
+import type { Engine, EngineCounts, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import { PUBSUB_ERR_UNAVAILABLE } from './errors.js'
+import { Message } from './message.js'
+import { MAX_INT32, positiveInteger } from './options.js'
+import { PUBLISH, SNAPSHOT } from './redis-scripts.js'
+import type { Session, SubscribeResult } from './session.js'
+import { SubscriptionIndex } from './subscription-index.js'
+import { hasWildcard } from './topic.js'
+
+export interface RedisEngineOptions {
+  /** `redis://host:port/db` (`rediss://` for TLS). */
+  url: string
+  /** Prefix of every key and channel, so that several deployments share a Redis (default `pubsub:`). */
+  keyPrefix?: string
+  /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
+  timeout?: number
+  /** Messages each topic retains (default 100; 0 turns history off). */
+  historySize?: number
+  /** ms a retained message is kept (default 5 minutes). */
+  historyTtl?: number
+  /** ms a topic keeps its sequence after its last publish when no node has an exact subscriber (default 5 minutes). */
+  topicTtl?: number
+  /**
+   * ms between a node's presence refreshes and subscription probes (default
+   * 5000). A node that stops refreshing (crashed) drops out of the figures
+   * after three intervals.
+   */
+  heartbeat?: number
+  /** Logs reconnects and probes; pino and Fastify's logger fit. */
+  logger?: { warn (obj: object, msg: string): void }
+}
+
+interface ScriptedRedis extends Redis {
+  pubsubPublish (meta: string, history: string, retained: string, ...args: Array<string | number>): Promise<[number, string, number]>
+  pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
+}
+
+/** A Redis channel or glob this node listens on, and the local keys that need it. */
+interface Listening {
+  glob: boolean
+  keys: Set<string>
+  live: boolean
+  chain: Promise<void>
+}
+
+interface Retained { seq: number, ts: number, json: string }
+
+/** Client ids stored per topic per node for presence. */
+const PRESENCE_IDS = 100
+
+/**
+ * The engine for several nodes: seq, epoch and history live in Redis (one
+ * Lua script assigns the seq, appends to the history and PUBLISHes, so every
+ * node agrees); each node keeps one Redis subscription per exact topic and
+ * one per pattern prefix, whatever its number of local subscribers, and fans
+ * out locally through the same SubscriptionIndex as the memory engine.
+ *
+ * Commands fail fast while Redis is away (no offline queue, a timeout on
+ * each), so a publish answers UNAVAILABLE within `timeout` instead of
+ * hanging; ioredis reconnects and resubscribes by itself when Redis is back.
+ */
+export class RedisEngine implements Engine {
+  readonly nodeId = nanoid(10)
+  readonly #index = new SubscriptionIndex()
+  readonly #command: ScriptedRedis
+  readonly #subscriber: Redis
+  readonly #prefix: string
+  readonly #historySize: number
+  readonly #historyTtl: number
+  readonly #metaTtl: number
+  readonly #heartbeatMs: number
+  readonly #log: RedisEngineOptions['logger']
+  readonly #listening = new Map<string, Listening>()
+  readonly #heartbeat: NodeJS.Timeout
+  #epochs = 0
+  // Redis sends one PUBLISH to a subscriber as consecutive replies, one per
+  // matching channel and pattern: a repeat of the last one is a duplicate.
+  #lastTopic = ''
+  #lastSeq = 0
+  #lastEpoch = ''
+  #probe = ''
+  #probeSeen = true
+  #probeMisses = 0
+  #probing = false
+  #closed = false
+
+  constructor (options: RedisEngineOptions) {
+    this.#prefix = options.keyPrefix ?? 'pubsub:'
+    const timeout = options.timeout ?? 1000
+    positiveInteger('timeout', timeout, 1, MAX_INT32)
+    this.#historySize = options.historySize ?? 100
+    positiveInteger('historySize', this.#historySize, 0)
+    this.#historyTtl = options.historyTtl ?? 5 * 60_000
+    positiveInteger('historyTtl', this.#historyTtl, 1, MAX_INT32)
+    const topicTtl = options.topicTtl ?? 5 * 60_000
+    positiveInteger('topicTtl', topicTtl, 1, MAX_INT32)
+    this.#metaTtl = Math.max(topicTtl, this.#historyTtl)
+    this.#heartbeatMs = options.heartbeat ?? 5000
+    positiveInteger('heartbeat', this.#heartbeatMs, 10, MAX_INT32)
+    this.#log = options.logger
+    const redisOptions: RedisOptions = {
+      // Fail fast: ioredis would otherwise queue commands while offline and
+      // hold a publish for as long as Redis is away.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: timeout,
+      connectTimeout: timeout,
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      // Named, so that CLIENT LIST tells which node a connection is.
+      connectionName: `fastify-pubsub:${this.nodeId}`
+    }
+    const url = options.url
+    this.#command = new Redis(url, redisOptions) as ScriptedRedis
+    this.#command.defineCommand('pubsubPublish', { numberOfKeys: 3, lua: PUBLISH })
+    this.#command.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
+    this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: true })
+    for (const redis of [this.#command, this.#subscriber]) {
+      redis.on('error', (err: Error) => { this.#log?.warn({ err: err.message }, 'redis connection error') })
+    }
+    // The probe channel is subscribed once; ioredis resubscribes it with the rest.
+    this.#subscriber.once('ready', () => {
+      this.#subscriber.subscribe(this.#probeChannel).then(() => { this.#probing = true }, () => {})
+    })
+    this.#subscriber.on('message', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
+    this.#subscriber.on('pmessage', (_glob: string, channel: string, payload: string) => { this.#onMessage(channel, payload) })
+    this.#heartbeat = setInterval(() => { void this.#beat() }, this.#heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  /** Resolves once both connections are up (polling; for tests and startup scripts). */
+  async ready (timeout = 5000): Promise<void> {
+    const deadline = Date.now() + timeout
+    while (!this.healthy() || !this.#probing) {
+      if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE('redis: not connected')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await this.#beat()
+  }
+
+  /** Both connections up: what readiness reports. */
+  healthy (): boolean {
+    return !this.#closed && this.#command.status === 'ready' && this.#subscriber.status === 'ready'
+  }
+
+  async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
+    this.#index.add(session, key)
+    try {
+      await this.#listen(key)
+      if (session.closed) throw new PUBSUB_ERR_UNAVAILABLE('session closed')
+      void this.#writePresence(key)
+      if (hasWildcard(key)) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
+      const [seq, epoch, entries] = await this.#redis(async () => await this.#command.pubsubSnapshot(
+        this.#key('meta', key), this.#key('history', key), this.#newEpoch(), this.#metaTtl, recovery === undefined ? '0' : '1'))
+      const result: SubscribeResult = { topic: key, seq, epoch }
+      if (recovery === undefined) return result
+      const replay = this.#replay(key, seq, epoch, entries, recovery)
+      result.recovered = replay !== undefined
+      if (replay !== undefined && replay.length > 0) result.replay = replay
+      return result
+    } catch (err) {
+      if (this.#index.remove(session, key)) void this.#listen(key).catch(() => {})
+      throw err
+    }
+  }
+
+  async unsubscribe (session: Session, key: string): Promise<void> {
+    if (!this.#index.remove(session, key)) return
+    void this.#writePresence(key)
+    await this.#listen(key).catch(() => {})
+  }
+
+  removeSession (session: Session): void {
+    for (const key of [...session.keys]) {
+      if (!this.#index.remove(session, key)) continue
+      void this.#writePresence(key)
+      this.#listen(key).catch(() => {})
+    }
+  }
+
+  async publish (topic: string, json: string): Promise<PublishResult> {
+    const ts = Date.now()
+    const [seq, epoch, reached] = await this.#redis(async () => await this.#command.pubsubPublish(
+      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'),
+      topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic)))
+    // `delivered`: the nodes (Redis subscribers) the message reached; their
+    // local sessions are not counted back.
+    return { topic, seq, epoch, delivered: reached }
+  }
+
+  async topics (query: TopicQuery): Promise<TopicPage> {
+    const { counts, retained } = await this.#figures()
+    const names = new Set([...counts.keys(), ...retained])
+    const sorted = [...names].filter((name) => name.startsWith(query.prefix) && (query.after === undefined || name > query.after)).sort()
+    const page: TopicPage = { topics: [], patterns: [] }
+    const taken = sorted.slice(0, query.limit)
+    const exact = taken.filter((name) => !hasWildcard(name))
+    const metas = await this.#metas(exact)
+    for (const name of taken) {
+      const subscribers = counts.get(name)?.count ?? 0
+      if (hasWildcard(name)) {
+        page.patterns.push({ pattern: name, subscribers } satisfies PatternInfo)
+      } else {
+        const meta = metas.get(name) as { seq: number, epoch: string }
+        page.topics.push({ topic: name, subscribers, seq: meta.seq, epoch: meta.epoch })
+      }
+    }
+    if (sorted.length > query.limit) page.next = taken.at(-1)
+    return page
+  }
+
+  async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
+    const { counts, retained } = await this.#figures()
+    const entry = counts.get(name)
+    if (entry === undefined && !retained.has(name)) return undefined
+    const meta = (await this.#metas([name])).get(name) as { seq: number, epoch: string }
+    return { topic: name, subscribers: entry?.count ?? 0, seq: meta.seq, epoch: meta.epoch, clients: (entry?.clients ?? []).slice(0, presence) }
+  }
+
+  async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
+    if ((await this.topic(topic, 0)) === undefined) return undefined
+    const [seq, epoch, entries] = await this.#redis(async () => await this.#command.pubsubSnapshot(
+      this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, '1'))
+    const retained = this.#retained(entries)
+    const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
+    return { topic, seq, epoch, first: retained[0]?.seq, messages }
+  }
+
+  counts (): EngineCounts {
+    return this.#index.counts
+  }
+
+  /** Redis holds the history: see its own memory figures. */
+  historyBytes (): number {
+    return 0
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#heartbeat)
+    try {
+      await this.#command.multi().del(this.#key('presence', this.nodeId)).zrem(this.#key('nodes'), this.nodeId).exec()
+    } catch {
+      // Redis is away: the presence hash expires by itself.
+    }
+    this.#subscriber.disconnect()
+    this.#command.disconnect()
+  }
+
+  get #probeChannel (): string {
+    return this.#key('probe', this.nodeId)
+  }
+
+  /** `<prefix><kind>`, or `<prefix><kind>:<name>`. */
+  #key (kind: string, name?: string): string {
+    return name === undefined ? `${this.#prefix}${kind}` : `${this.#prefix}${kind}:${name}`
+  }
+
+  #channel (topic: string): string {
+    return this.#key('m', topic)
+  }
+
+  /**
+   * The Redis channel for a topic, or a glob for a pattern: its literal
+   * tokens before the first wildcard, then `*`. The glob is a superset (it
+   * also matches deeper topics); the local index delivers only true matches.
+   */
+  #target (key: string): { name: string, glob: boolean } {
+    if (!hasWildcard(key)) return { name: this.#channel(key), glob: false }
+    const tokens = key.split('.')
+    const literal = tokens.slice(0, tokens.findIndex((token) => token === '*' || token === '>'))
+    return { name: this.#channel(literal.length === 0 ? '*' : `${literal.join('.')}.*`), glob: true }
+  }
+
+  #newEpoch (): string {
+    return `${this.nodeId}-${(++this.#epochs).toString(36)}`
+  }
+
+  /**
+   * Brings this node's Redis subscription for `key` in line with the local
+   * index: subscribed while some local key needs it. Operations on one
+   * channel run in order; resolves when this one's is done.
+   */
+  async #listen (key: string): Promise<void> {
+    const { name, glob } = this.#target(key)
+    let listening = this.#listening.get(name)
+    if (listening === undefined) {
+      listening = { glob, keys: new Set(), live: false, chain: Promise.resolve() }
+      this.#listening.set(name, listening)
+    }
+    const entry = listening
+    if (this.#index.count(key) > 0) entry.keys.add(key)
+    else entry.keys.delete(key)
+    const step = entry.chain.catch(() => {}).then(async () => {
+      const wanted = entry.keys.size > 0
+      if (wanted && !entry.live) {
+        await this.#redis(async () => { await (entry.glob ? this.#subscriber.psubscribe(name) : this.#subscriber.subscribe(name)) })
+        entry.live = true
+      } else if (!wanted && entry.live) {
+        entry.live = false
+        await this.#redis(async () => { await (entry.glob ? this.#subscriber.punsubscribe(name) : this.#subscriber.unsubscribe(name)) })
+      }
+      if (entry.keys.size === 0 && !entry.live && this.#listening.get(name) === entry) this.#listening.delete(name)
+    })
+    entry.chain = step
+    await step
+  }
+
+  #onMessage (channel: string, payload: string): void {
+    if (channel === this.#probeChannel) {
+      if (payload === this.#probe) this.#probeSeen = true
+      return
+    }
+    const topic = channel.slice(this.#prefix.length + 2)
+    const first = payload.indexOf('\n')
+    const second = payload.indexOf('\n', first + 1)
+    const third = payload.indexOf('\n', second + 1)
+    const seq = Number(payload.slice(0, first))
+    const epoch = payload.slice(first + 1, second)
+    if (seq === this.#lastSeq && topic === this.#lastTopic && epoch === this.#lastEpoch) return
+    this.#lastTopic = topic
+    this.#lastSeq = seq
+    this.#lastEpoch = epoch
+    this.#index.deliver(new Message(topic, seq, epoch, Number(payload.slice(second + 1, third)), payload.slice(third + 1)))
+  }
+
+  #retained (entries: string[]): Retained[] {
+    const oldest = Date.now() - this.#historyTtl
+    const retained: Retained[] = []
+    for (const entry of entries) {
+      const first = entry.indexOf('\n')
+      const second = entry.indexOf('\n', first + 1)
+      const ts = Number(entry.slice(first + 1, second))
+      if (ts >= oldest) retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
+    }
+    return retained
+  }
+
+  #replay (topic: string, seq: number, epoch: string, entries: string[], { since, epoch: wanted }: Recovery): Message[] | undefined {
+    if (wanted !== epoch || since > seq) return undefined
+    if (since === seq) return []
+    const retained = this.#retained(entries)
+    const first = retained[0]?.seq
+    if (first === undefined || first > since + 1) return undefined
+    return retained.filter((m) => m.seq > since).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
+  }
+
+  /** Cluster-wide subscriber counts (from every live node's presence hash) and the topics retaining messages. */
+  async #figures (): Promise<{ counts: Map<string, { count: number, clients: string[] }>, retained: Set<string> }> {
+    const now = Date.now()
+    const nodes = await this.#redis(async () => await this.#command.zrangebyscore(this.#key('nodes'), now - 3 * this.#heartbeatMs, '+inf'))
+    const pipeline = this.#command.pipeline()
+    for (const node of nodes) pipeline.hgetall(this.#key('presence', node))
+    pipeline.zrangebyscore(this.#key('retained'), now - this.#historyTtl, '+inf')
+    const results = await this.#exec(pipeline)
+    const counts = new Map<string, { count: number, clients: string[] }>()
+    for (const hash of results.slice(0, -1) as Array<Record<string, string>>) {
+      for (const [name, value] of Object.entries(hash)) {
+        const [count, ...clients] = value.split(' ')
+        const entry = counts.get(name) ?? { count: 0, clients: [] }
+        entry.count += Number(count)
+        entry.clients.push(...clients)
+        counts.set(name, entry)
+      }
+    }
+    return { counts, retained: new Set(results.at(-1) as string[]) }
+  }
+
+  /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone (deleted by hand, or expiring under a read). */
+  async #metas (topics: string[]): Promise<Map<string, { seq: number, epoch: string }>> {
+    const pipeline = this.#command.pipeline()
+    for (const topic of topics) pipeline.hmget(this.#key('meta', topic), 'seq', 'epoch')
+    const replies = await this.#exec(pipeline) as Array<[string | null, string | null]>
+    return new Map(topics.map((topic, i) => {
+      const [seq, epoch] = replies[i] as [string | null, string | null]
+      return [topic, { seq: Number(seq ?? 0), epoch: epoch ?? '' }]
+    }))
+  }
+
+  /** A pipeline's replies; a command's error (a key of the wrong type) fails the whole read. */
+  async #exec (pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+    const replies = await this.#redis(async () => await pipeline.exec()) as Array<[Error | null, unknown]>
+    const failed = replies.find(([err]) => err !== null)
+    if (failed !== undefined) throw new PUBSUB_ERR_UNAVAILABLE(`redis: ${(failed[0] as Error).message}`)
+    return replies.map(([, value]) => value)
+  }
+
+  /** This node's figure for one key, as other nodes read it. */
+  #presenceValue (key: string): string {
+    const ids = this.#index.clientIds(key, PRESENCE_IDS)
+    return [String(this.#index.count(key)), ...ids].join(' ')
+  }
+
+  async #writePresence (key: string): Promise<void> {
+    try {
+      const hash = this.#key('presence', this.nodeId)
+      if (this.#index.count(key) > 0) await this.#command.hset(hash, key, this.#presenceValue(key))
+      else await this.#command.hdel(hash, key)
+    } catch {
+      // Redis is away; the next heartbeat rewrites the whole hash.
+    }
+  }
+
+  /**
+   * Every `heartbeat`: rewrites this node's presence (with a TTL, so that a
+   * crashed node's counts expire), keeps the sequences of locally subscribed
+   * topics alive, and checks that the probe published last time came back
+   * through this node's own subscription; if not, the subscription is dead
+   * (seen after failovers elsewhere) and the connection is recycled, which
+   * makes ioredis subscribe to everything again.
+   */
+  async #beat (): Promise<void> {
+    // Two heartbeats without the probe back, so that a slow moment is not taken for a dead subscription.
+    this.#probeMisses = this.#probeSeen ? 0 : this.#probeMisses + 1
+    if (this.#probing && this.#probeMisses >= 2 && this.#subscriber.status === 'ready') {
+      this.#log?.warn({ nodeId: this.nodeId }, 'redis subscription probe lost: resubscribing')
+      this.#probeMisses = 0
+      this.#subscriber.disconnect(true)
+    }
+    try {
+      const hash = this.#key('presence', this.nodeId)
+      const multi = this.#command.multi().del(hash)
+      const fields: string[] = []
+      for (const map of [this.#index.topicNames, this.#index.patternNames]) {
+        for (const key of map.from('', undefined)) fields.push(key, this.#presenceValue(key))
+      }
+      if (fields.length > 0) multi.hset(hash, ...fields)
+      multi.pexpire(hash, 3 * this.#heartbeatMs).zadd(this.#key('nodes'), Date.now(), this.nodeId)
+      multi.zremrangebyscore(this.#key('nodes'), '-inf', Date.now() - 3 * this.#heartbeatMs)
+      for (const topic of this.#index.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
+      await multi.exec()
+      if (this.#probeSeen || this.#probeMisses === 0) {
+        this.#probe = nanoid(8)
+        this.#probeSeen = false
+        await this.#command.publish(this.#probeChannel, this.#probe)
+      }
+    } catch (err) {
+      // Redis is away: ioredis reconnects; the next beat tries again.
+      this.#probeSeen = true
+      this.#log?.warn({ err: (err as Error).message }, 'redis heartbeat failed')
+    }
+  }
+
+  /** Runs a Redis call; any failure (down, timeout) is UNAVAILABLE to the caller. */
+  async #redis<T> (call: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('engine is closed')
+    try {
+      return await call()
+    } catch (err) {
+      throw new PUBSUB_ERR_UNAVAILABLE(`redis: ${(err as Error).message}`)
+    }
+  }
+}

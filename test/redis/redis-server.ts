@@ -1,0 +1,135 @@
+// A redis-server of the test's own, on a free port, without persistence, so
+// that a test can stop, freeze and restart it. Plus a TCP proxy in front of
+// it that can silence what Redis sends on chosen connections.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
+import { eventually } from '../helper.js'
+
+type Test = { teardown: (fn: () => unknown) => void }
+
+/** Why the Redis tests cannot run here, or false. In CI a missing redis-server is a failure. */
+export function redisMissing (): string | false {
+  if (spawnSync('redis-server', ['--version']).status === 0) return false
+  const why = 'redis-server is not on PATH: apt-get install redis-server'
+  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(why)
+  return why
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  return port
+}
+
+/** Sends one inline command and resolves with the first reply line. */
+async function command (port: number, line: string): Promise<string> {
+  const socket = connectTcp(port, '127.0.0.1')
+  try {
+    await once(socket, 'connect')
+    socket.write(`${line}\r\n`)
+    const [data] = await once(socket, 'data') as [Buffer]
+    return String(data)
+  } finally {
+    socket.destroy()
+  }
+}
+
+export class RedisServer {
+  readonly port: number
+  #process: ChildProcess | undefined
+
+  private constructor (port: number) {
+    this.port = port
+  }
+
+  static async start (t: Test): Promise<RedisServer> {
+    const server = new RedisServer(await freePort())
+    t.teardown(() => server.stop())
+    await server.restart()
+    return server
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** Starts it (again, on the same port, empty) and waits until it answers. */
+  async restart (): Promise<void> {
+    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    await eventually(async () => (await command(this.port, 'PING').catch(() => '')).startsWith('+PONG'))
+  }
+
+  /** Kills it (SIGKILL: what a crash looks like) and waits for the exit. */
+  async stop (): Promise<void> {
+    const child = this.#process
+    this.#process = undefined
+    if (child === undefined || child.exitCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  /** Freezes it: connections stay open, nothing is answered (a hung Redis). */
+  freeze (): void {
+    this.#process?.kill('SIGSTOP')
+  }
+
+  thaw (): void {
+    this.#process?.kill('SIGCONT')
+  }
+
+  /** One command's reply, e.g. `CLIENT LIST` or `PUBSUB CHANNELS *`. */
+  async run (line: string): Promise<string> {
+    return await command(this.port, line)
+  }
+}
+
+/**
+ * A TCP proxy to Redis. `silence()` makes every connection that has sent a
+ * SUBSCRIBE stop receiving, with the connection left up: a subscription that
+ * has silently stopped delivering.
+ */
+export class RedisProxy {
+  readonly port: number
+  readonly subscribers = new Set<Socket>()
+  readonly silenced = new WeakSet<Socket>()
+
+  private constructor (port: number) {
+    this.port = port
+  }
+
+  static async start (t: Test, redis: RedisServer): Promise<RedisProxy> {
+    const sockets = new Set<Socket>()
+    let proxy: RedisProxy | undefined
+    const server = createServer((client) => {
+      const upstream = connectTcp(redis.port, '127.0.0.1')
+      sockets.add(client).add(upstream)
+      client.on('data', (data: Buffer) => {
+        if (/SUBSCRIBE/i.test(String(data))) proxy?.subscribers.add(client)
+        upstream.write(data)
+      })
+      upstream.on('data', (data: Buffer) => { if (proxy?.silenced.has(client) !== true) client.write(data) })
+      const end = (): void => { client.destroy(); upstream.destroy() }
+      client.on('close', end).on('error', end)
+      upstream.on('close', end).on('error', end)
+    }).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    proxy = new RedisProxy((server.address() as AddressInfo).port)
+    t.teardown(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    })
+    return proxy
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  silence (): void {
+    for (const socket of this.subscribers) this.silenced.add(socket)
+  }
+}
