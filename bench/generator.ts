@@ -15,6 +15,10 @@ export interface FanoutConfig {
   serverPid: number
   /** Subscriber connections; subscriber j takes topic j % topics. */
   subscribers: number
+  /** Several nodes of one deployment: subscriber j connects to urls[j % urls.length]; the publisher to `url`. */
+  urls?: string[]
+  /** More processes whose CPU counts as the server's (the other nodes, Redis). */
+  extraPids?: number[]
   topics: number
   /** Subscribe through this pattern prefix instead (`bench.*`); only where the server has wildcards. */
   pattern?: string
@@ -142,7 +146,8 @@ async function fanout (config: FanoutConfig): Promise<FanoutResult> {
   }
 
   const subscribers = await openMany(config.subscribers, async (j, localAddress) => {
-    const client = await connectClient({ kind: config.kind, url: config.url, onDelivery, localAddress })
+    const url = config.urls?.[j % config.urls.length] ?? config.url
+    const client = await connectClient({ kind: config.kind, url, onDelivery, localAddress })
     await client.subscribe(config.pattern ?? `bench.${j % config.topics}`)
     return client
   })
@@ -189,12 +194,14 @@ async function fanout (config: FanoutConfig): Promise<FanoutResult> {
   receipts.fill(0)
   completed = published
   measureFrom = published
-  const cpuBefore = cpuMicros(config.serverPid)
+  const serverPids = [config.serverPid, ...(config.extraPids ?? [])]
+  const serverCpu = (): number => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0)
+  const cpuBefore = serverCpu()
   const ownBefore = process.cpuUsage()
   const wallStart = performance.now()
   await phase(config.durationMs)
   const wallMs = performance.now() - wallStart
-  const serverCpuUs = cpuMicros(config.serverPid) - cpuBefore
+  const serverCpuUs = serverCpu() - cpuBefore
   const own = process.cpuUsage(ownBefore)
 
   const expected = (published - measureFrom) * perMessage

@@ -7,7 +7,7 @@ import { brokerBench } from './broker.js'
 import type { FanoutConfig, FanoutResult, GeneratorConfig } from './generator.js'
 import type { ServerKind } from './lib/clients.js'
 import { renderReport, type Row } from './lib/report.js'
-import { launch, pinned, type LaunchKind } from './lib/servers.js'
+import { launch, pinned, type LaunchKind, type Running } from './lib/servers.js'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000)
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY)
@@ -17,16 +17,28 @@ const OURS_AND_REF: ServerKind[] = ['fastify-pubsub', 'raw-ws']
 interface Scenario {
   name: string
   servers: LaunchKind[]
-  config: (server: { url: string, pid: number, kind: LaunchKind }) => GeneratorConfig
+  config: (server: Running) => GeneratorConfig
 }
 
-function fanout (name: string, servers: ServerKind[], shape: Omit<FanoutConfig, 'mode' | 'kind' | 'url' | 'serverPid' | 'durationMs'>): Scenario {
+function fanout (name: string, servers: LaunchKind[], shape: Omit<FanoutConfig, 'mode' | 'kind' | 'url' | 'serverPid' | 'durationMs'>): Scenario {
   return {
     name,
     servers,
-    config: ({ url, pid, kind }) => ({ mode: 'fanout', kind: kind as ServerKind, url, serverPid: pid, durationMs: DURATION_MS, ...shape })
+    config: ({ url, urls, pid, extraPids, kind }) => ({
+      mode: 'fanout',
+      // A Redis pair speaks fastify-pubsub's protocol.
+      kind: kind === 'fastify-pubsub x2 (Redis)' ? 'fastify-pubsub' : kind as ServerKind,
+      url,
+      urls,
+      serverPid: pid,
+      extraPids,
+      durationMs: DURATION_MS,
+      ...shape
+    })
   }
 }
+
+const CLUSTER: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub x2 (Redis)']
 
 const scenarios: Scenario[] = [
   fanout('heavy fan-out: 1,000 subs x 500/s, 64 B', ALL, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
@@ -37,6 +49,8 @@ const scenarios: Scenario[] = [
   fanout('fan-out: 1,000 subs x 1,000/s, 64 B', OURS_AND_REF, { subscribers: 1000, topics: 1, rate: 1000, payloadBytes: 64 }),
   fanout('max rate: 1,000 subs, 64 B', ALL, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('max rate: 100 subs, 64 B', OURS_AND_REF, { subscribers: 100, topics: 1, rate: 0, payloadBytes: 64 }),
+  fanout('scale-out: max rate, 1,000 subs on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
+  fanout('scale-out: 1,000 subs x 500/s on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
   fanout('many topics: 1,000 x 1 sub, max rate', OURS_AND_REF, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', rate: 1000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s, +10,000 unrelated patterns', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', unrelatedPatterns: 10_000, rate: 1000, payloadBytes: 64 }),
@@ -83,7 +97,7 @@ for (const scenario of scenarios) {
   for (const kind of scenario.servers) {
     const server = await launch(kind, 0)
     try {
-      const result = await generate(scenario.config({ url: server.url, pid: server.pid, kind }))
+      const result = await generate(scenario.config(server))
       rows.push({ scenario: scenario.name, server: kind, result })
       process.stderr.write(`${scenario.name} | ${kind} | ${JSON.stringify(result)}\n`)
     } catch (err) {

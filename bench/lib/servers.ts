@@ -8,13 +8,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ServerKind } from './clients.js'
 
-export type LaunchKind = ServerKind | 'bare-fastify'
+/** `fastify-pubsub x2 (Redis)`: two nodes and a redis-server, all on the server core. */
+export type LaunchKind = ServerKind | 'bare-fastify' | 'fastify-pubsub x2 (Redis)'
 
 export interface Running {
   kind: LaunchKind
   pid: number
   /** ws://127.0.0.1:port for WebSocket servers, http:// for HTTP ones. */
   url: string
+  /** Every node's URL, for a deployment of several. */
+  urls?: string[]
+  /** The other processes of a deployment (nodes, Redis), whose CPU counts too. */
+  extraPids?: number[]
   stop: () => Promise<void>
 }
 
@@ -54,8 +59,46 @@ function node (script: string): string[] {
 }
 
 export async function launch (kind: LaunchKind, core: number): Promise<Running> {
+  if (kind === 'fastify-pubsub x2 (Redis)') return await launchRedisPair(core)
+  return await launchOne(kind, core)
+}
+
+/** Two fastify-pubsub nodes sharing a fresh redis-server (no persistence). */
+async function launchRedisPair (core: number): Promise<Running> {
+  const redisPort = await freePort()
+  const [file, ...args] = pinned(core, ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+  const redis = spawn(file as string, args, { stdio: 'ignore' })
+  const stopRedis = async (): Promise<void> => {
+    if (redis.exitCode !== null) return
+    const exited = once(redis, 'exit')
+    redis.kill('SIGTERM')
+    await exited
+  }
+  try {
+    await waitForPort(redisPort, redis)
+    const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}` }
+    const nodes = [await launchOne('fastify-pubsub', core, env), await launchOne('fastify-pubsub', core, env)]
+    const [first, second] = nodes as [Running, Running]
+    return {
+      kind: 'fastify-pubsub x2 (Redis)',
+      pid: first.pid,
+      url: first.url,
+      urls: [first.url, second.url],
+      extraPids: [second.pid, redis.pid as number],
+      async stop () {
+        for (const node of nodes) await node.stop()
+        await stopRedis()
+      }
+    }
+  } catch (err) {
+    await stopRedis()
+    throw err
+  }
+}
+
+async function launchOne (kind: Exclude<LaunchKind, 'fastify-pubsub x2 (Redis)'>, core: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
   const port = await freePort()
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1' }
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...extraEnv }
   let command: string[]
   let url = `ws://127.0.0.1:${port}`
   switch (kind) {

@@ -112,7 +112,11 @@ export class RedisEngine implements Engine {
       connectionName: `fastify-pubsub:${this.nodeId}`
     }
     const url = options.url
-    this.#command = new Redis(url, redisOptions) as ScriptedRedis
+    // Auto-pipelining: the publishes of one turn go to Redis in one write, so
+    // Redis answers them, and sends their messages to every node, in one
+    // burst, which each node then fans out with one socket write per client
+    // instead of one per message.
+    this.#command = new Redis(url, { ...redisOptions, enableAutoPipelining: true }) as ScriptedRedis
     this.#command.defineCommand('pubsubPublish', { numberOfKeys: 3, lua: PUBLISH })
     this.#command.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
     this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: true })

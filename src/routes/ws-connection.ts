@@ -10,6 +10,15 @@ import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { isRequestId, parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 import { TokenBucket } from '../protocol/token-bucket.js'
 
+/** One frame as a request; throws RequestError (with the id when known) for a bad one. */
+function parse (data: Buffer, isBinary: boolean): Request {
+  if (isBinary) throw new RequestError(new PUBSUB_ERR_BAD_FRAME())
+  // ws leaves UTF-8 to us (skipUTF8Validation), so that bad text is an
+  // error frame rather than a close with 1007.
+  if (!isUtf8(data)) throw new RequestError(new PUBSUB_ERR_BAD_JSON())
+  return parseRequest(data.toString())
+}
+
 /** The id of a refused frame, so that its RATE_LIMITED error carries it; parsed only that far. */
 function requestId (data: Buffer): RequestId | undefined {
   try {
@@ -66,6 +75,8 @@ export class Connection {
   // Requests run one after the other, so that replies keep request order even
   // when an engine answers asynchronously.
   #tail: Promise<void> = Promise.resolve()
+  /** Requests other than publish queued or running: while any is, publishes queue behind them. */
+  #barriers = 0
   // Frames held back for the subscription whose ack (and replay) is not sent
   // yet: the ack comes first, whatever the engine. Requests run one at a
   // time, so there is at most one such subscription.
@@ -94,7 +105,29 @@ export class Connection {
       this.#refuse(data, isBinary)
       return
     }
-    this.#tail = this.#tail.then(() => this.#handle(data, isBinary))
+    let request: Request
+    try {
+      request = parse(data, isBinary)
+    } catch (err) {
+      this.#tail = this.#tail.then(() => { this.#fail(err, undefined) })
+      return
+    }
+    if (request.action === 'publish' && this.#barriers === 0) {
+      // A publish with only publishes ahead of it starts at once: a burst of
+      // them reaches the engine together (one pipelined write to Redis, one
+      // fan-out burst), while their acks still go out in request order.
+      const reply = this.#publish(request)
+      this.#tail = this.#tail.then(async () => { (await reply)() })
+      return
+    }
+    // Anything else waits for the requests ahead, and publishes wait for it:
+    // a publish after a subscribe sees that subscription live.
+    const barrier = request.action !== 'publish'
+    if (barrier) this.#barriers++
+    this.#tail = this.#tail.then(async () => {
+      await this.#handle(request)
+      if (barrier) this.#barriers--
+    })
   }
 
   /**
@@ -172,19 +205,23 @@ export class Connection {
     if (this.#heldBytes > this.#maxBufferedBytes) this.#slowConsumer(this.#heldBytes)
   }
 
-  async #handle (data: Buffer, isBinary: boolean): Promise<void> {
+  async #handle (request: Request): Promise<void> {
     // Queued before a close: the client is gone or going.
     if (this.#ws.readyState !== OPEN) return
-    let request: Request | undefined
     try {
-      if (isBinary) throw new RequestError(new PUBSUB_ERR_BAD_FRAME())
-      // ws leaves UTF-8 to us (skipUTF8Validation), so that bad text is an
-      // error frame rather than a close with 1007.
-      if (!isUtf8(data)) throw new RequestError(new PUBSUB_ERR_BAD_JSON())
-      request = parseRequest(data.toString())
       await this.#run(request)
     } catch (err) {
-      this.#fail(err, request?.id)
+      this.#fail(err, request.id)
+    }
+  }
+
+  /** Runs a publish now; resolves with the reply to send when its turn comes. */
+  async #publish (request: Extract<Request, { action: 'publish' }>): Promise<() => void> {
+    try {
+      const { topic, seq } = await this.#broker.publish(request.topic, request.message, 'ws')
+      return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq }) }
+    } catch (err) {
+      return () => { this.#fail(err, request.id) }
     }
   }
 
@@ -197,11 +234,9 @@ export class Connection {
         await this.#session.unsubscribe(request.topic)
         this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
         return
-      case 'publish': {
-        const { topic, seq } = await this.#broker.publish(request.topic, request.message, 'ws')
-        this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq })
+      case 'publish':
+        (await this.#publish(request))()
         return
-      }
       case 'ping':
         this.#send({ type: 'pong', id: request.id })
     }

@@ -290,3 +290,20 @@ t.test('an unexpected failure is logged once, answered, and the connection keeps
   t.match(logged, [{ level: 50, msg: 'request failed', err: { message: 'disk on fire' } }])
   t.equal(logged.length, 1)
 })
+
+t.test('a publish right behind a subscribe waits for it, so the publisher gets its own message', async (t) => {
+  const { engine, release } = gatedEngine()
+  const { app, url } = await listen(t, { engine })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'gated', id: 1 })
+  c.send({ action: 'publish', topic: 'gated', message: 'mine', id: 2 })
+  c.send({ action: 'publish', topic: 'gated', message: 'mine too', id: 3 })
+  // The subscribe is held by the engine: nothing behind it has run.
+  for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(app.pubsub.counters.published.ws, 0)
+  release()
+  const frames = await c.take(5)
+  t.match(frames[0], { type: 'ack', id: 1 })
+  t.same(frames.filter((f) => f.type === 'ack').map((f) => f.id), [1, 2, 3], 'acks in request order')
+  t.same(frames.filter((f) => f.type === 'message').map((f) => [f.seq, f.data]), [[1, 'mine'], [2, 'mine too']])
+})
