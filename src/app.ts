@@ -45,11 +45,11 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   await fastify.register(async function routes (scope) {
     if (options.docs) await scope.register(docsRoute)
     // Not `options` whole: its `prefix` would be applied a second time.
-    const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit } = options
-    await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit })
-    await scope.register(sseRoute, { maxBufferedBytes, maxConnections, pingInterval })
-    await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit })
-    await scope.register(topicsRoute)
+    const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit, authenticator } = options
+    await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit, authenticator })
+    await scope.register(sseRoute, { maxBufferedBytes, maxConnections, pingInterval, authenticator })
+    await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit, authenticator })
+    await scope.register(topicsRoute, { authenticator })
     await scope.register(healthRoute)
     if (options.metrics) await scope.register(metricsRoute)
     if (options.console) await scope.register(consoleRoute)

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import type { AuthOptions } from './auth/authenticator.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
 import type { PubsubOptions } from './options.js'
 
@@ -39,6 +41,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
       ...(env.REDIS_URL === undefined || env.REDIS_URL === ''
         ? {}
         : { engine: Object.freeze({ type: 'redis' as const, url: env.REDIS_URL, timeout: integer(env, 'REDIS_TIMEOUT', 1000), heartbeat: integer(env, 'REDIS_HEARTBEAT', 5000, 10) }) }),
+      ...authFromEnv(env),
       maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
       presenceLimit: integer(env, 'PRESENCE_LIMIT', 100, 0),
       maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
@@ -56,6 +59,40 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
       restRateLimit: pair(env, 'REST_RATE_LIMIT', 'max', 'timeWindow')
     })
   })
+}
+
+/**
+ * JWT_SECRET, JWT_PUBLIC_KEY (a PEM file) or JWT_JWKS (a JWK set file) turn
+ * auth on; PUBLISH_API_KEY adds a key for backend publishers.
+ */
+function authFromEnv (env: NodeJS.ProcessEnv): { auth?: AuthOptions } {
+  const set = (name: string): string | undefined => env[name] === '' ? undefined : env[name]
+  const file = (name: string): string | undefined => {
+    const path = set(name)
+    if (path === undefined) return undefined
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new PUBSUB_ERR_OPTION(name, path, `a readable file (${(err as Error).message})`)
+    }
+  }
+  const secret = set('JWT_SECRET')
+  const publicKey = file('JWT_PUBLIC_KEY')
+  const jwks = file('JWT_JWKS')
+  const apiKey = set('PUBLISH_API_KEY')
+  if (secret === undefined && publicKey === undefined && jwks === undefined) {
+    if (apiKey !== undefined) throw new PUBSUB_ERR_OPTION('PUBLISH_API_KEY', '…', 'used with one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS')
+    return {}
+  }
+  let keys: AuthOptions['jwks']
+  if (jwks !== undefined) {
+    try {
+      keys = JSON.parse(jwks) as AuthOptions['jwks']
+    } catch {
+      throw new PUBSUB_ERR_OPTION('JWT_JWKS', env.JWT_JWKS, 'a JSON file holding {"keys": [...]}')
+    }
+  }
+  return { auth: Object.freeze({ secret, publicKey, jwks: keys, apiKey }) }
 }
 
 /** `--workers N` (or `--workers=N`) on the command line, else WORKERS, else 1. */

@@ -1,3 +1,4 @@
+import { Authenticator, type AuthOptions } from './auth/authenticator.js'
 import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
@@ -48,6 +49,12 @@ export interface PubsubOptions extends BrokerOptions {
    * 5,000; a second without refusals starts over) is closed with 1008.
    */
   rateLimit?: false | { rate: number, burst: number, sustain?: number }
+  /**
+   * JWT authentication and per-topic grants (docs/auth.md). Off by default:
+   * anyone may subscribe and publish. One of `secret`, `publicKey`, `jwks`
+   * turns it on for WebSocket, SSE and REST alike.
+   */
+  auth?: AuthOptions | false
   /** `POST /publish/:topic` requests per client address: `max` per `timeWindow` ms (@fastify/rate-limit). Off by default. */
   restRateLimit?: false | { max: number, timeWindow: number }
 }
@@ -73,6 +80,8 @@ export interface ResolvedOptions {
   allowedOrigins: readonly string[]
   rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
   restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
+  /** Verifies tokens when auth is on. */
+  authenticator: Authenticator | undefined
 }
 
 /**
@@ -102,7 +111,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     closeGrace: options.closeGrace ?? 5000,
     allowedOrigins: Object.freeze(normalizeOrigins(options.allowedOrigins)),
     rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ sustain: 5000, ...options.rateLimit }),
-    restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit })
+    restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit }),
+    authenticator: options.auth === undefined || options.auth === false ? undefined : new Authenticator(options.auth)
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
     throw new PUBSUB_ERR_OPTION('prefix', resolved.prefix, "a path starting with '/'")

@@ -77,3 +77,23 @@ t.test('invalid values name the variable', async (t) => {
   ]
   for (const [env, message] of rows) t.throws(() => loadConfig(env), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
 })
+
+t.test('auth from the environment: a secret, a PEM file or a JWK set file, plus an API key', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'pubsub-auth-'))
+  const pem = join(dir, 'key.pem')
+  writeFileSync(pem, '-----BEGIN PUBLIC KEY-----\n...')
+  const jwks = join(dir, 'jwks.json')
+  writeFileSync(jwks, '{"keys":[]}')
+  const notJson = join(dir, 'bad.json')
+  writeFileSync(notJson, 'nope')
+  t.same(loadConfig({ JWT_SECRET: 's', PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { secret: 's', publicKey: undefined, jwks: undefined, apiKey: 'k' })
+  t.match(loadConfig({ JWT_PUBLIC_KEY: pem }, []).pubsub.auth, { publicKey: /BEGIN PUBLIC KEY/ })
+  t.match(loadConfig({ JWT_JWKS: jwks }, []).pubsub.auth, { jwks: { keys: [] } })
+  t.equal(loadConfig({ JWT_SECRET: '' }, []).pubsub.auth, undefined, 'empty means unset')
+  t.throws(() => loadConfig({ JWT_PUBLIC_KEY: join(dir, 'missing.pem') }, []), { message: /JWT_PUBLIC_KEY.*readable file/ })
+  t.throws(() => loadConfig({ JWT_JWKS: notJson }, []), { message: /JWT_JWKS/ })
+  t.throws(() => loadConfig({ PUBLISH_API_KEY: 'k' }, []), { message: /PUBLISH_API_KEY/ })
+})

@@ -114,9 +114,10 @@ export class Client {
   }
 }
 
-/** Opens a client to `${url}/ws`, closed at teardown. The welcome stays queued. */
-export async function connect (t: Test, url: string): Promise<Client> {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws')
+/** Opens a client to `${url}/ws` (with `?token=` when given), closed at teardown. The welcome stays queued. */
+export async function connect (t: Test, url: string, options: { token?: string } = {}): Promise<Client> {
+  const query = options.token === undefined ? '' : `?token=${encodeURIComponent(options.token)}`
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws' + query)
   const client = new Client(ws)
   t.teardown(() => ws.terminate())
   await once(ws, 'open')
@@ -124,8 +125,8 @@ export async function connect (t: Test, url: string): Promise<Client> {
 }
 
 /** Opens a client and consumes its welcome. */
-export async function connectWelcomed (t: Test, url: string): Promise<Client> {
-  const client = await connect(t, url)
+export async function connectWelcomed (t: Test, url: string, options: { token?: string } = {}): Promise<Client> {
+  const client = await connect(t, url, options)
   const welcome = await client.next()
   if (welcome.type !== 'welcome') throw new Error(`expected welcome, got ${JSON.stringify(welcome)}`)
   return client
@@ -145,11 +146,11 @@ export async function eventually (check: () => boolean | Promise<boolean>, ms = 
  * answer pings, send half a frame, reset mid-frame. Resolves once upgraded,
  * or with the HTTP status line when the upgrade is refused.
  */
-export async function rawUpgrade (url: string, headers: Record<string, string> = {}): Promise<{ socket: Socket, status: string, body: string }> {
+export async function rawUpgrade (url: string, headers: Record<string, string> = {}, query = ''): Promise<{ socket: Socket, status: string, body: string }> {
   const { hostname, port, pathname } = new URL(url.replace(/^http/, 'ws') + '/ws')
   const socket = connectTcp(Number(port), hostname)
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-  socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  socket.write(`GET ${pathname}${query} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`)
   return await new Promise((resolve, reject) => {
     let head = ''

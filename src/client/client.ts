@@ -19,6 +19,9 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
+/** Returns a token for the next connection, or to refresh the current one before it expires. */
+export type TokenProvider = () => string | Promise<string>
+
 export interface ClientOptions {
   /** The server's WebSocket URL, e.g. `ws://localhost:8080/ws`. */
   url: string
@@ -30,6 +33,12 @@ export interface ClientOptions {
   reconnect?: Partial<ReconnectOptions> | false
   /** Requests made while not connected wait for the connection, up to this many; then `QUEUE_FULL`. Default 100; 0 rejects them at once. */
   maxQueued?: number
+  /**
+   * A JWT for servers with auth on (sent as `?token=`), or a function that
+   * returns one: called before every connection, and again before the
+   * token's `exp` to refresh the open connection (`auth` frame).
+   */
+  token?: string | TokenProvider
 }
 
 /** A message as handlers receive it. */
@@ -119,6 +128,10 @@ export class PubsubClient extends Emitter<ClientEvents> {
   readonly #requestTimeout: number
   readonly #reconnect: ReconnectOptions | false
   readonly #maxQueued: number
+  readonly #token: string | TokenProvider | undefined
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined
+  /** The token of the current connection attempt. */
+  #currentToken: string | undefined
 
   #state: ClientState = 'idle'
   #clientId: string | undefined
@@ -144,6 +157,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#requestTimeout = positive('requestTimeout', options.requestTimeout ?? 10_000)
     this.#reconnect = options.reconnect === false ? false : resolveReconnect(options.reconnect)
     this.#maxQueued = positive('maxQueued', options.maxQueued ?? 100, 0)
+    this.#token = options.token
   }
 
   get state (): ClientState { return this.#state }
@@ -319,9 +333,36 @@ export class PubsubClient extends Emitter<ClientEvents> {
 
   #open (): void {
     this.#state = this.#state === 'idle' ? 'connecting' : 'reconnecting'
+    if (this.#token === undefined) this.#connectSocket(undefined)
+    else void this.#openWithToken()
+  }
+
+  async #openWithToken (): Promise<void> {
+    let token: string
+    try {
+      token = typeof this.#token === 'function' ? await this.#token() : this.#token as string
+    } catch (error) {
+      if (this.#state === 'closed') return
+      this.emit('error', new PubsubClientError('CONNECTION', `the token provider failed: ${(error as Error).message}`, { cause: error }))
+      this.#retry()
+      return
+    }
+    if (this.#state === 'closed') return
+    this.#currentToken = token
+    this.#connectSocket(token)
+  }
+
+  #connectSocket (token: string | undefined): void {
     let socket: WebSocketLike
     try {
-      socket = new this.#WebSocket(this.url)
+      let url = this.url
+      if (token !== undefined) {
+        // Browsers' WebSocket cannot send headers: the token goes in the query.
+        const withToken = new URL(url)
+        withToken.searchParams.set('token', token)
+        url = withToken.href
+      }
+      socket = new this.#WebSocket(url)
     } catch (error) {
       // A malformed URL will not get better with retries.
       this.#shutDown(new PubsubClientError('CONNECTION', `cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }))
@@ -363,6 +404,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#state = 'open'
     this.#attempt = 0
     this.#clientId = clientId
+    this.#scheduleRefresh(this.#currentToken)
     for (const waiter of this.#connectWaiters) waiter.resolve({ clientId })
     this.#connectWaiters = []
     this.emit('welcome', { clientId })
@@ -413,9 +455,15 @@ export class PubsubClient extends Emitter<ClientEvents> {
     for (const subscription of this.#subscriptions.values()) subscription.acked = false
     this.#rejectAll(this.#inFlight, new PubsubClientError('DISCONNECTED', `connection closed (${code}) before the reply`))
     this.emit('close', { code, reason })
+    this.#retry()
+  }
+
+  /** After a drop or a failed attempt: the next attempt after a backoff, or `closed` when out of them. */
+  #retry (): void {
+    clearTimeout(this.#refreshTimer)
     if (this.#state === 'closed') return
     if (this.#reconnect === false || this.#attempt >= this.#reconnect.maxAttempts) {
-      this.#shutDown(new PubsubClientError('CLOSED', `connection closed (${code}) and not reconnecting`))
+      this.#shutDown(new PubsubClientError('CLOSED', 'connection lost and not reconnecting'))
       return
     }
     const delay = reconnectDelay(this.#attempt, this.#reconnect)
@@ -425,15 +473,53 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#reconnectTimer = setTimeout(() => { this.#open() }, delay)
   }
 
+  /**
+   * With a token provider: a fresh token is sent on the open connection a
+   * little before the current one expires (a fifth of its remaining life,
+   * at most 30 s, early), so the server does not close it with 1008.
+   */
+  #scheduleRefresh (token: string | undefined): void {
+    clearTimeout(this.#refreshTimer)
+    const expiresAt = typeof this.#token === 'function' ? expiryOf(token) : undefined
+    if (expiresAt === undefined) return
+    const left = expiresAt - Date.now()
+    this.#refreshTimer = setTimeout(() => { void this.#refresh() }, Math.min(MAX_TIMER, Math.max(0, left - Math.min(30_000, left / 5))))
+  }
+
+  async #refresh (): Promise<void> {
+    try {
+      const token = await (this.#token as TokenProvider)()
+      await this.#request({ action: 'auth', token })
+      this.#scheduleRefresh(token)
+    } catch (error) {
+      this.emit('error', new PubsubClientError('CONNECTION', `token refresh failed: ${(error as Error).message}`, { cause: error }))
+    }
+  }
+
   /** The one way into `closed`: everything waiting is rejected with `error`. */
   #shutDown (error: PubsubClientError): void {
     this.#state = 'closed'
     clearTimeout(this.#reconnectTimer)
+    clearTimeout(this.#refreshTimer)
     this.#rejectAll(this.#inFlight, error)
     this.#rejectAll(this.#queued, error)
     for (const waiter of this.#connectWaiters) waiter.reject(error)
     this.#connectWaiters = []
     for (const subscription of this.#subscriptions.values()) subscription.reject(error)
+  }
+}
+
+/** The largest delay setTimeout takes. */
+const MAX_TIMER = 2 ** 31 - 1
+
+/** A JWT's `exp` in ms, read without verifying (the server verifies); undefined when there is none. */
+function expiryOf (token: string | undefined): number | undefined {
+  try {
+    const payload = (token as string).split('.')[1] as string
+    const exp = (JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown }).exp
+    return typeof exp === 'number' ? exp * 1000 : undefined
+  } catch {
+    return undefined
   }
 }
 

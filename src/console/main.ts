@@ -9,9 +9,21 @@ const TOPICS_REFRESH_MS = 5000
 
 byId('script-missing').remove()
 
+// A token (auth on) lives in the fragment, which never reaches a server log.
+const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined
+const tokenInput = byId<HTMLInputElement>('token')
+tokenInput.value = token ?? ''
+byId<HTMLFormElement>('token-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  location.hash = tokenInput.value === '' ? '' : `token=${encodeURIComponent(tokenInput.value)}`
+  location.reload()
+})
+const authorization: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+
 const wsUrl = new URL('ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-const client = new PubsubClient({ url: wsUrl.href })
+wsUrl.hash = ''
+const client = new PubsubClient({ url: wsUrl.href, token })
 const log = new MessageLog(LOG_LIMIT)
 const subscriptions = new Map<string, Subscription>()
 
@@ -171,7 +183,7 @@ function noteRow (text: string, className: string): HTMLTableRowElement {
 
 async function refreshTopics (): Promise<void> {
   try {
-    const response = await fetch(new URL('topics?limit=1000', location.href))
+    const response = await fetch(new URL('topics?limit=1000', location.href), { headers: authorization })
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     const page = await response.json() as TopicsPage
     topicsBody.replaceChildren(

@@ -13,6 +13,7 @@ export type Request =
   | { action: 'unsubscribe', id?: RequestId, topic: string }
   | { action: 'publish', id?: RequestId, topic: string, message: unknown }
   | { action: 'ping', id?: RequestId }
+  | { action: 'auth', id?: RequestId, token: string }
 
 /** Thrown by parseRequest: the error, and the id to echo when the frame had a valid one. */
 export class RequestError extends Error {
@@ -55,6 +56,11 @@ export function parseRequest (text: string): Request {
   switch (action) {
     case 'ping':
       return { action, id }
+    case 'auth': {
+      const token = fields.token
+      if (typeof token !== 'string' || token === '') fail("'token' must be a non-empty string")
+      return { action, id, token: token as string }
+    }
     case 'subscribe': {
       const topic = requireTopic(fields, fail)
       const { since, epoch } = fields

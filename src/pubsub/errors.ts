@@ -11,12 +11,14 @@ export const PUBSUB_ERR_INVALID_TOPIC = createError('PUBSUB_ERR_INVALID_TOPIC', 
 export const PUBSUB_ERR_BAD_FRAME = createError('PUBSUB_ERR_BAD_FRAME', 'Binary frames are not supported; send JSON text', 400)
 export const PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS = createError('PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS', 'At most %d subscriptions per connection', 429)
 export const PUBSUB_ERR_RATE_LIMITED = createError('PUBSUB_ERR_RATE_LIMITED', 'Too many requests', 429)
-export const PUBSUB_ERR_FORBIDDEN = createError('PUBSUB_ERR_FORBIDDEN', 'Not allowed', 403)
+export const PUBSUB_ERR_FORBIDDEN = createError('PUBSUB_ERR_FORBIDDEN', '%s', 403)
 export const PUBSUB_ERR_UNAVAILABLE = createError('PUBSUB_ERR_UNAVAILABLE', '%s', 503)
 
 // HTTP only: never in a WebSocket frame.
 export const PUBSUB_ERR_TOPIC_NOT_FOUND = createError('PUBSUB_ERR_TOPIC_NOT_FOUND', "Topic '%s' has no subscribers and no retained messages", 404)
 export const PUBSUB_ERR_BAD_CURSOR = createError('PUBSUB_ERR_BAD_CURSOR', 'Invalid cursor', 400)
+// Missing or invalid credentials: a refused upgrade or request, never a frame.
+export const PUBSUB_ERR_UNAUTHORIZED = createError('PUBSUB_ERR_UNAUTHORIZED', '%s', 401)
 
 // A programmer's mistake in options: thrown at registration.
 export const PUBSUB_ERR_OPTION = createError('PUBSUB_ERR_OPTION', "Invalid option '%s': %j (%s)", 500, TypeError)

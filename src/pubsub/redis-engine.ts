@@ -164,20 +164,25 @@ export class RedisEngine implements Engine {
       if (replay !== undefined && replay.length > 0) result.replay = replay
       return result
     } catch (err) {
-      if (this.#index.remove(session, key)) void this.#listen(key).catch(() => {})
+      this.#index.remove(session, key)
+      void this.#writePresence(key)
+      this.#listen(key).catch(() => {})
       throw err
     }
   }
 
+  // Presence is rewritten on every change (other sessions may remain); the
+  // Redis subscription follows the local index (#listen is a no-op unless
+  // the last local interest went).
   async unsubscribe (session: Session, key: string): Promise<void> {
-    if (!this.#index.remove(session, key)) return
+    this.#index.remove(session, key)
     void this.#writePresence(key)
     await this.#listen(key).catch(() => {})
   }
 
   removeSession (session: Session): void {
     for (const key of [...session.keys]) {
-      if (!this.#index.remove(session, key)) continue
+      this.#index.remove(session, key)
       void this.#writePresence(key)
       this.#listen(key).catch(() => {})
     }

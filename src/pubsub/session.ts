@@ -4,6 +4,8 @@ import type { Message } from './message.js'
 export interface Subscriber {
   /** The id shown in presence (`GET /topics/:topic`); in-process subscribers have none. */
   readonly clientId?: string
+  /** With auth on, the token's subject: presence shows it instead of the clientId. */
+  readonly sub?: string | undefined
   /**
    * Called synchronously, in `seq` order per topic, once per message however
    * many of the session's subscriptions match it. `subscription` is the

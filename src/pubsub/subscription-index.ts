@@ -85,7 +85,7 @@ export class SubscriptionIndex {
     const ids: string[] = []
     if (limit === 0) return ids
     for (const session of this.#exact.get(topic) ?? []) {
-      const id = session.subscriber.clientId
+      const id = session.subscriber.sub ?? session.subscriber.clientId
       if (id === undefined) continue
       ids.push(id)
       if (ids.length === limit) break

@@ -1,7 +1,10 @@
 import fastifyRateLimit from '@fastify/rate-limit'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
-import { PUBSUB_ERR_BAD_REQUEST } from '../pubsub/errors.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import { mayPublish } from '../auth/grants.js'
+import { authenticate } from '../auth/http.js'
+import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN } from '../pubsub/errors.js'
 import { TopicParams } from './schemas.js'
 
 /**
@@ -14,6 +17,8 @@ export interface PublishRouteOptions {
   bodyLimit: number
   /** Requests per client address and time window (ms), or false for none. */
   restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
+  /** With auth on: a token whose grants cover the topic, or the API key. */
+  authenticator?: Authenticator | undefined
 }
 
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
@@ -23,6 +28,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
   })
   // Only this route's scope: the host app's other routes are not limited.
   if (opts.restRateLimit !== false) await fastify.register(fastifyRateLimit, { global: false })
+  const authenticator = opts.authenticator
 
   fastify.post('/publish/*', {
     bodyLimit: opts.bodyLimit,
@@ -38,7 +44,14 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
           delivered: Type.Integer({ description: 'Subscribers the message was handed to' })
         })
       }
-    }
+    },
+    // Credentials before the body is read: a 401 or 403 costs no upload.
+    onRequest: authenticator === undefined
+      ? []
+      : async (request) => {
+        const topic = (request.params as { '*': string })['*']
+        if (!mayPublish(authenticate(authenticator, request), topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to publish to ${topic.slice(0, 300)}`)
+      }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
     return await broker.publish(request.params['*'], request.body, 'http')

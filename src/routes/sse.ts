@@ -5,11 +5,17 @@ import type { ResolvedOptions } from '../options.js'
 import { FlushScheduler } from '../protocol/frame-writer.js'
 import type { Broker } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
-import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../pubsub/errors.js'
 import { isPattern } from '../pubsub/topic.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import { maySubscribe } from '../auth/grants.js'
+import { authenticate } from '../auth/http.js'
 import { SseStream } from './sse-stream.js'
 
-export type SseRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval'>
+export type SseRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval'> & {
+  /** With auth on: a token (header or `?token=`) whose grants cover the topic. */
+  authenticator?: Authenticator | undefined
+}
 
 /** `Last-Event-ID` as this server writes it: `<epoch>:<seq>`. */
 const EVENT_ID = /^(.{1,128}):(\d{1,15})$/
@@ -32,13 +38,17 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
       description: 'Events: `subscribed` first (clientId, seq, epoch, recovered), then `message` events whose data is the WebSocket message frame and whose id (topics only) is `epoch:seq`. Send `Last-Event-ID` (or `lastEventId`) to resume. A pattern goes URL-encoded: `/sse/news.%3E`.',
       params: Type.Object({ '*': Type.String({ description: 'A topic or pattern, URL-encoded' }) }),
       querystring: Type.Object({
-        lastEventId: Type.Optional(Type.String({ description: 'Like the Last-Event-ID header, for the first connection' }))
+        lastEventId: Type.Optional(Type.String({ description: 'Like the Last-Event-ID header, for the first connection' })),
+        token: Type.Optional(Type.String({ description: 'With auth on, for clients that cannot send Authorization (EventSource)' }))
       }),
       produces: ['text/event-stream']
     }
   }, async (request, reply) => {
     const topic = request.params['*']
     if (!isPattern(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(topic.slice(0, 300))
+    if (opts.authenticator !== undefined && !maySubscribe(authenticate(opts.authenticator, request), topic)) {
+      throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${topic}`)
+    }
     // Node joins a repeated header into one string (only set-cookie is an array).
     const recovery = parseEventId(request.headers['last-event-id'] as string | undefined ?? request.query.lastEventId)
     if (broker.counters.connections >= opts.maxConnections) throw new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`)

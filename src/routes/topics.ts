@@ -1,14 +1,32 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
-import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../pubsub/errors.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import { maySubscribe } from '../auth/grants.js'
+import { authenticate } from '../auth/http.js'
+import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../pubsub/errors.js'
 import { isPattern } from '../pubsub/topic.js'
 import { HistoryPage, HistoryQuery, TopicInfo, TopicParams } from './schemas.js'
 
 const HISTORY = '/history'
 
+export interface TopicsRouteOptions {
+  /** With auth on: any valid token lists topics; a history needs a subscribe grant for its topic. */
+  authenticator?: Authenticator | undefined
+}
+
 /** `GET /topics` (paged, sorted by name) and `GET /topics/:topic`. */
-const topicsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
+const topicsRoute: FastifyPluginAsyncTypebox<TopicsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
+  const authenticator = opts.authenticator
+  if (authenticator !== undefined) {
+    fastify.addHook('onRequest', async (request) => {
+      const identity = authenticate(authenticator, request)
+      const path = (request.params as { '*'?: string })['*']
+      if (path?.endsWith(HISTORY) === true && !maySubscribe(identity, path.slice(0, -HISTORY.length))) {
+        throw new PUBSUB_ERR_FORBIDDEN(`not allowed to read the history of ${path.slice(0, 300)}`)
+      }
+    })
+  }
 
   fastify.get('/topics', {
     schema: {

@@ -2,13 +2,16 @@ import type { FastifyBaseLogger } from 'fastify'
 import { isUtf8 } from 'node:buffer'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
+import type { Authenticator, Identity } from '../auth/authenticator.js'
+import { mayPublish, maySubscribe } from '../auth/grants.js'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
-import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../pubsub/errors.js'
 import type { Message } from '../pubsub/message.js'
 import { encodeTextFrame } from '../protocol/frame.js'
 import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { isRequestId, parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
 import { TokenBucket } from '../protocol/token-bucket.js'
+import { MAX_INT32 } from '../pubsub/options.js'
 
 /** One frame as a request; throws RequestError (with the id when known) for a bad one. */
 function parse (data: Buffer, isBinary: boolean): Request {
@@ -44,6 +47,9 @@ export interface ConnectionOptions {
   closeGrace: number
   /** Inbound frame budget, or false for none. */
   rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
+  /** With auth on: who connected, and what checks a refreshed token. */
+  identity?: Identity
+  authenticator?: Authenticator
 }
 
 const OPEN = 1
@@ -56,6 +62,10 @@ const CLOSED = 3
 export class Connection {
   readonly clientId: string
   readonly #ws: WebSocket
+  readonly #authenticator: Authenticator | undefined
+  #identity: Identity | undefined
+  /** Closes the connection with 1008 when its token expires, unless refreshed. */
+  #expiry: NodeJS.Timeout | undefined
   readonly #broker: Broker
   readonly #session: BrokerSession
   readonly #log: FastifyBaseLogger
@@ -84,8 +94,10 @@ export class Connection {
   #held: Array<{ seq: number, frame: Buffer }> = []
   #heldBytes = 0
 
-  constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit }: ConnectionOptions) {
+  constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit, identity, authenticator }: ConnectionOptions) {
     this.clientId = clientId
+    this.#authenticator = authenticator
+    this.#setIdentity(identity)
     this.#ws = ws
     this.#writer = new FrameWriter(() => ws.readyState === OPEN, socket, scheduler)
     this.#broker = broker
@@ -151,11 +163,17 @@ export class Connection {
     this.#tail = this.#tail.then(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), id) })
   }
 
+  /** The token's subject: presence lists it (rather than the clientId) when auth is on. */
+  get sub (): string | undefined {
+    return this.#identity?.sub
+  }
+
   /** The socket closed: every subscription ends now. */
   closed (): void {
     this.#session.close()
     this.#writer.discard()
     clearTimeout(this.#graceTimer)
+    clearTimeout(this.#expiry)
   }
 
   /**
@@ -218,6 +236,8 @@ export class Connection {
   /** Runs a publish now; resolves with the reply to send when its turn comes. */
   async #publish (request: Extract<Request, { action: 'publish' }>): Promise<() => void> {
     try {
+      const identity = this.#identity
+      if (identity !== undefined && !mayPublish(identity, request.topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to publish to ${request.topic.slice(0, 300)}`)
       const { topic, seq } = await this.#broker.publish(request.topic, request.message, 'ws')
       return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq }) }
     } catch (err) {
@@ -239,6 +259,10 @@ export class Connection {
         return
       case 'ping':
         this.#send({ type: 'pong', id: request.id })
+        return
+      case 'auth':
+        this.#refresh(request.token)
+        this.#send({ type: 'ack', id: request.id, action: 'auth' })
     }
   }
 
@@ -248,6 +272,8 @@ export class Connection {
    */
   async #subscribe (request: Extract<Request, { action: 'subscribe' }>): Promise<void> {
     const key = request.topic
+    const identity = this.#identity
+    if (identity !== undefined && !maySubscribe(identity, key)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${key.slice(0, 300)}`)
     this.#heldKey = key
     // Live messages up to this seq were in the replay.
     let floor = -1
@@ -283,6 +309,36 @@ export class Connection {
       if (this.#ws.readyState !== OPEN) return
       this.#writer.push(message.frame())
     }
+  }
+
+  /**
+   * `{"action":"auth","token"}`: a fresh token for the same `sub` replaces
+   * the grants and pushes the expiry back. Without auth it is a no-op.
+   */
+  #refresh (token: string): void {
+    if (this.#authenticator === undefined) return
+    let identity: Identity
+    try {
+      identity = this.#authenticator.verify(token)
+    } catch (err) {
+      throw new PUBSUB_ERR_FORBIDDEN((err as Error).message)
+    }
+    if (identity.sub !== this.#identity?.sub) throw new PUBSUB_ERR_FORBIDDEN('the token is for another sub')
+    this.#setIdentity(identity)
+  }
+
+  #setIdentity (identity: Identity | undefined): void {
+    this.#identity = identity
+    clearTimeout(this.#expiry)
+    if (identity?.expiresAt === undefined) return
+    const left = Math.max(0, identity.expiresAt - Date.now())
+    // Past a timer's range (24.8 days) the connection lives until it ends by itself.
+    if (left > MAX_INT32) return
+    // A token without a later refresh ends the connection when it expires.
+    this.#expiry = setTimeout(() => {
+      this.#log.info({ clientId: this.clientId, sub: identity.sub }, 'token expired: closing')
+      this.close(1008, 'token expired')
+    }, left)
   }
 
   #fail (err: unknown, id: RequestId | undefined): void {

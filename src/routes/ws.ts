@@ -7,9 +7,14 @@ import type { ResolvedOptions } from '../options.js'
 import { FlushScheduler } from '../protocol/frame-writer.js'
 import type { Broker } from '../pubsub/broker.js'
 import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
+import type { Authenticator, Identity } from '../auth/authenticator.js'
+import { authenticate } from '../auth/http.js'
 import { Connection } from './ws-connection.js'
 
-export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'>
+export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
+  /** With auth on: an upgrade without a valid token is refused with 401. */
+  authenticator?: Authenticator | undefined
+}
 
 /**
  * `GET /ws`: the WebSocket protocol of shared/PROTOCOL.md. Needs the broker
@@ -29,6 +34,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   // garbage: about 2.5 KB less per connection (as in ws#1104, which stopped
   // ws keeping the upgrade request).
   const responses = new WeakMap<FastifyRequest, ServerResponse>()
+  const identities = new WeakMap<FastifyRequest, Identity>()
 
   /**
    * Refuses an upgrade before it happens: 503 when full, 403 for a foreign
@@ -54,6 +60,15 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       done(new PUBSUB_ERR_FORBIDDEN(`origin ${origin.slice(0, 100)} is not allowed`))
       return
     }
+    if (opts.authenticator !== undefined) {
+      // Refused here, as HTTP 401, rather than an open connection that fails later.
+      try {
+        identities.set(request, authenticate(opts.authenticator, request))
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+    }
     responses.set(request, reply.raw)
     admitted++
     done()
@@ -78,7 +93,9 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       log,
       maxBufferedBytes: opts.maxBufferedBytes,
       closeGrace: opts.closeGrace,
-      rateLimit: opts.rateLimit
+      rateLimit: opts.rateLimit,
+      identity: identities.get(request),
+      authenticator: opts.authenticator
     })
     connections.add(connection)
     broker.counters.connections++
@@ -106,7 +123,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       log.info({ clientId, err }, 'websocket error')
       connection.failed()
     })
-    log.info({ clientId, remoteAddress: request.ip }, 'client connected')
+    log.info({ clientId, sub: connection.sub, remoteAddress: request.ip }, 'client connected')
   })
 
   const heartbeat = setInterval(() => {

@@ -157,3 +157,26 @@ t.test("the browser's EventSource gets SSE and resumes by itself after the serve
   t.same(await page.evaluate('window.seqs'), [1, 2, 3, 4, 5, 6], 'the two published while away came with the reconnect, once')
   await page.evaluate('window.source.close()')
 })
+
+t.test('with auth on, the console connects with the token from its field, and not without', { skip: missing }, async (t) => {
+  const secret = 'console-test-secret-0123456789abcdef'
+  const { app, url } = await listen(t, { auth: { secret } })
+  const { createSigner } = await import('fast-jwt')
+  const jwt = createSigner({ key: secret })({ sub: 'console-user', pubsub: { subscribe: ['>'], publish: ['>'] } })
+  const browser = await launch(t)
+  // Without a token the upgrade is refused (401): Chromium logs that, as it should.
+  const page = await browser.newPage()
+  page.setDefaultTimeout(10_000)
+  await page.goto(`${url}/`)
+  await page.waitForSelector('#state[data-state="reconnecting"]')
+  await page.fill('#token', jwt)
+  await page.press('#token', 'Enter')
+  await page.waitForSelector('#state[data-state="open"]')
+  t.match(page.url(), /#token=/, 'kept in the fragment, never sent in a request line')
+  await subscribeInPage(page, 'secured')
+  await app.pubsub.publish('secured', 'for console-user')
+  await page.waitForSelector('#log li[data-topic="secured"]')
+  await page.click('#refresh-topics')
+  await page.waitForSelector('#topics tr[data-topic="secured"]')
+  t.same((await app.pubsub.topic('secured'))?.clients, ['console-user'])
+})

@@ -5,7 +5,7 @@ import * as errors from '../../src/pubsub/errors.js'
 const CONTRACT_CODES = ['BAD_JSON', 'BAD_REQUEST', 'UNKNOWN_ACTION', 'INVALID_TOPIC', 'BAD_FRAME',
   'TOO_MANY_SUBSCRIPTIONS', 'RATE_LIMITED', 'FORBIDDEN', 'UNAVAILABLE']
 // Errors that never reach a WebSocket frame.
-const NOT_ON_THE_WIRE = ['OPTION', 'TOPIC_NOT_FOUND', 'BAD_CURSOR']
+const NOT_ON_THE_WIRE = ['OPTION', 'TOPIC_NOT_FOUND', 'BAD_CURSOR', 'UNAUTHORIZED']
 
 t.test('each export is named after its code, and every wire code is in the contract', async (t) => {
   const constructors = Object.entries(errors).filter(([name]) => name.startsWith('PUBSUB_ERR_'))

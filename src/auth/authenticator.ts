@@ -1,0 +1,113 @@
+import { createPublicKey, timingSafeEqual, type JsonWebKey } from 'node:crypto'
+import { createDecoder, createVerifier, type Algorithm } from 'fast-jwt'
+import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAUTHORIZED } from '../pubsub/errors.js'
+import { isPattern } from '../pubsub/topic.js'
+import type { Grants } from './grants.js'
+
+/** How tokens are checked. One of `secret`, `publicKey` or `jwks` turns auth on. */
+export interface AuthOptions {
+  /** HS256 shared secret. */
+  secret?: string
+  /** PEM of an RSA (RS256) or EC P-256 (ES256) public key. */
+  publicKey?: string
+  /** A JWK set (RSA or EC P-256 keys, chosen by the token's `kid`). */
+  jwks?: { keys: JsonWebKey[] }
+  /** A static key for backend publishers over REST (`Authorization: Bearer <key>`): may publish anywhere. */
+  apiKey?: string
+  /** Seconds of clock skew tolerated on `exp` and `nbf` (default 0). */
+  clockTolerance?: number
+}
+
+/** Who is on the other end, from a verified token. */
+export interface Identity extends Grants {
+  sub: string
+  /** When the token expires, ms since the Unix epoch; undefined when it has no `exp`. */
+  expiresAt: number | undefined
+}
+
+type Verify = (token: string) => Record<string, unknown>
+
+const API_KEY_IDENTITY: Identity = Object.freeze({ sub: 'api-key', subscribe: [], publish: ['>'], expiresAt: undefined })
+
+/**
+ * Verifies JWTs with fast-jwt (the library under @fastify/jwt): signature,
+ * an allowlisted algorithm per key (a token signed otherwise is refused, the
+ * `none` algorithm included), `exp` and `nbf`. Keys are read once.
+ */
+export class Authenticator {
+  readonly #verify: Verify
+  readonly #apiKey: Buffer | undefined
+
+  constructor (options: AuthOptions) {
+    const sources = [options.secret, options.publicKey, options.jwks].filter((source) => source !== undefined)
+    if (sources.length !== 1) throw new PUBSUB_ERR_OPTION('auth', Object.keys(options), 'exactly one of secret, publicKey, jwks')
+    const common = { clockTolerance: (options.clockTolerance ?? 0) * 1000, cache: true }
+    try {
+      if (options.secret !== undefined) {
+        this.#verify = createVerifier({ ...common, key: options.secret, algorithms: ['HS256'] })
+      } else if (options.publicKey !== undefined) {
+        this.#verify = createVerifier({ ...common, key: options.publicKey, algorithms: [algorithmOf(options.publicKey)] })
+      } else {
+        this.#verify = jwksVerifier((options.jwks as { keys: JsonWebKey[] }).keys, common)
+      }
+    } catch (err) {
+      throw new PUBSUB_ERR_OPTION('auth', (err as Error).message, 'an RSA or EC P-256 public key (PEM), or a JWK set of them')
+    }
+    this.#apiKey = options.apiKey === undefined ? undefined : Buffer.from(options.apiKey)
+  }
+
+  /** The identity a token proves; throws PUBSUB_ERR_UNAUTHORIZED saying why not. */
+  verify (token: string): Identity {
+    let claims: Record<string, unknown>
+    try {
+      claims = this.#verify(token)
+    } catch (err) {
+      throw new PUBSUB_ERR_UNAUTHORIZED(`invalid token: ${(err as Error).message}`)
+    }
+    const sub = claims.sub
+    if (typeof sub !== 'string' || sub === '') throw new PUBSUB_ERR_UNAUTHORIZED('invalid token: no sub')
+    const grants = claims.pubsub as Partial<Record<keyof Grants, unknown>> | undefined
+    return {
+      sub,
+      subscribe: patterns(grants?.subscribe),
+      publish: patterns(grants?.publish),
+      expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined
+    }
+  }
+
+  /** A REST caller's identity: the API key, or a token. */
+  verifyBearer (token: string): Identity {
+    if (this.#apiKey !== undefined) {
+      const given = Buffer.from(token)
+      if (given.length === this.#apiKey.length && timingSafeEqual(given, this.#apiKey)) return API_KEY_IDENTITY
+    }
+    return this.verify(token)
+  }
+}
+
+/** Grant lists as given, keeping only valid patterns: a malformed grant grants nothing. */
+function patterns (value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string' && isPattern(item)) : []
+}
+
+function algorithmOf (key: string | JsonWebKey): Algorithm {
+  const type = typeof key === 'string' ? createPublicKey(key).asymmetricKeyType : createPublicKey({ key, format: 'jwk' }).asymmetricKeyType
+  if (type === 'rsa') return 'RS256'
+  if (type === 'ec') return 'ES256'
+  throw new Error(`a ${String(type)} key`)
+}
+
+/** One verifier per key of the set, picked by the token header's `kid`. */
+function jwksVerifier (keys: JsonWebKey[], common: { clockTolerance: number, cache: boolean }): Verify {
+  const byKid = new Map<string, Verify>()
+  for (const jwk of keys) {
+    const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+    byKid.set(String(jwk.kid), createVerifier({ ...common, key: pem, algorithms: [algorithmOf(jwk)] }))
+  }
+  const decode = createDecoder({ complete: true })
+  return (token) => {
+    const verify = byKid.get(String((decode(token) as { header: { kid?: unknown } }).header.kid))
+    if (verify === undefined) throw new Error('no key with this kid')
+    return verify(token)
+  }
+}
