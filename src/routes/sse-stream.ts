@@ -36,6 +36,8 @@ export class SseStream {
   // Live events wait here until the `subscribed` event and the replay are out.
   #held: Held[] | undefined = []
   #heldBytes = 0
+  /** The last replayed seq: a live copy of a replayed message arriving late is dropped (see Connection). */
+  #floor = -1
 
   constructor ({ response, scheduler, broker, clientId, log, maxBufferedBytes }: SseStreamOptions) {
     this.clientId = clientId
@@ -69,11 +71,14 @@ export class SseStream {
     const held = this.#held as Held[]
     this.#held = undefined
     for (const { seq, event } of held) if (seq > floor) this.#write(event)
+    this.#floor = floor
   }
 
   deliver (message: Message, subscription: string | undefined): void {
     const event = message.sseEvent(subscription)
     if (this.#held === undefined) {
+      if (message.seq <= this.#floor) return
+      this.#floor = -1
       this.#write(event)
       return
     }

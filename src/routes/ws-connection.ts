@@ -87,10 +87,18 @@ export class Connection {
   #tail: Promise<void> = Promise.resolve()
   /** Requests other than publish queued or running: while any is, publishes queue behind them. */
   #barriers = 0
+  /** Requests queued behind others and not started: a new publish queues behind them too. */
+  #waiting = 0
   // Frames held back for the subscription whose ack (and replay) is not sent
   // yet: the ack comes first, whatever the engine. Requests run one at a
   // time, so there is at most one such subscription.
   #heldKey: string | undefined
+  /**
+   * After a recovering subscribe, the last replayed seq per topic: a network
+   * engine's live copy of a replayed message may come after the replay; it
+   * is dropped. The first live message above the floor removes it.
+   */
+  readonly #floors = new Map<string, number>()
   #held: Array<{ seq: number, frame: Buffer }> = []
   #heldBytes = 0
 
@@ -124,19 +132,22 @@ export class Connection {
       this.#tail = this.#tail.then(() => { this.#fail(err, undefined) })
       return
     }
-    if (request.action === 'publish' && this.#barriers === 0) {
-      // A publish with only publishes ahead of it starts at once: a burst of
-      // them reaches the engine together (one pipelined write to Redis, one
-      // fan-out burst), while their acks still go out in request order.
+    if (request.action === 'publish' && this.#barriers === 0 && this.#waiting === 0) {
+      // A publish with only running publishes ahead of it starts at once: a
+      // burst of them reaches the engine together (one pipelined write to
+      // Redis, one fan-out burst), while their acks still go out in order.
       const reply = this.#publish(request)
       this.#tail = this.#tail.then(async () => { (await reply)() })
       return
     }
     // Anything else waits for the requests ahead, and publishes wait for it:
-    // a publish after a subscribe sees that subscription live.
+    // a publish after a subscribe sees that subscription live, and one behind
+    // a waiting publish cannot overtake it.
     const barrier = request.action !== 'publish'
     if (barrier) this.#barriers++
+    this.#waiting++
     this.#tail = this.#tail.then(async () => {
+      this.#waiting--
       await this.#handle(request)
       if (barrier) this.#barriers--
     })
@@ -212,6 +223,13 @@ export class Connection {
   }
 
   deliver (message: Message, subscription: string | undefined): void {
+    if (this.#floors.size !== 0 && subscription === undefined) {
+      const floor = this.#floors.get(message.topic)
+      if (floor !== undefined) {
+        if (message.seq <= floor) return
+        this.#floors.delete(message.topic)
+      }
+    }
     const frame = message.frame(subscription)
     if (this.#heldKey === undefined || this.#heldKey !== (subscription ?? message.topic)) {
       this.#write(frame)
@@ -252,6 +270,7 @@ export class Connection {
         return
       case 'unsubscribe':
         await this.#session.unsubscribe(request.topic)
+        this.#floors.delete(request.topic)
         this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
         return
       case 'publish':
@@ -274,6 +293,7 @@ export class Connection {
     const key = request.topic
     const identity = this.#identity
     if (identity !== undefined && !maySubscribe(identity, key)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${key.slice(0, 300)}`)
+    this.#floors.delete(key)
     this.#heldKey = key
     // Live messages up to this seq were in the replay.
     let floor = -1
@@ -294,6 +314,7 @@ export class Connection {
       this.#held = []
       this.#heldBytes = 0
       for (const { seq, frame } of held) if (seq > floor) this.#write(frame)
+      if (floor >= 0) this.#floors.set(key, floor)
     }
   }
 

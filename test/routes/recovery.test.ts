@@ -118,21 +118,34 @@ t.test('GET /topics/:topic lists subscribers\' client ids, up to presenceLimit',
  * the first and keep the second.
  */
 class OverlappingEngine extends MemoryEngine {
+  /** Resolves once the late copies of the last recovering subscribe were delivered. */
+  late: Promise<void> = Promise.resolve()
+
   override async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
     const result = await super.subscribe(session, key, recovery)
-    for (const message of result.replay ?? []) session.subscriber.deliver(message, undefined)
+    const replay = result.replay ?? []
+    for (const message of replay) session.subscriber.deliver(message, undefined)
     if (recovery !== undefined) await this.publish(key, '"during"')
+    // And late: after the subscribe has resolved, as a subscriber connection slower than the command one delivers.
+    this.late = new Promise((resolve) => {
+      setImmediate(() => {
+        for (const message of replay) session.subscriber.deliver(message, undefined)
+        resolve()
+      })
+    })
     return result
   }
 }
 
 t.test('live deliveries that overlap the replay are dropped, new ones kept: WebSocket and SSE', async (t) => {
-  const { app, url } = await listen(t, { engine: new OverlappingEngine() })
+  const engine = new OverlappingEngine()
+  const { app, url } = await listen(t, { engine })
   const { epoch } = await app.pubsub.publish('overlap', 1)
   for (let i = 2; i <= 4; i++) await app.pubsub.publish('overlap', i)
   const c = await connectWelcomed(t, url)
   c.send({ action: 'subscribe', topic: 'overlap', since: 1, epoch, id: 1 })
   t.match(await c.next(), { type: 'ack', recovered: true, seq: 4 })
+  await engine.late
   await app.pubsub.publish('overlap', 6)
   t.same((await c.take(5)).map((f) => [f.seq, f.data]), [[2, 2], [3, 3], [4, 4], [5, 'during'], [6, 6]])
   t.same(await c.drain(), [], 'no duplicate')
@@ -143,6 +156,7 @@ t.test('live deliveries that overlap the replay are dropped, new ones kept: WebS
   const events = (): number => (text.match(/\n\n/g) ?? []).length
   // retry, subscribed, replay 2..6, then 7 published during the subscribe
   while (events() < 8) text += new TextDecoder().decode((await reader.read()).value)
+  await engine.late
   await app.pubsub.publish('overlap', 8)
   while (events() < 9) text += new TextDecoder().decode((await reader.read()).value)
   await reader.cancel()
