@@ -127,6 +127,8 @@ export class RedisEngine implements Engine {
     this.#subscriber.once('ready', () => {
       this.#subscriber.subscribe(this.#probeChannel).then(() => { this.#probing = true }, () => {})
     })
+    // After any reconnect, a probe sent before it is lost: start over.
+    this.#subscriber.on('ready', () => { this.#probeSeen = true })
     this.#subscriber.on('message', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
     this.#subscriber.on('pmessage', (_glob: string, channel: string, payload: string) => { this.#onMessage(channel, payload) })
     this.#heartbeat = setInterval(() => { void this.#beat() }, this.#heartbeatMs)
@@ -149,6 +151,8 @@ export class RedisEngine implements Engine {
   }
 
   async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
+    // A repeated subscribe that fails must not take the first one with it.
+    const had = session.keys.has(key)
     this.#index.add(session, key)
     try {
       await this.#listen(key)
@@ -164,7 +168,7 @@ export class RedisEngine implements Engine {
       if (replay !== undefined && replay.length > 0) result.replay = replay
       return result
     } catch (err) {
-      this.#index.remove(session, key)
+      if (!had) this.#index.remove(session, key)
       void this.#writePresence(key)
       this.#listen(key).catch(() => {})
       throw err
@@ -335,14 +339,20 @@ export class RedisEngine implements Engine {
     this.#index.deliver(new Message(topic, seq, epoch, Number(payload.slice(second + 1, third)), payload.slice(third + 1)))
   }
 
+  /**
+   * The entries still within historyTtl. Nodes' clocks differ, so a middle
+   * entry may look older than a later one: everything up to the last expired
+   * entry goes, so that what is kept has no gap.
+   */
   #retained (entries: string[]): Retained[] {
     const oldest = Date.now() - this.#historyTtl
-    const retained: Retained[] = []
+    let retained: Retained[] = []
     for (const entry of entries) {
       const first = entry.indexOf('\n')
       const second = entry.indexOf('\n', first + 1)
       const ts = Number(entry.slice(first + 1, second))
-      if (ts >= oldest) retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
+      if (ts < oldest) retained = []
+      else retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
     }
     return retained
   }
@@ -367,9 +377,10 @@ export class RedisEngine implements Engine {
     const counts = new Map<string, { count: number, clients: string[] }>()
     for (const hash of results.slice(0, -1) as Array<Record<string, string>>) {
       for (const [name, value] of Object.entries(hash)) {
-        const [count, ...clients] = value.split(' ')
+        // [count, ...client ids] (a sub may hold any character)
+        const [count, ...clients] = JSON.parse(value) as [number, ...string[]]
         const entry = counts.get(name) ?? { count: 0, clients: [] }
-        entry.count += Number(count)
+        entry.count += count
         entry.clients.push(...clients)
         counts.set(name, entry)
       }
@@ -398,8 +409,7 @@ export class RedisEngine implements Engine {
 
   /** This node's figure for one key, as other nodes read it. */
   #presenceValue (key: string): string {
-    const ids = this.#index.clientIds(key, PRESENCE_IDS)
-    return [String(this.#index.count(key)), ...ids].join(' ')
+    return JSON.stringify([this.#index.count(key), ...this.#index.clientIds(key, PRESENCE_IDS)])
   }
 
   async #writePresence (key: string): Promise<void> {
@@ -421,11 +431,14 @@ export class RedisEngine implements Engine {
    * makes ioredis subscribe to everything again.
    */
   async #beat (): Promise<void> {
-    // Two heartbeats without the probe back, so that a slow moment is not taken for a dead subscription.
-    this.#probeMisses = this.#probeSeen ? 0 : this.#probeMisses + 1
-    if (this.#probing && this.#probeMisses >= 2 && this.#subscriber.status === 'ready') {
+    // Two heartbeats without the probe back, so that a slow moment is not
+    // taken for a dead subscription; no verdict while the connection is down.
+    const subscribed = this.#probing && this.#subscriber.status === 'ready'
+    this.#probeMisses = this.#probeSeen || !subscribed ? 0 : this.#probeMisses + 1
+    if (this.#probeMisses >= 2) {
       this.#log?.warn({ nodeId: this.nodeId }, 'redis subscription probe lost: resubscribing')
       this.#probeMisses = 0
+      this.#probeSeen = true
       this.#subscriber.disconnect(true)
     }
     try {
@@ -440,7 +453,8 @@ export class RedisEngine implements Engine {
       multi.zremrangebyscore(this.#key('nodes'), '-inf', Date.now() - 3 * this.#heartbeatMs)
       for (const topic of this.#index.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
       await multi.exec()
-      if (this.#probeSeen || this.#probeMisses === 0) {
+      // A new probe only once the last one came back, through a live subscription.
+      if (this.#probeSeen && this.#subscriber.status === 'ready') {
         this.#probe = nanoid(8)
         this.#probeSeen = false
         await this.#command.publish(this.#probeChannel, this.#probe)

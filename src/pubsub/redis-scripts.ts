@@ -22,6 +22,8 @@ if size > 0 then
   redis.call('LTRIM', KEYS[2], -size, -1)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  -- Topics whose last message has expired leave the index, so it stays bounded.
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[5])))
 end
 local reached = redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
 return { seq, epoch, reached }

@@ -57,6 +57,26 @@ if (missing !== false) {
     await t.rejects(engine.publish('x', '1'), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'engine is closed' })
   })
 
+  t.test('nodes with skewed clocks: a replay starts after the last expired entry, never with a gap', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix, historyTtl: 60_000 })
+    await engine.ready()
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    for (let i = 1; i <= 4; i++) await broker.publish('skew', i)
+    // Rewrite the history as two nodes with clocks a minute apart would have: 1 and 3 look expired.
+    const old = Date.now() - 120_000
+    const fresh = Date.now()
+    const entries = [`1\n${old}\n1`, `2\n${fresh}\n2`, `3\n${old}\n3`, `4\n${fresh}\n4`]
+    const resp = ['DEL', `${prefix}history:skew`]
+    await redis.run(`*2\r\n${resp.map((part) => `$${part.length}\r\n${part}`).join('\r\n')}`)
+    const push = ['RPUSH', `${prefix}history:skew`, ...entries]
+    await redis.run(`*${push.length}\r\n${push.map((part) => `$${Buffer.byteLength(part)}\r\n${part}`).join('\r\n')}`)
+    const page = await broker.history('skew')
+    t.same(page?.messages.map((m) => m.seq), [4], 'not 2 and 4')
+    t.equal(page?.first, 4)
+  })
+
   t.test('ready() gives up when Redis never answers', async (t) => {
     const engine = new RedisEngine({ url: 'redis://127.0.0.1:1', timeout: 100 })
     t.teardown(() => engine.close())
