@@ -121,6 +121,9 @@ type Frame = Record<string, unknown>
 
 /** Failures that say the request may succeed on another try, not that the server refused it. */
 const transient = new Set(['TIMEOUT', 'DISCONNECTED', 'CLOSED', 'QUEUE_FULL'])
+/** Server answers that mean "not now" (the engine is away, too many requests): a subscribe is tried again. */
+const retryLater = new Set(['UNAVAILABLE', 'RATE_LIMITED'])
+const RETRY_MS = 1000
 
 export class PubsubClient extends Emitter<ClientEvents> {
   readonly url: string
@@ -259,6 +262,13 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#request(frame, (reply) => { this.#subscribed(subscription, reply) }).catch((error: PubsubClientError) => {
       // Dropped on the way: the next connection subscribes again.
       if (transient.has(error.code) || this.#subscriptions.get(topic) !== subscription) return
+      if (retryLater.has(error.code)) {
+        this.emit('error', error)
+        setTimeout(() => {
+          if (this.#state === 'open' && this.#subscriptions.get(topic) === subscription && !subscription.acked) this.#sendSubscribe(subscription)
+        }, RETRY_MS)
+        return
+      }
       this.#subscriptions.delete(topic)
       subscription.reject(error)
       this.emit('error', error)
@@ -385,6 +395,8 @@ export class PubsubClient extends Emitter<ClientEvents> {
   }
 
   #onFrame (data: unknown): void {
+    // ws may still hand over a frame read before close() took effect.
+    if (this.#state === 'closed') return
     let frame: Frame
     try {
       frame = JSON.parse(data as string)
@@ -423,13 +435,13 @@ export class PubsubClient extends Emitter<ClientEvents> {
   #onMessage (frame: Frame): void {
     const topic = frame.topic as string
     const seq = frame.seq as number
-    // A seq at or below the position was handed over already: exactly once,
-    // whatever a server does around a resubscribe.
+    // Not dropped when seq goes back: that is a new epoch (say Redis restarted
+    // empty), which message frames do not name; the next resubscribe says
+    // recovered: false.
     const position = this.#positions.get(topic)
-    const seen = position !== undefined && seq <= position.seq
-    if (position !== undefined && !seen) position.seq = seq
+    if (position !== undefined) position.seq = seq
     const exact = this.#subscriptions.get(topic)
-    if (exact !== undefined && !seen) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
+    if (exact !== undefined) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
     // The server sends a message once per connection however many of our
     // subscriptions match it; each local subscription gets its own call.
     for (const subscription of this.#subscriptions.values()) {

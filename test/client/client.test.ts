@@ -351,3 +351,19 @@ t.test('once listens for one event; the returned function stops a listener', asy
   t.equal(onces, 1)
   t.equal(ons, 0)
 })
+
+t.test('frames still arriving after close() are ignored', async (t) => {
+  const { url, server } = await scriptedServer(t, () => {})
+  server.on('connection', (socket) => {
+    // Right behind the welcome, in the same burst.
+    socket.send(JSON.stringify({ type: 'message', topic: 'late', data: 1, seq: 1, ts: 0 }))
+  })
+  const client = sdk(t, url)
+  let handled = 0
+  client.subscribe('late', () => { handled++ })
+  client.on('welcome', () => { void client.close() })
+  await client.connect()
+  await client.close()
+  t.equal(handled, 0)
+  t.equal(client.state, 'closed')
+})

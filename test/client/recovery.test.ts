@@ -39,20 +39,39 @@ for (const seed of seeds) {
   })
 }
 
-t.test('a message the client has seen already is not handed over twice', async (t) => {
+t.test('a seq that goes back (a new epoch the frame cannot name) is handed over, not taken for a duplicate', async (t) => {
   const message = (seq: number): string => JSON.stringify({ type: 'message', topic: 'dup', data: seq, seq, ts: 0 })
   const { url } = await scriptedServer(t, (request, socket) => {
     socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: 'dup', seq: 0, epoch: 'e' }))
-    for (const seq of [1, 1, 2, 1, 3]) socket.send(message(seq))
+    for (const seq of [1, 2, 1, 2]) socket.send(message(seq))
   })
   const client = sdk(t, url)
   await client.connect()
   const inbox = new Inbox<PubsubMessage>()
-  const pattern = new Inbox<PubsubMessage>()
   client.subscribe('dup', inbox.push)
-  client.subscribe('d*', () => {})
-  client.subscribe('*', pattern.push)
-  for (let i = 0; i < 3; i++) await inbox.next()
-  t.same(inbox.items.map((m) => m.seq), [1, 2, 3])
-  t.same(client.position('dup'), { seq: 3, epoch: 'e' })
+  for (let i = 0; i < 4; i++) await inbox.next()
+  t.same(inbox.items.map((m) => m.seq), [1, 2, 1, 2])
+  t.same(client.position('dup'), { seq: 2, epoch: 'e' }, 'the next resubscribe asks from there; the server answers recovered: false')
+})
+
+t.test('a resubscribe answered UNAVAILABLE or RATE_LIMITED is tried again', async (t) => {
+  let subscribes = 0
+  const { url } = await scriptedServer(t, (request, socket) => {
+    if (request.action !== 'subscribe') return
+    subscribes++
+    const code = subscribes === 1 ? 'UNAVAILABLE' : subscribes === 2 ? 'RATE_LIMITED' : undefined
+    socket.send(JSON.stringify(code === undefined
+      ? { type: 'ack', id: request.id, action: 'subscribe', topic: request.topic, seq: 0, epoch: 'e' }
+      : { type: 'error', id: request.id, code, message: 'not now' }))
+  })
+  const client = sdk(t, url)
+  const errors = new Inbox<{ code: string }>()
+  client.on('error', errors.push)
+  await client.connect()
+  const subscription = client.subscribe('later', () => {})
+  t.match(await errors.next(), { code: 'UNAVAILABLE' })
+  t.match(await errors.next(), { code: 'RATE_LIMITED' })
+  t.match(await subscription.ready, { topic: 'later', epoch: 'e' }, 'the third try is acknowledged')
+  t.equal(subscribes, 3)
+  t.same(client.subscriptions, ['later'])
 })
