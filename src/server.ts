@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import cluster from 'node:cluster'
 import fastifyPubsub from './app.js'
+import { redactToken } from './auth/http.js'
 import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
 
@@ -22,7 +23,16 @@ if (config.workers > 1 && cluster.isPrimary) {
 }
 
 async function serve (config: Config): Promise<void> {
-  const app = Fastify({ logger: { level: config.logLevel, redact: ['req.headers.authorization'] } })
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      // Browsers send their token in the query (?token=): never in the logs.
+      serializers: {
+        req: (request) => ({ method: request.method, url: redactToken(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
+      }
+    }
+  })
 
   let closing = false
   async function shutdown (signal: string): Promise<void> {

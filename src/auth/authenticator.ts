@@ -37,11 +37,13 @@ const API_KEY_IDENTITY: Identity = Object.freeze({ sub: 'api-key', subscribe: []
 export class Authenticator {
   readonly #verify: Verify
   readonly #apiKey: Buffer | undefined
+  readonly #toleranceMs: number
 
   constructor (options: AuthOptions) {
     const sources = [options.secret, options.publicKey, options.jwks].filter((source) => source !== undefined)
     if (sources.length !== 1) throw new PUBSUB_ERR_OPTION('auth', Object.keys(options), 'exactly one of secret, publicKey, jwks')
-    const common = { clockTolerance: (options.clockTolerance ?? 0) * 1000, cache: true }
+    this.#toleranceMs = (options.clockTolerance ?? 0) * 1000
+    const common = { clockTolerance: this.#toleranceMs, cache: true }
     try {
       if (options.secret !== undefined) {
         this.#verify = createVerifier({ ...common, key: options.secret, algorithms: ['HS256'] })
@@ -71,7 +73,8 @@ export class Authenticator {
       sub,
       subscribe: patterns(grants?.subscribe),
       publish: patterns(grants?.publish),
-      expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined
+      // The same tolerance as the check: a token just accepted is not closed at once.
+      expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 + this.#toleranceMs : undefined
     }
   }
 

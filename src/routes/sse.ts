@@ -6,6 +6,7 @@ import { FlushScheduler } from '../protocol/frame-writer.js'
 import type { Broker } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
 import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../pubsub/errors.js'
+import { MAX_INT32 } from '../pubsub/options.js'
 import { isPattern } from '../pubsub/topic.js'
 import type { Authenticator } from '../auth/authenticator.js'
 import { maySubscribe } from '../auth/grants.js'
@@ -46,9 +47,8 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
   }, async (request, reply) => {
     const topic = request.params['*']
     if (!isPattern(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(topic.slice(0, 300))
-    if (opts.authenticator !== undefined && !maySubscribe(authenticate(opts.authenticator, request), topic)) {
-      throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${topic}`)
-    }
+    const identity = opts.authenticator === undefined ? undefined : authenticate(opts.authenticator, request)
+    if (identity !== undefined && !maySubscribe(identity, topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${topic}`)
     // Node joins a repeated header into one string (only set-cookie is an array).
     const recovery = parseEventId(request.headers['last-event-id'] as string | undefined ?? request.query.lastEventId)
     if (broker.counters.connections >= opts.maxConnections) throw new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`)
@@ -69,7 +69,12 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
     const stream = new SseStream({ response, scheduler, broker, clientId, log, maxBufferedBytes: opts.maxBufferedBytes })
     streams.add(stream)
     broker.counters.connections++
+    // Like a WebSocket, a stream ends when its token expires (EventSource
+    // then reconnects with the token of its URL, and gets 401 if stale).
+    const left = identity?.expiresAt === undefined ? MAX_INT32 + 1 : identity.expiresAt - Date.now()
+    const expiry = left > MAX_INT32 ? undefined : setTimeout(() => { stream.fail('FORBIDDEN', 'token expired') }, Math.max(0, left))
     response.on('close', function responseOnClose () {
+      clearTimeout(expiry)
       streams.delete(stream)
       broker.counters.connections--
       stream.closed()

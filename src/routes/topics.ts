@@ -19,12 +19,14 @@ const topicsRoute: FastifyPluginAsyncTypebox<TopicsRouteOptions> = async (fastif
   const broker = fastify.getDecorator<Broker>('pubsub')
   const authenticator = opts.authenticator
   if (authenticator !== undefined) {
+    // Listing needs any valid token; one topic (its presence: who is
+    // subscribed) and its history need a subscribe grant for it.
     fastify.addHook('onRequest', async (request) => {
       const identity = authenticate(authenticator, request)
       const path = (request.params as { '*'?: string })['*']
-      if (path?.endsWith(HISTORY) === true && !maySubscribe(identity, path.slice(0, -HISTORY.length))) {
-        throw new PUBSUB_ERR_FORBIDDEN(`not allowed to read the history of ${path.slice(0, 300)}`)
-      }
+      if (path === undefined) return
+      const topic = path.endsWith(HISTORY) ? path.slice(0, -HISTORY.length) : path
+      if (!maySubscribe(identity, topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to read ${topic.slice(0, 300)}`)
     })
   }
 

@@ -131,6 +131,8 @@ t.test('REST: 401 without or with a bad token, 403 outside the grants, the API k
   await app.pubsub.publish('news.sports', 1)
   t.equal((await fetch(`${url}/topics/news.sports/history?token=${token()}`)).status, 200)
   t.equal((await fetch(`${url}/topics/other/history?token=${token()}`)).status, 403)
+  t.equal((await fetch(`${url}/topics/news.sports?token=${token()}`)).status, 200)
+  t.equal((await fetch(`${url}/topics/other?token=${token()}`)).status, 403, "a topic's presence needs a grant for it")
   t.equal((await fetch(`${url}/health`)).status, 200, 'probes stay open')
   t.equal((await fetch(`${url}/sse/news.sports`)).status, 401)
   t.equal((await fetch(`${url}/sse/other?token=${token()}`)).status, 403)
@@ -268,4 +270,11 @@ t.test('the SDK closed while its token provider works opens nothing; a token wit
   const noExp = new PubsubClient({ url: url.replace(/^http/, 'ws') + '/ws', WebSocket, token: () => token({ exp: undefined }) })
   t.teardown(() => noExp.close())
   t.match(await noExp.connect(), { clientId: String })
+})
+
+t.test('clockTolerance accepts a token just past exp, and the connection is not closed for it at once', async (t) => {
+  const { url } = await listen(t, { auth: { secret, clockTolerance: 30 } })
+  const c = await connectWelcomed(t, url, { token: token({ exp: now() - 2 }) })
+  t.same(await c.drain(), [])
+  t.equal(c.ws.readyState, c.ws.OPEN)
 })

@@ -257,3 +257,15 @@ t.test('host app headers (CORS) go out with the stream', async (t) => {
   t.equal(stream.response.headers['access-control-allow-origin'], '*')
   t.match(stream.response.headers['content-type'], /^text\/event-stream/)
 })
+
+t.test('with auth on, a stream ends with an error event when its token expires', async (t) => {
+  const { createSigner } = await import('fast-jwt')
+  const secret = 'sse-expiry-secret-0123456789abcdef'
+  const { url } = await listen(t, { auth: { secret } })
+  const jwt = createSigner({ key: secret })({ sub: 'brief', pubsub: { subscribe: ['>'] }, exp: Math.floor(Date.now() / 1000) + 1 })
+  const stream = await sse(t, `${url}/sse/ticker?token=${jwt}`)
+  const ended = new Promise((resolve) => stream.response.on('end', resolve))
+  const events = await stream.until(2)
+  t.match(events[1], { event: 'error', data: { code: 'FORBIDDEN', message: 'token expired' } })
+  await ended
+})
