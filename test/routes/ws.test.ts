@@ -307,3 +307,28 @@ t.test('a publish right behind a subscribe waits for it, so the publisher gets i
   t.same(frames.filter((f) => f.type === 'ack').map((f) => f.id), [1, 2, 3], 'acks in request order')
   t.same(frames.filter((f) => f.type === 'message').map((f) => [f.seq, f.data]), [[1, 'mine'], [2, 'mine too']])
 })
+
+t.test('a publish arriving while earlier ones wait behind a subscribe does not overtake them', async (t) => {
+  // An engine whose publishes wait for the test, as a slow Redis would.
+  const gates: Array<() => void> = []
+  class SlowPublishes extends MemoryEngine {
+    override async publish (topic: string, json: string): ReturnType<MemoryEngine['publish']> {
+      await new Promise<void>((resolve) => gates.push(resolve))
+      return await super.publish(topic, json)
+    }
+  }
+  const { app, url } = await listen(t, { engine: new SlowPublishes({ historySize: 0 }) })
+  const c = await connectWelcomed(t, url)
+  c.send({ action: 'subscribe', topic: 'order', id: 's' })
+  c.send({ action: 'publish', topic: 'order', message: 1, id: 1 })
+  c.send({ action: 'publish', topic: 'order', message: 2, id: 2 })
+  await eventually(() => gates.length === 1)
+  c.send({ action: 'publish', topic: 'order', message: 3, id: 3 })
+  for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(gates.length, 1, 'publishes 2 and 3 wait for 1')
+  // Let them through one at a time, as they come.
+  await eventually(() => { gates.shift()?.(); return app.pubsub.counters.published.ws === 3 })
+  const frames = await c.take(7)
+  t.same(frames.filter((f) => f.type === 'message').map((f) => [f.data, f.seq]), [[1, 1], [2, 2], [3, 3]], 'the engine saw them in request order')
+  t.same(frames.filter((f) => f.type === 'ack').map((f) => f.id), ['s', 1, 2, 3])
+})
