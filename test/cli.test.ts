@@ -1,0 +1,77 @@
+// The `fastify-pubsub` command, run as a process the way a terminal runs it.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { eventually, listen } from './helper.js'
+import { logLine } from './server-process.js'
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+
+function run (args: string[], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>, out: () => string, err: () => string } {
+  const child = spawn(process.execPath, [...process.execArgv, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (chunk: Buffer) => { out += String(chunk) })
+  child.stderr?.on('data', (chunk: Buffer) => { err += String(chunk) })
+  return { child, out: () => out, err: () => err }
+}
+
+async function finish (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, out: string, err: string }> {
+  const { child, out, err } = run(args, env)
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, out: out(), err: err() }
+}
+
+t.test('--help and --version', async (t) => {
+  const help = await finish(['--help'])
+  t.equal(help.code, 0)
+  t.match(help.out, /Usage:[\s\S]*fastify-pubsub pub <topic> <json>[\s\S]*fastify-pubsub sub/)
+  const version = await finish(['--version'])
+  t.equal(version.out.trim(), JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version)
+})
+
+t.test('a bad flag, an unknown command or missing arguments exit 2 with the usage', async (t) => {
+  for (const args of [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b']]) {
+    const result = await finish(args)
+    t.equal(result.code, 2, args.join(' '))
+    t.match(result.err, /^fastify-pubsub: .+\n\nUsage:/, args.join(' '))
+  }
+})
+
+t.test('pub and sub against a running server, as JSON lines', async (t) => {
+  const { app, url } = await listen(t)
+  const sub = run(['sub', 'news.*', '--url', url])
+  t.teardown(() => sub.child.kill('SIGKILL'))
+  await eventually(async () => (await app.pubsub.topics()).patterns.length === 1, 15_000)
+  const pub = await finish(['pub', 'news.sports', '{"score":"2-1"}', '--url', url])
+  t.equal(pub.code, 0)
+  t.match(JSON.parse(pub.out), { topic: 'news.sports', seq: 1, delivered: 1 })
+  await eventually(() => sub.out().includes('\n'))
+  t.match(JSON.parse(sub.out().split('\n')[0] as string), { topic: 'news.sports', data: { score: '2-1' }, seq: 1, subscription: 'news.*' })
+  const exited = once(sub.child, 'exit')
+  sub.child.kill('SIGINT')
+  t.same(await exited, [0, null], 'SIGINT ends sub cleanly')
+
+  const refused = await finish(['pub', 'news.*', '1', '--url', url, '--token', 'ignored-when-auth-is-off'])
+  t.equal(refused.code, 1)
+  t.match(JSON.parse(refused.err), { statusCode: 400, code: 'PUBSUB_ERR_INVALID_TOPIC' })
+  const badPattern = await finish(['sub', 'a..b', '--url', url])
+  t.equal(badPattern.code, 1)
+  t.match(badPattern.err, /INVALID_TOPIC/)
+  await app.close()
+  const away = await finish(['pub', 't', '1', '--url', `${url}/`])
+  t.equal(away.code, 1)
+  t.match(away.err, /cannot reach http:\/\/127.0.0.1:\d+: .*ECONNREFUSED/)
+})
+
+t.test('server flags override the environment', async (t) => {
+  const server = run(['--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], { PORT: '1', LOG_LEVEL: 'silent' })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  const listening = await logLine(server.child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
+  t.notMatch(String(listening.msg), /:1$/, 'PORT=1 lost to --port 0')
+  const exited = once(server.child, 'exit')
+  server.child.kill('SIGTERM')
+  t.same(await exited, [0, null])
+})
