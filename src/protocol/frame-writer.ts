@@ -48,22 +48,37 @@ export class FlushScheduler {
 /** The longest a frame waits in a busy turn before it is written. */
 const MAX_HOLD_MS = 2
 
-/** One connection's outgoing frames, in order. */
+export interface FrameWriterOptions {
+  /** Nothing is queued or written once this is false. */
+  isOpen: () => boolean
+  /** Takes the bytes: the TCP socket under a WebSocket, or an SSE response. */
+  socket: Writable
+  scheduler: FlushScheduler
+  /** Bytes waiting past which `send` calls `onOverflow` instead of queueing. */
+  maxBufferedBytes: number
+  /** A slow consumer: the owner ends the connection its own way (1013, or a cut stream). */
+  onOverflow: (bufferedAmount: number) => void
+}
+
+/**
+ * One connection's outgoing frames, in order, with the slow-consumer bound
+ * (maxBufferedBytes) and replay pacing that WebSocket and SSE share.
+ */
 export class FrameWriter {
   readonly #isOpen: () => boolean
   readonly #socket: Writable
   readonly #scheduler: FlushScheduler
+  readonly #maxBufferedBytes: number
+  readonly #onOverflow: (bufferedAmount: number) => void
   #frames: Buffer[] = []
   #bytes = 0
 
-  /**
-   * `socket` takes the bytes: the TCP socket under a WebSocket, or an SSE
-   * response. Nothing is written once `isOpen()` is false.
-   */
-  constructor (isOpen: () => boolean, socket: Writable, scheduler: FlushScheduler) {
+  constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow }: FrameWriterOptions) {
     this.#isOpen = isOpen
     this.#socket = socket
     this.#scheduler = scheduler
+    this.#maxBufferedBytes = maxBufferedBytes
+    this.#onOverflow = onOverflow
   }
 
   /** Bytes waiting: queued this turn plus what the socket has not sent yet. */
@@ -71,7 +86,35 @@ export class FrameWriter {
     return this.#bytes + this.#socket.writableLength
   }
 
-  push (frame: Buffer): void {
+  /**
+   * Every outgoing frame passes here. A client that lets more than
+   * maxBufferedBytes pile up is a slow consumer: the frame is not queued and
+   * `onOverflow` runs, so its backlog stops growing.
+   */
+  send (frame: Buffer): void {
+    if (!this.#isOpen()) return
+    const buffered = this.bufferedAmount
+    if (buffered > this.#maxBufferedBytes) {
+      this.#onOverflow(buffered)
+      return
+    }
+    this.#push(frame)
+  }
+
+  /**
+   * Queues `items` at the pace the client reads, pausing whenever half of
+   * maxBufferedBytes waits: a replay longer than the bound is paced, not
+   * taken for a slow consumer. Stops when the connection closes.
+   */
+  async sendPaced<T> (items: Iterable<T>, encode: (item: T) => Buffer): Promise<void> {
+    for (const item of items) {
+      if (this.bufferedAmount > this.#maxBufferedBytes / 2) await this.#drain()
+      if (!this.#isOpen()) return
+      this.#push(encode(item))
+    }
+  }
+
+  #push (frame: Buffer): void {
     if (this.#bytes === 0) this.#scheduler.add(this)
     this.#frames.push(frame)
     this.#bytes += frame.length
@@ -92,7 +135,7 @@ export class FrameWriter {
    * Writes what is queued and resolves once the socket has taken it all
    * below its high-water mark (`drain`), or has closed.
    */
-  async drain (): Promise<void> {
+  async #drain (): Promise<void> {
     this.flush()
     const socket = this.#socket
     if (!socket.writableNeedDrain) return

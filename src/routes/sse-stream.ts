@@ -45,7 +45,13 @@ export class SseStream {
     this.#broker = broker
     this.#log = log
     this.#maxBufferedBytes = maxBufferedBytes
-    this.#writer = new FrameWriter(() => this.#open, response, scheduler)
+    this.#writer = new FrameWriter({
+      isOpen: () => this.#open,
+      socket: response,
+      scheduler,
+      maxBufferedBytes,
+      onOverflow: (buffered) => { this.#slowConsumer(buffered) }
+    })
     this.#session = broker.connect(this)
   }
 
@@ -61,11 +67,9 @@ export class SseStream {
     let floor = -1
     if (result.recovered === true) {
       floor = (recovery as Recovery).since
-      for (const message of replay ?? []) {
-        if (this.#writer.bufferedAmount > this.#maxBufferedBytes / 2) await this.#writer.drain()
-        if (!this.#open) return
-        this.#writer.push(message.sseEvent())
-        floor = message.seq
+      if (replay !== undefined) {
+        await this.#writer.sendPaced(replay, (message) => message.sseEvent())
+        floor = (replay[replay.length - 1] as Message).seq
       }
     }
     const held = this.#held as Held[]
@@ -115,13 +119,7 @@ export class SseStream {
   }
 
   #write (event: Buffer): void {
-    if (!this.#open) return
-    const buffered = this.#writer.bufferedAmount
-    if (buffered > this.#maxBufferedBytes) {
-      this.#slowConsumer(buffered)
-      return
-    }
-    this.#writer.push(event)
+    this.#writer.send(event)
   }
 
   // No close code in SSE: the stream is cut, and EventSource comes back with Last-Event-ID.

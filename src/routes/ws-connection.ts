@@ -107,7 +107,14 @@ export class Connection {
     this.#authenticator = authenticator
     this.#setIdentity(identity)
     this.#ws = ws
-    this.#writer = new FrameWriter(() => ws.readyState === OPEN, socket, scheduler)
+    this.#writer = new FrameWriter({
+      // Once closing (1013 included) nothing more is queued.
+      isOpen: () => ws.readyState === OPEN,
+      socket,
+      scheduler,
+      maxBufferedBytes,
+      onOverflow: (buffered) => { this.#slowConsumer(buffered) }
+    })
     this.#broker = broker
     this.#log = log
     this.#maxBufferedBytes = maxBufferedBytes
@@ -304,7 +311,8 @@ export class Connection {
       if (result.recovered === true) {
         floor = request.since as number
         if (replay !== undefined) {
-          await this.#replay(replay)
+          // Paced: a replay longer than maxBufferedBytes is not a slow consumer.
+          await this.#writer.sendPaced(replay, (message) => message.frame())
           floor = (replay[replay.length - 1] as Message).seq
         }
       }
@@ -315,20 +323,6 @@ export class Connection {
       this.#heldBytes = 0
       for (const { seq, frame } of held) if (seq > floor) this.#write(frame)
       if (floor >= 0) this.#floors.set(key, floor)
-    }
-  }
-
-  /**
-   * Sends retained messages, pausing for the client to read whenever half of
-   * maxBufferedBytes is queued: a replay longer than the limit is paced, not
-   * a reason to close the connection.
-   */
-  async #replay (messages: Message[]): Promise<void> {
-    const budget = this.#maxBufferedBytes / 2
-    for (const message of messages) {
-      if (this.#writer.bufferedAmount > budget) await this.#writer.drain()
-      if (this.#ws.readyState !== OPEN) return
-      this.#writer.push(message.frame())
     }
   }
 
@@ -383,23 +377,15 @@ export class Connection {
     this.#write(encodeTextFrame(JSON.stringify(frame)))
   }
 
-  /**
-   * Every outgoing frame passes here. A client that lets more than
-   * maxBufferedBytes pile up is a slow consumer: its subscriptions end at
-   * once and it is closed with 1013, so its backlog stops growing.
-   */
+  /** Every outgoing frame passes here (FrameWriter applies the slow-consumer bound). */
   #write (frame: Buffer): void {
-    const ws = this.#ws
-    // Once closing (1013 included) nothing more is queued.
-    if (ws.readyState !== OPEN) return
-    const buffered = this.#writer.bufferedAmount
-    if (buffered > this.#maxBufferedBytes) {
-      this.#slowConsumer(buffered)
-      return
-    }
-    this.#writer.push(frame)
+    this.#writer.send(frame)
   }
 
+  /**
+   * A client that let more than maxBufferedBytes pile up: its subscriptions
+   * end at once and it is closed with 1013.
+   */
   #slowConsumer (buffered: number): void {
     this.#log.warn({ clientId: this.clientId, bufferedAmount: buffered }, 'slow consumer: closing')
     this.#broker.counters.slowConsumers++
