@@ -1,3 +1,6 @@
+import type { Recovery } from './engine.js'
+import { Message } from './message.js'
+
 /** A retained message: what a replay needs besides the topic and epoch. */
 export interface Retained {
   readonly seq: number
@@ -82,4 +85,19 @@ export class History {
   #at (i: number): Retained {
     return this.#ring[(this.#start + i) % this.#capacity] as Retained
   }
+}
+
+/**
+ * The contract's recovery rule, the same for every engine: the messages
+ * after `since` when the epoch is the topic's and every one of them is still
+ * retained; undefined when recovery is impossible. `retained` (oldest first)
+ * is only read when something was missed.
+ */
+export function replayFrom (topic: string, current: { seq: number, epoch: string }, { since, epoch }: Recovery, retained: () => Retained[]): Message[] | undefined {
+  if (epoch !== current.epoch || since > current.seq) return undefined
+  if (since === current.seq) return []
+  const kept = retained()
+  const first = kept[0]?.seq
+  if (first === undefined || first > since + 1) return undefined
+  return kept.filter((m) => m.seq > since).map((m) => new Message(topic, m.seq, current.epoch, m.ts, m.json))
 }

@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid'
 import type { Engine, EngineCounts, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
-import { History } from './history.js'
+import { History, replayFrom } from './history.js'
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
@@ -84,7 +84,10 @@ export class MemoryEngine implements Engine {
     if (recovery === undefined) return result
     // Taken in the same turn as the subscription: no publish falls between
     // the replay and the live messages.
-    const replay = this.#replay(key, state, recovery)
+    const replay = replayFrom(key, state, recovery, () => {
+      state.history?.expire(Date.now() - this.#historyTtl)
+      return state.history?.after(0) ?? []
+    })
     result.recovered = replay !== undefined
     if (replay !== undefined && replay.length > 0) result.replay = replay
     return result
@@ -168,20 +171,6 @@ export class MemoryEngine implements Engine {
     clearInterval(this.#sweeper)
     this.#topics.clear()
     this.#names.clear()
-  }
-
-  /**
-   * The messages after `since`, when all of them are still retained in the
-   * same epoch; undefined when recovery is impossible.
-   */
-  #replay (topic: string, state: TopicState, { since, epoch }: Recovery): Message[] | undefined {
-    if (epoch !== state.epoch || since > state.seq) return undefined
-    if (since === state.seq) return []
-    const history = state.history
-    history?.expire(Date.now() - this.#historyTtl)
-    const first = history?.first
-    if (history === undefined || first === undefined || first > since + 1) return undefined
-    return history.after(since).map((m) => new Message(topic, m.seq, state.epoch, m.ts, m.json))
   }
 
   /** Topic names to list: those with an exact subscriber or retained messages. */

@@ -4,6 +4,7 @@ import type { Engine, EngineCounts, HistoryPage, PatternInfo, PublishResult, Rec
 import { PUBSUB_ERR_UNAVAILABLE } from './errors.js'
 import { Message } from './message.js'
 import { MAX_INT32, positiveInteger } from './options.js'
+import { replayFrom, type Retained } from './history.js'
 import { PUBLISH, SNAPSHOT } from './redis-scripts.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
@@ -44,8 +45,6 @@ interface Listening {
   live: boolean
   chain: Promise<void>
 }
-
-interface Retained { seq: number, ts: number, json: string }
 
 /** Client ids stored per topic per node for presence. */
 const PRESENCE_IDS = 100
@@ -163,7 +162,7 @@ export class RedisEngine implements Engine {
         this.#key('meta', key), this.#key('history', key), this.#newEpoch(), this.#metaTtl, recovery === undefined ? '0' : '1'))
       const result: SubscribeResult = { topic: key, seq, epoch }
       if (recovery === undefined) return result
-      const replay = this.#replay(key, seq, epoch, entries, recovery)
+      const replay = replayFrom(key, { seq, epoch }, recovery, () => this.#retained(entries))
       result.recovered = replay !== undefined
       if (replay !== undefined && replay.length > 0) result.replay = replay
       return result
@@ -355,15 +354,6 @@ export class RedisEngine implements Engine {
       else retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
     }
     return retained
-  }
-
-  #replay (topic: string, seq: number, epoch: string, entries: string[], { since, epoch: wanted }: Recovery): Message[] | undefined {
-    if (wanted !== epoch || since > seq) return undefined
-    if (since === seq) return []
-    const retained = this.#retained(entries)
-    const first = retained[0]?.seq
-    if (first === undefined || first > since + 1) return undefined
-    return retained.filter((m) => m.seq > since).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
   }
 
   /** Cluster-wide subscriber counts (from every live node's presence hash) and the topics retaining messages. */
