@@ -51,7 +51,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit, authenticator })
     await scope.register(topicsRoute, { authenticator })
     await scope.register(healthRoute)
-    if (options.metrics) await scope.register(metricsRoute)
+    if (options.metrics) await scope.register(metricsRoute, { metricsTopics: options.metricsTopics })
     if (options.console) await scope.register(consoleRoute)
   }, { prefix: options.prefix })
 }

@@ -20,8 +20,14 @@ export interface PubsubOptions extends BrokerOptions {
   console?: boolean
   /** Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs` (default true). */
   docs?: boolean
-  /** Serve Prometheus metrics at `GET /metrics` (default true). */
+  /** Serve Prometheus metrics at `GET /metrics` (default true); false also spares the fan-out path its metrics. */
   metrics?: boolean
+  /**
+   * Per-topic metrics (`pubsub_topic_published_total`, `pubsub_topic_deliveries_total`)
+   * for the first this many topics seen; later topics count under `topic="(other)"`.
+   * Default 0: none, since clients choose how many topics there are.
+   */
+  metricsTopics?: number
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
   /** In-memory engine: topics remembered at most (default 100,000); past it a new topic's sequence is not kept. */
@@ -70,6 +76,7 @@ export interface ResolvedOptions {
   console: boolean
   docs: boolean
   metrics: boolean
+  metricsTopics: number
   topicTtl: number
   maxTopics: number
   historySize: number
@@ -102,6 +109,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     console: options.console ?? true,
     docs: options.docs ?? true,
     metrics: options.metrics ?? true,
+    metricsTopics: options.metricsTopics ?? 0,
     topicTtl: options.topicTtl ?? 5 * 60_000,
     maxTopics: options.maxTopics ?? 100_000,
     historySize: options.historySize ?? 100,
@@ -120,6 +128,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   positiveInteger('maxPayload', resolved.maxPayload, 1, MAX_INT32)
   positiveInteger('bodyLimit', resolved.bodyLimit)
   positiveInteger('maxBufferedBytes', resolved.maxBufferedBytes)
+  positiveInteger('metricsTopics', resolved.metricsTopics, 0, 10_000)
   positiveInteger('topicTtl', resolved.topicTtl, 1, MAX_INT32)
   positiveInteger('maxTopics', resolved.maxTopics)
   positiveInteger('historySize', resolved.historySize, 0)

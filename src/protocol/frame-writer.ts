@@ -58,6 +58,8 @@ export interface FrameWriterOptions {
   maxBufferedBytes: number
   /** A slow consumer: the owner ends the connection its own way (1013, or a cut stream). */
   onOverflow: (bufferedAmount: number) => void
+  /** Frames that will never be written (for metrics): over the bound, closing, or discarded. */
+  onDrop: (frames: number) => void
 }
 
 /**
@@ -70,15 +72,17 @@ export class FrameWriter {
   readonly #scheduler: FlushScheduler
   readonly #maxBufferedBytes: number
   readonly #onOverflow: (bufferedAmount: number) => void
+  readonly #onDrop: (frames: number) => void
   #frames: Buffer[] = []
   #bytes = 0
 
-  constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow }: FrameWriterOptions) {
+  constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop }: FrameWriterOptions) {
     this.#isOpen = isOpen
     this.#socket = socket
     this.#scheduler = scheduler
     this.#maxBufferedBytes = maxBufferedBytes
     this.#onOverflow = onOverflow
+    this.#onDrop = onDrop
   }
 
   /** Bytes waiting: queued this turn plus what the socket has not sent yet. */
@@ -92,9 +96,13 @@ export class FrameWriter {
    * `onOverflow` runs, so its backlog stops growing.
    */
   send (frame: Buffer): void {
-    if (!this.#isOpen()) return
+    if (!this.#isOpen()) {
+      this.#onDrop(1)
+      return
+    }
     const buffered = this.bufferedAmount
     if (buffered > this.#maxBufferedBytes) {
+      this.#onDrop(1)
       this.#onOverflow(buffered)
       return
     }
@@ -152,6 +160,7 @@ export class FrameWriter {
 
   /** Drops what is queued: the connection is being given up. */
   discard (): void {
+    if (this.#frames.length > 0) this.#onDrop(this.#frames.length)
     this.#frames = []
     this.#bytes = 0
   }

@@ -51,6 +51,7 @@ export class Broker {
   constructor (options: BrokerOptions = {}, deps: { engine?: Engine, logger?: BrokerLogger } = {}) {
     this.options = resolveBrokerOptions(options)
     this.#engine = deps.engine ?? new MemoryEngine()
+    this.#engine.onFanout = (message, delivered, publishedAt) => { this.counters.fanout(message, delivered, publishedAt) }
     this.#log = deps.logger
   }
 
@@ -118,7 +119,7 @@ export class Broker {
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
     const result = await this.#engine.publish(topic, json)
     this.counters.published[transport]++
-    this.counters.deliveries += result.delivered
+    this.counters.hooks.published?.(topic)
     return result
   }
 

@@ -1,5 +1,15 @@
+import type { Message } from './message.js'
+
 /** Where a publish came from. */
 export type Transport = 'ws' | 'http' | 'app'
+
+/** What the metrics route adds on the hot path when it is registered: see src/routes/metrics.ts. */
+export interface MetricsHooks {
+  /** A publish, after the engine took it. */
+  published? (topic: string): void
+  /** A fan-out on this node that reached `delivered` sessions; `publishedAt` as in FanoutListener. */
+  fanout? (message: Message, delivered: number, publishedAt: number): void
+}
 
 /**
  * What the broker and its routes count, as plain numbers: incrementing costs
@@ -7,14 +17,24 @@ export type Transport = 'ws' | 'http' | 'app'
  */
 export class Counters {
   readonly published: Record<Transport, number> = { ws: 0, http: 0, app: 0 }
+  /** Messages handed to sessions on this node. */
   deliveries = 0
+  /** Frames a connection did not get: it was over maxBufferedBytes, or closing. */
+  dropped = 0
   connections = 0
   slowConsumers = 0
   rateLimited = 0
   /** Error replies by wire code (WebSocket) or full code (HTTP). */
   readonly errors = new Map<string, number>()
+  hooks: MetricsHooks = {}
 
   error (code: string): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
+  }
+
+  /** The engine's FanoutListener. */
+  fanout (message: Message, delivered: number, publishedAt: number): void {
+    this.deliveries += delivered
+    this.hooks.fanout?.(message, delivered, publishedAt)
   }
 }

@@ -37,6 +37,18 @@ export interface HistoryPage {
   messages: Message[]
 }
 
+/**
+ * Told of each local fan-out of a published message (not of replays): the
+ * sessions it reached on this node, and when it was published, in ms since
+ * the epoch with sub-ms resolution (`publishClock()` at the publishing node).
+ */
+export type FanoutListener = (message: Message, delivered: number, publishedAt: number) => void
+
+/** The clock of `publishedAt`: wall-clock ms with the monotonic clock's resolution. */
+export function publishClock (): number {
+  return performance.timeOrigin + performance.now()
+}
+
 export interface PatternInfo {
   pattern: string
   subscribers: number
@@ -100,4 +112,6 @@ export interface Engine {
   healthy (): boolean
   /** Releases everything; idempotent. */
   close (): Promise<void>
+  /** Set by the broker (metrics: deliveries, publish-to-fan-out latency); an engine without it reports neither. */
+  onFanout?: FanoutListener | undefined
 }

@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import type { Engine, EngineCounts, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import { publishClock, type Engine, type EngineCounts, type FanoutListener, type HistoryPage, type PublishResult, type Recovery, type TopicInfo, type TopicPage, type TopicQuery } from './engine.js'
 import { History, replayFrom } from './history.js'
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
@@ -50,6 +50,7 @@ export interface MemoryEngineOptions {
  * const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 60_000 }) })
  */
 export class MemoryEngine implements Engine {
+  onFanout: FanoutListener | undefined
   readonly #index = new SubscriptionIndex()
   readonly #topics = new Map<string, TopicState>()
   /** The names of #topics, sorted for listing. */
@@ -109,12 +110,15 @@ export class MemoryEngine implements Engine {
   }
 
   async publish (topic: string, json: string): Promise<PublishResult> {
+    const publishedAt = publishClock()
     const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
     const seq = ++state.seq
     const ts = Date.now()
     state.lastPublish = ts
     if (this.#historySize > 0) (state.history ??= new History(this.#historySize)).push({ seq, ts, json })
-    const delivered = this.#index.deliver(new Message(topic, seq, state.epoch, ts, json))
+    const message = new Message(topic, seq, state.epoch, ts, json)
+    const delivered = this.#index.deliver(message)
+    this.onFanout?.(message, delivered, publishedAt)
     return { topic, seq, epoch: state.epoch, delivered }
   }
 

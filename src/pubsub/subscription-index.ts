@@ -115,11 +115,12 @@ export class SubscriptionIndex {
     let delivered = 0
     const exact = this.#exact.get(message.topic)
     if (exact !== undefined) {
+      // Counted first: a session cut as a slow consumer leaves the set during the loop.
+      delivered = exact.size
       for (const session of exact) {
         session.mark = mark
         session.subscriber.deliver(message, undefined)
       }
-      delivered = exact.size
     }
     if (this.#patterns.size > 0) {
       const visit = (sessions: Set<Session>, pattern: string): void => {

@@ -1,14 +1,28 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Broker } from '../pubsub/broker.js'
+import { publishClock } from '../pubsub/engine.js'
+
+export interface MetricsRouteOptions {
+  /** Topics that get their own `topic` label (0: no per-topic metrics); later ones count as OTHER_TOPICS. */
+  metricsTopics: number
+}
+
+/** The label of topics past the cap: not a valid topic, so it never names one. */
+export const OTHER_TOPICS = '(other)'
+
+/** Publish-to-fan-out latency buckets, in seconds: 100 µs to 2.5 s. */
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 /**
- * `GET /metrics`: Prometheus text. Every figure is read from the broker's
- * plain counters at scrape time, so the fan-out path pays an increment, not a
- * metrics call. No per-topic labels: their cardinality is the clients' to
- * choose. One registry per app, with Node's default process metrics.
+ * `GET /metrics`: Prometheus text. Most figures are read from the broker's
+ * plain counters at scrape time, so the fan-out path pays an increment; it
+ * also pays one histogram observation per message (not per delivery). No
+ * per-topic labels unless `metricsTopics` asks for them: their cardinality
+ * is the clients' to choose. One registry per app, with Node's default
+ * process metrics.
  */
-const metricsRoute: FastifyPluginAsync = async (fastify) => {
+const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const counters = broker.counters
   const registry = new Registry()
@@ -38,7 +52,9 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
       for (const [transport, count] of Object.entries(counters.published)) this.inc({ transport }, count)
     }
   })
-  counter('pubsub_deliveries_total', 'Messages handed to subscribers', () => counters.deliveries)
+  gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.ready ? 1 : 0)
+  counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
+  counter('pubsub_deliveries_dropped_total', 'Frames a connection did not get because it was over maxBufferedBytes or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
   counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => counters.rateLimited)
   new Counter({
@@ -52,6 +68,22 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
     }
   })
 
+  const latency = new Histogram({
+    name: 'pubsub_publish_to_fanout_seconds',
+    help: 'From a publish to the end of its fan-out on this node (queued for every local subscriber); between nodes, their clock difference adds in',
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+  const byTopic = opts.metricsTopics > 0 ? topicMetrics(registers, opts.metricsTopics) : undefined
+  counters.hooks = {
+    published: byTopic?.published,
+    fanout (message, delivered, publishedAt) {
+      if (delivered > 0) latency.observe((publishClock() - publishedAt) / 1000)
+      byTopic?.delivered(message.topic, delivered)
+    }
+  }
+  fastify.addHook('onClose', async () => { counters.hooks = {} })
+
   fastify.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.type(registry.contentType)
     return await registry.metrics()
@@ -59,3 +91,24 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
 }
 
 export default metricsRoute
+
+/**
+ * `pubsub_topic_published_total` and `pubsub_topic_deliveries_total` with a
+ * `topic` label for the first `cap` topics seen; every later topic counts
+ * under OTHER_TOPICS, so a client inventing topics cannot grow the scrape.
+ */
+function topicMetrics (registers: Registry[], cap: number): { published: (topic: string) => void, delivered: (topic: string, count: number) => void } {
+  const labelled = new Set<string>()
+  const label = (topic: string): string => {
+    if (labelled.has(topic)) return topic
+    if (labelled.size >= cap) return OTHER_TOPICS
+    labelled.add(topic)
+    return topic
+  }
+  const published = new Counter({ name: 'pubsub_topic_published_total', help: 'Messages published, by topic (metricsTopics)', labelNames: ['topic'], registers })
+  const deliveries = new Counter({ name: 'pubsub_topic_deliveries_total', help: 'Messages handed to subscribers on this node, by topic (metricsTopics)', labelNames: ['topic'], registers })
+  return {
+    published (topic) { published.inc({ topic: label(topic) }) },
+    delivered (topic, count) { if (count > 0) deliveries.inc({ topic: label(topic) }, count) }
+  }
+}

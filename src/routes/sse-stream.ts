@@ -50,7 +50,8 @@ export class SseStream {
       socket: response,
       scheduler,
       maxBufferedBytes,
-      onOverflow: (buffered) => { this.#slowConsumer(buffered) }
+      onOverflow: (buffered) => { this.#slowConsumer(buffered) },
+      onDrop: (frames) => { broker.counters.dropped += frames }
     })
     this.#session = broker.connect(this)
   }

@@ -113,7 +113,8 @@ export class Connection {
       socket,
       scheduler,
       maxBufferedBytes,
-      onOverflow: (buffered) => { this.#slowConsumer(buffered) }
+      onOverflow: (buffered) => { this.#slowConsumer(buffered) },
+      onDrop: (frames) => { broker.counters.dropped += frames }
     })
     this.#broker = broker
     this.#log = log
@@ -391,6 +392,7 @@ export class Connection {
     this.#broker.counters.slowConsumers++
     this.#session.close()
     this.#writer.discard()
+    this.#broker.counters.dropped += this.#held.length
     this.#held = []
     this.#heldBytes = 0
     this.#closeSoon(1013, 'slow consumer')

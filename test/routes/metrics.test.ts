@@ -47,6 +47,13 @@ t.test('GET /metrics moves exactly with the traffic', async (t) => {
   t.equal(sample(after, 'pubsub_errors_total{code="INVALID_TOPIC"}'), 1)
   t.equal(sample(after, 'pubsub_errors_total{code="PUBSUB_ERR_INVALID_TOPIC"}'), 1, 'HTTP errors by their full code')
   t.equal(sample(after, 'pubsub_slow_consumer_disconnects_total'), 0)
+  t.equal(sample(after, 'pubsub_deliveries_dropped_total'), 0)
+  t.equal(sample(after, 'pubsub_engine_ready'), 1)
+  t.equal(sample(after, 'pubsub_publish_to_fanout_seconds_count'), 3, 'one latency per message that reached someone')
+  t.equal(sample(after, 'pubsub_publish_to_fanout_seconds_bucket{le="+Inf"}'), 3)
+  const latency = sample(after, 'pubsub_publish_to_fanout_seconds_sum') as number
+  t.ok(latency > 0 && latency < 3 * 60, `latency sum ${latency} s is plausible`)
+  t.equal(sample(after, 'pubsub_topic_published_total{topic="m.1"}'), undefined, 'no per-topic metrics by default')
 
   a.close()
   await eventually(async () => sample(await scrape(), 'pubsub_connections') === 1)
@@ -61,6 +68,42 @@ t.test('slow consumers and rate-limited frames are counted', async (t) => {
   const text = (await app.inject('/metrics')).body
   t.equal(sample(text, 'pubsub_rate_limited_frames_total'), 1)
   t.equal(sample(text, 'pubsub_errors_total{code="RATE_LIMITED"}'), 1)
+})
+
+t.test('dropped frames: a slow consumer\'s queue is counted', async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 1 })
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('d')
+  // Same turn: the first frame is queued, the second finds it over the bound
+  // (dropped), and the 1013 discards the first (dropped).
+  void app.pubsub.publish('d', 1)
+  void app.pubsub.publish('d', 2)
+  await c.closed
+  const text = (await app.inject('/metrics')).body
+  t.equal(sample(text, 'pubsub_slow_consumer_disconnects_total'), 1)
+  t.equal(sample(text, 'pubsub_deliveries_dropped_total'), 2)
+  t.equal(sample(text, 'pubsub_deliveries_total'), 2, 'both were handed to the connection')
+})
+
+t.test('metricsTopics labels the first N topics and counts the rest as (other)', async (t) => {
+  const app = await build(t, { metricsTopics: 2 })
+  await app.pubsub.subscribe('t.*', () => {})
+  for (const topic of ['t.a', 't.b', 't.a', 't.c', 't.d']) await app.pubsub.publish(topic, 1)
+  await app.pubsub.publish('u', 1)
+  const text = (await app.inject('/metrics')).body
+  t.equal(sample(text, 'pubsub_topic_published_total{topic="t.a"}'), 2)
+  t.equal(sample(text, 'pubsub_topic_published_total{topic="t.b"}'), 1)
+  t.equal(sample(text, 'pubsub_topic_published_total{topic="(other)"}'), 3, 't.c, t.d and u')
+  t.equal(sample(text, 'pubsub_topic_deliveries_total{topic="t.a"}'), 2)
+  t.equal(sample(text, 'pubsub_topic_deliveries_total{topic="(other)"}'), 2, 'u reached nobody')
+  t.equal(text.match(/^pubsub_topic_published_total\{/gm)?.length, 3, 'three series, whatever the topics')
+  await t.rejects(build(t, { metricsTopics: -1 }), { code: 'PUBSUB_ERR_OPTION', message: /metricsTopics/ })
+})
+
+t.test('pubsub_engine_ready is 0 once the broker cannot take work', async (t) => {
+  const app = await build(t)
+  await app.pubsub.close()
+  t.equal(sample((await app.inject('/metrics')).body, 'pubsub_engine_ready'), 0)
 })
 
 t.test('metrics: false serves none', async (t) => {
