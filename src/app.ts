@@ -2,6 +2,7 @@ import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type PubsubOptions } from './options.js'
+import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './routes/docs.js'
@@ -43,6 +44,9 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   const { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl } = options
   await fastify.register(pubsubPlugin, { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl })
   await fastify.register(async function routes (scope) {
+    // First, so that its onRequest hook is on every route of the scope. A
+    // host app with its own @fastify/under-pressure keeps that one.
+    if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsub, options.underPressure)
     if (options.docs) await scope.register(docsRoute)
     // Not `options` whole: its `prefix` would be applied a second time.
     const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit, authenticator } = options

@@ -1,4 +1,5 @@
 import { Authenticator, type AuthOptions } from './auth/authenticator.js'
+import type { PressureOptions } from './plugins/load-shedding.js'
 import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
@@ -63,6 +64,12 @@ export interface PubsubOptions extends BrokerOptions {
   auth?: AuthOptions | false
   /** `POST /publish/:topic` requests per client address: `max` per `timeWindow` ms (@fastify/rate-limit). Off by default. */
   restRateLimit?: false | { max: number, timeWindow: number }
+  /**
+   * Load shedding (@fastify/under-pressure): past a threshold, new requests
+   * to these routes answer 503, except `/health` and `/metrics`. Default:
+   * `{ maxEventLoopDelay: 1000 }`; `false` turns it off.
+   */
+  underPressure?: false | PressureOptions
 }
 
 export interface ResolvedOptions {
@@ -87,6 +94,7 @@ export interface ResolvedOptions {
   allowedOrigins: readonly string[]
   rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
   restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
+  underPressure: false | Readonly<Required<PressureOptions>>
   /** Verifies tokens when auth is on. */
   authenticator: Authenticator | undefined
 }
@@ -120,6 +128,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     allowedOrigins: Object.freeze(normalizeOrigins(options.allowedOrigins)),
     rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ sustain: 5000, ...options.rateLimit }),
     restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit }),
+    underPressure: options.underPressure === false ? false : Object.freeze({ ...PRESSURE_DEFAULTS, ...options.underPressure }),
     authenticator: options.auth === undefined || options.auth === false ? undefined : new Authenticator(options.auth)
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
@@ -145,6 +154,13 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     positiveInteger('restRateLimit.max', resolved.restRateLimit.max)
     positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow, 1, MAX_INT32)
   }
+  if (resolved.underPressure !== false) {
+    const { maxEventLoopUtilization, ...integers } = resolved.underPressure
+    for (const [name, value] of Object.entries(integers)) positiveInteger(`underPressure.${name}`, value, name === 'sampleInterval' || name === 'retryAfter' ? 1 : 0, MAX_INT32)
+    if (typeof maxEventLoopUtilization !== 'number' || !(maxEventLoopUtilization >= 0 && maxEventLoopUtilization <= 1)) {
+      throw new PUBSUB_ERR_OPTION('underPressure.maxEventLoopUtilization', maxEventLoopUtilization, 'a number from 0 to 1')
+    }
+  }
   const engine = resolved.engine as unknown
   if (engine !== undefined && (typeof engine !== 'object' || engine === null ||
     ('type' in engine ? engine.type !== 'redis' : typeof (engine as Engine).publish !== 'function'))) {
@@ -155,6 +171,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   if (typeof resolved.metrics !== 'boolean') throw new PUBSUB_ERR_OPTION('metrics', resolved.metrics, 'true or false')
   return Object.freeze(resolved)
 }
+
+const PRESSURE_DEFAULTS: Required<PressureOptions> = { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0, retryAfter: 10, sampleInterval: 1000 }
 
 function pick<T extends object, K extends keyof T> (from: T, ...keys: K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { EXEMPT } from '../plugins/load-shedding.js'
 import type { Broker } from '../pubsub/broker.js'
 import { publishClock } from '../pubsub/engine.js'
 
@@ -84,7 +85,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   }
   fastify.addHook('onClose', async () => { counters.hooks = {} })
 
-  fastify.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
+  fastify.get('/metrics', { config: EXEMPT, schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.type(registry.contentType)
     return await registry.metrics()
   })

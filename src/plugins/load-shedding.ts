@@ -1,0 +1,57 @@
+import underPressure from '@fastify/under-pressure'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Broker } from '../pubsub/broker.js'
+
+type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => unknown
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/under-pressure's per-route handler: see EXEMPT. */
+    pressureHandler?: PressureHandler
+  }
+}
+
+/** Thresholds past which new requests are refused with 503; 0 turns one off. */
+export interface PressureOptions {
+  /** Mean event-loop delay over a sample, in ms (default 1,000). */
+  maxEventLoopDelay?: number
+  /** V8 heap in use, in bytes (default 0: off). */
+  maxHeapUsedBytes?: number
+  /** Resident set size, in bytes (default 0: off). */
+  maxRssBytes?: number
+  /** Event-loop utilization from 0 to 1 (default 0: off). */
+  maxEventLoopUtilization?: number
+  /** The `Retry-After` of a refusal, in seconds (default 10). */
+  retryAfter?: number
+  /** ms between samples (default 1,000). */
+  sampleInterval?: number
+}
+
+/**
+ * Route config of the routes that answer under pressure too: liveness (a
+ * busy process is alive; restarting it would drop every client) and metrics
+ * (most wanted when the server struggles).
+ */
+export const EXEMPT = { pressureHandler: () => undefined }
+
+/**
+ * Load shedding with @fastify/under-pressure, for the routes of the scope it
+ * is registered in: past a threshold, new requests (REST, WebSocket upgrades,
+ * SSE, and `/ready`, so that a balancer sends traffic elsewhere) get 503
+ * PUBSUB_ERR_UNAVAILABLE with `Retry-After`. Open connections are untouched.
+ * Refusals are counted, not logged: logging each would add to the load.
+ */
+export async function loadShedding (scope: FastifyInstance, broker: Broker, options: Required<PressureOptions>): Promise<void> {
+  const { retryAfter, ...thresholds } = options
+  const refuse: PressureHandler = (_request, reply, type) => {
+    broker.counters.error('PUBSUB_ERR_UNAVAILABLE')
+    reply.code(503).header('retry-after', retryAfter)
+    return { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', error: 'Service Unavailable', message: `server under pressure (${type})` }
+  }
+  await scope.register(underPressure, {
+    ...thresholds,
+    // "Any other return value than a promise or nullish will be sent to the
+    // client with reply.send" (its README); its typings say void only.
+    pressureHandler: refuse as unknown as (request: FastifyRequest, reply: FastifyReply, type: string) => void
+  })
+}
