@@ -4,10 +4,18 @@
 // environment variables of the same settings (docs/configuration.md).
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { SERVER_FLAGS } from './config.js'
+import { CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey } from './settings.js'
+
+const SERVER_USAGE = (Object.keys(SETTINGS) as SettingKey[])
+  .map((key) => `  --${flagName(key)} <${SETTINGS[key].shown ?? JSON.stringify(SETTINGS[key].default)}>`.padEnd(36) + envName(key))
+  .join('\n')
 
 const USAGE = `Usage:
-  fastify-pubsub [--port N] [--host H] [--redis URL] [--workers N] [--log-level L]
-      run the server (every setting also reads from the environment: docs/configuration.md)
+  fastify-pubsub [--${CONFIG_FILE.flag} file.json] [--setting value ...]
+      run the server; each setting is read from its flag, else its environment
+      variable, else the JSON file, else its default (docs/configuration.md):
+${SERVER_USAGE}
   fastify-pubsub pub <topic> <json> [--url http://127.0.0.1:8080] [--token JWT]
       publish one message; prints the ack as one JSON line
   fastify-pubsub sub <topic-or-pattern> [--url http://127.0.0.1:8080] [--token JWT]
@@ -15,9 +23,6 @@ const USAGE = `Usage:
   --url is the server's base URL (with the mount prefix, if any)
   fastify-pubsub --help | --version
 `
-
-/** Server flags and the environment variables they override. */
-const SERVER_FLAGS = { port: 'PORT', host: 'HOST', redis: 'REDIS_URL', workers: 'WORKERS', 'log-level': 'LOG_LEVEL' } as const
 
 function fail (message: string): never {
   process.stderr.write(`fastify-pubsub: ${message}\n\n${USAGE}`)
@@ -33,7 +38,7 @@ function parse (): { values: Record<string, string | boolean | undefined>, posit
       version: { type: 'boolean' },
       url: { type: 'string', default: 'http://127.0.0.1:8080' },
       token: { type: 'string' },
-      ...Object.fromEntries(Object.keys(SERVER_FLAGS).map((flag) => [flag, { type: 'string' as const }]))
+      ...SERVER_FLAGS
     }
   })
 }
@@ -55,10 +60,7 @@ if (values.help === true) {
 } else if (command === 'sub') {
   await subscribe(args)
 } else if (command === undefined) {
-  for (const [flag, name] of Object.entries(SERVER_FLAGS)) {
-    const value = values[flag]
-    if (typeof value === 'string') process.env[name] = value
-  }
+  // The server reads its flags from process.argv itself (config.ts).
   await import('./server.js')
 } else {
   fail(`unknown command '${command}'`)

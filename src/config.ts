@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import Value from 'typebox/value'
 import type { AuthOptions } from './auth/authenticator.js'
-import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
 import type { PubsubOptions } from './options.js'
+import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
+import { CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey, type Settings } from './settings.js'
 
-/** The standalone server's settings. See docs/configuration.md. */
+/** The standalone server's configuration. See docs/configuration.md. */
 export interface Config {
   host: string
   port: number
   logLevel: string
+  /** undefined: pretty when stdout is a terminal and pino-pretty is installed. */
+  logPretty: boolean | undefined
   /** Milliseconds a graceful close may take before the process exits 1. */
   closeTimeout: number
   /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
@@ -15,73 +20,142 @@ export interface Config {
   pubsub: PubsubOptions
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const KEYS = Object.keys(SETTINGS) as SettingKey[]
+
+/** The server's flags, for node:util's parseArgs: each takes a value (`--metrics false`). */
+export const SERVER_FLAGS = Object.fromEntries([CONFIG_FILE.flag, ...KEYS.map(flagName)].map((name) => [name, { type: 'string' as const }]))
 
 /**
- * Reads the environment once. The only reader of `process.env`: plugins take
- * typed options. Throws PUBSUB_ERR_OPTION naming the variable.
+ * Reads the settings once, each from the first place that has it: a flag,
+ * the environment, the JSON file named by `--config` or CONFIG_FILE, the
+ * default. The only reader of `process.env`: plugins take typed options.
+ * Throws PUBSUB_ERR_OPTION naming the setting where it was read, the value
+ * and what is allowed.
  */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Readonly<Config> {
-  const workers = workerCount(env, argv)
-  if (workers > 1 && (env.REDIS_URL === undefined || env.REDIS_URL === '')) {
-    throw new PUBSUB_ERR_OPTION('WORKERS', workers, 'more than 1 needs REDIS_URL: the in-memory engine is one per process')
-  }
-  const port = integer(env, 'PORT', 8080, 0)
-  if (port > 65535) throw new PUBSUB_ERR_OPTION('PORT', env.PORT, 'an integer from 0 to 65535')
-  const logLevel = env.LOG_LEVEL ?? 'info'
-  if (!LOG_LEVELS.includes(logLevel)) throw new PUBSUB_ERR_OPTION('LOG_LEVEL', logLevel, LOG_LEVELS.join(', '))
-  return Object.freeze({
-    host: env.HOST ?? '127.0.0.1',
-    port,
-    logLevel,
-    closeTimeout: integer(env, 'CLOSE_TIMEOUT', 15_000, 1, 2 ** 31 - 1),
-    workers,
-    pubsub: Object.freeze({
-      // REDIS_URL switches to the Redis engine (docs/scaling.md).
-      ...(env.REDIS_URL === undefined || env.REDIS_URL === ''
-        ? {}
-        : { engine: Object.freeze({ type: 'redis' as const, url: env.REDIS_URL, timeout: integer(env, 'REDIS_TIMEOUT', 1000), heartbeat: integer(env, 'REDIS_HEARTBEAT', 5000, 10) }) }),
-      ...authFromEnv(env),
-      maxSubscriptions: integer(env, 'MAX_SUBSCRIPTIONS', 1000),
-      presenceLimit: integer(env, 'PRESENCE_LIMIT', 100, 0),
-      maxPayload: integer(env, 'MAX_PAYLOAD', 64 * 1024),
-      bodyLimit: integer(env, 'BODY_LIMIT', 64 * 1024),
-      maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', 1024 * 1024),
-      topicTtl: integer(env, 'TOPIC_TTL', 300) * 1000,
-      maxTopics: integer(env, 'MAX_TOPICS', 100_000),
-      historySize: integer(env, 'HISTORY_SIZE', 100, 0),
-      historyTtl: integer(env, 'HISTORY_TTL', 300) * 1000,
-      maxConnections: integer(env, 'MAX_CONNECTIONS', 10_000),
-      pingInterval: integer(env, 'PING_INTERVAL', 25_000),
-      closeGrace: integer(env, 'CLOSE_GRACE', 5000),
-      allowedOrigins: list(env.ALLOWED_ORIGINS),
-      rateLimit: pair(env, 'RATE_LIMIT', 'rate', 'burst'),
-      restRateLimit: pair(env, 'REST_RATE_LIMIT', 'max', 'timeWindow')
-    })
-  })
+  return toConfig(readSettings(env, argv))
 }
 
-/**
- * JWT_SECRET, JWT_PUBLIC_KEY (a PEM file) or JWT_JWKS (a JWK set file) turn
- * auth on; PUBLISH_API_KEY adds a key for backend publishers.
- */
-function authFromEnv (env: NodeJS.ProcessEnv): { auth?: AuthOptions } {
-  const set = (name: string): string | undefined => env[name] === '' ? undefined : env[name]
-  const file = (name: string): string | undefined => {
-    const path = set(name)
+/** Every setting, checked, from the first source that has it (loadConfig's first half). */
+export function readSettings (env: NodeJS.ProcessEnv, argv: string[]): Settings {
+  const { values: flags } = parseArgs({ args: argv, options: SERVER_FLAGS, strict: true, allowPositionals: false })
+  const path = flags[CONFIG_FILE.flag] ?? nonEmpty(env[CONFIG_FILE.env])
+  const file = path === undefined ? {} : readConfigFile(path)
+  const settings: Record<string, unknown> = {}
+  for (const key of KEYS) {
+    const flag = flags[flagName(key)]
+    const fromEnv = nonEmpty(env[envName(key)])
+    const value = flag !== undefined
+      ? checked(key, `--${flagName(key)}`, fromText(key, flag))
+      : fromEnv !== undefined
+        ? checked(key, envName(key), fromText(key, fromEnv))
+        : key in file ? checked(key, `${key} in ${path as string}`, file[key]) : SETTINGS[key].default
+    if (value !== undefined) settings[key] = value
+  }
+  return settings as Settings
+}
+
+/** A setting's every name, for errors that involve more than where one value came from. */
+function names (key: SettingKey): string {
+  return `${key} (${envName(key)}, --${flagName(key)})`
+}
+
+function nonEmpty (value: string | undefined): string | undefined {
+  return value === '' ? undefined : value
+}
+
+function readConfigFile (path: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new PUBSUB_ERR_OPTION(CONFIG_FILE.env, path, `a readable JSON file (${(err as Error).message})`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(CONFIG_FILE.env, path, 'a JSON object of settings')
+  const unknown = Object.keys(parsed).filter((key) => !(key in SETTINGS))
+  if (unknown.length > 0) throw new PUBSUB_ERR_OPTION(`${unknown[0] as string} in ${path}`, (parsed as Record<string, unknown>)[unknown[0] as string], 'not a setting: see docs/configuration.md')
+  return parsed as Record<string, unknown>
+}
+
+/** A flag's or variable's text as the setting's type; left as text when it does not parse, for `checked` to refuse. */
+function fromText (key: SettingKey, raw: string): unknown {
+  const type = SETTINGS[key].type
+  if (type === 'integer' || type === 'number') return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
+  if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw
+  if (type === 'array') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  return raw
+}
+
+function checked (key: SettingKey, where: string, value: unknown): unknown {
+  const schema = SETTINGS[key]
+  if (!Value.Check(schema, value)) throw new PUBSUB_ERR_OPTION(where, value, allowed(schema))
+  return value
+}
+
+/** What a setting takes, in words, for error messages and the docs. */
+export function allowed (schema: (typeof SETTINGS)[SettingKey]): string {
+  const { type, minimum, maximum, anyOf } = schema as { type?: string, minimum?: number, maximum?: number, anyOf?: Array<{ const: string }> }
+  if (schema.allowed !== undefined) return schema.allowed
+  if (anyOf !== undefined) return `one of ${anyOf.map((option) => option.const).join(', ')}`
+  if (type === 'integer') return maximum === Number.MAX_SAFE_INTEGER ? `an integer >= ${minimum as number}` : `an integer from ${minimum as number} to ${maximum as number}`
+  if (type === 'number') return `a number from ${minimum as number} to ${maximum as number}`
+  if (type === 'boolean') return 'true or false'
+  if (type === 'array') return 'a list of strings (comma-separated outside the file)'
+  return 'a non-empty string'
+}
+
+function toConfig (s: Settings): Readonly<Config> {
+  if (s.workers > 1 && s.redisUrl === undefined) {
+    throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')}: the in-memory engine is one per process`)
+  }
+  const pubsub: PubsubOptions = {
+    prefix: s.prefix,
+    ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix } }),
+    ...authOptions(s),
+    maxSubscriptions: s.maxSubscriptions,
+    presenceLimit: s.presenceLimit,
+    maxPayload: s.maxPayload,
+    bodyLimit: s.bodyLimit,
+    maxBufferedBytes: s.maxBufferedBytes,
+    topicTtl: s.topicTtl * 1000,
+    maxTopics: s.maxTopics,
+    historySize: s.historySize,
+    historyTtl: s.historyTtl * 1000,
+    maxConnections: s.maxConnections,
+    pingInterval: s.pingInterval,
+    closeGrace: s.closeGrace,
+    allowedOrigins: s.allowedOrigins,
+    rateLimit: pair(s.rateLimit, 'rate', 'burst'),
+    restRateLimit: pair(s.restRateLimit, 'max', 'timeWindow'),
+    console: s.console,
+    docs: s.docs,
+    metrics: s.metrics,
+    metricsTopics: s.metricsTopics,
+    underPressure: s.underPressure && {
+      maxEventLoopDelay: s.maxEventLoopDelay,
+      maxHeapUsedBytes: s.maxHeapUsedBytes,
+      maxRssBytes: s.maxRssBytes,
+      maxEventLoopUtilization: s.maxEventLoopUtilization
+    }
+  }
+  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, pubsub })
+}
+
+/** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */
+function authOptions (s: Settings): { auth?: AuthOptions } {
+  const read = (key: 'jwtPublicKey' | 'jwtJwks'): string | undefined => {
+    const path = s[key]
     if (path === undefined) return undefined
     try {
       return readFileSync(path, 'utf8')
     } catch (err) {
-      throw new PUBSUB_ERR_OPTION(name, path, `a readable file (${(err as Error).message})`)
+      throw new PUBSUB_ERR_OPTION(names(key), path, `a readable file (${(err as Error).message})`)
     }
   }
-  const secret = set('JWT_SECRET')
-  const publicKey = file('JWT_PUBLIC_KEY')
-  const jwks = file('JWT_JWKS')
-  const apiKey = set('PUBLISH_API_KEY')
-  if (secret === undefined && publicKey === undefined && jwks === undefined) {
-    if (apiKey !== undefined) throw new PUBSUB_ERR_OPTION('PUBLISH_API_KEY', '…', 'used with one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS')
+  const publicKey = read('jwtPublicKey')
+  const jwks = read('jwtJwks')
+  if (s.jwtSecret === undefined && publicKey === undefined && jwks === undefined) {
+    if (s.publishApiKey !== undefined) throw new PUBSUB_ERR_OPTION(names('publishApiKey'), '…', `used with one of ${names('jwtSecret')}, ${names('jwtPublicKey')}, ${names('jwtJwks')}`)
     return {}
   }
   let keys: AuthOptions['jwks']
@@ -89,41 +163,23 @@ function authFromEnv (env: NodeJS.ProcessEnv): { auth?: AuthOptions } {
     try {
       keys = JSON.parse(jwks) as AuthOptions['jwks']
     } catch {
-      throw new PUBSUB_ERR_OPTION('JWT_JWKS', env.JWT_JWKS, 'a JSON file holding {"keys": [...]}')
+      throw new PUBSUB_ERR_OPTION(names('jwtJwks'), s.jwtJwks, 'a JSON file holding {"keys": [...]}')
     }
   }
-  return { auth: Object.freeze({ secret, publicKey, jwks: keys, apiKey }) }
+  return { auth: { secret: s.jwtSecret, publicKey, jwks: keys, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance } }
 }
 
-/** `--workers N` (or `--workers=N`) on the command line, else WORKERS, else 1. */
-function workerCount (env: NodeJS.ProcessEnv, argv: string[]): number {
-  const flag = argv.findIndex((arg) => arg === '--workers' || arg.startsWith('--workers='))
-  if (flag === -1) return integer(env, 'WORKERS', 1)
-  const arg = argv[flag] as string
-  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[flag + 1]
-  if (value === undefined || value === '') throw new PUBSUB_ERR_OPTION('--workers', value, 'an integer >= 1')
-  return integer({ '--workers': value }, '--workers', 1)
-}
-
-function list (raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
-}
-
-/** `RATE_LIMIT=rate,burst` or `REST_RATE_LIMIT=max,timeWindow`: two integers, or unset/`off` for none. */
-function pair<A extends string, B extends string> (env: NodeJS.ProcessEnv, name: string, a: A, b: B): false | Record<A | B, number> {
-  const raw = env[name]
-  if (raw === undefined || raw === '' || raw === 'off') return false
-  const [first, second, extra] = raw.split(',').map(Number)
-  if (extra !== undefined || !Number.isSafeInteger(first) || !Number.isSafeInteger(second) || (first as number) < 1 || (second as number) < 1) {
-    throw new PUBSUB_ERR_OPTION(name, raw, `'${a},${b}': two integers >= 1; or 'off'`)
-  }
+/** `'rate,burst'` → `{ rate, burst }`; `'off'` → false. The schema's pattern has checked the shape. */
+function pair<A extends string, B extends string> (raw: string, a: A, b: B): false | Record<A | B, number> {
+  if (raw === 'off') return false
+  const [first, second] = raw.split(',').map(Number)
   return { [a]: first, [b]: second } as Record<A | B, number>
 }
 
-function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new PUBSUB_ERR_OPTION(name, raw, `an integer from ${min} to ${max}`)
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
   return value
 }

@@ -1,9 +1,12 @@
 // The `fastify-pubsub` command, run as a process the way a terminal runs it.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { envName, flagName, SETTINGS, type SettingKey } from '../src/settings.js'
 import { eventually, listen } from './helper.js'
 import { logLine } from './server-process.js'
 
@@ -28,6 +31,9 @@ t.test('--help and --version', async (t) => {
   const help = await finish(['--help'])
   t.equal(help.code, 0)
   t.match(help.out, /Usage:[\s\S]*fastify-pubsub pub <topic> <json>[\s\S]*fastify-pubsub sub/)
+  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    t.match(help.out, new RegExp(`--${flagName(key)} <.*> +${envName(key)}\n`), `--help lists --${flagName(key)}`)
+  }
   const version = await finish(['--version'])
   t.equal(version.out.trim(), JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version)
 })
@@ -64,6 +70,26 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
   const away = await finish(['pub', 't', '1', '--url', `${url}/`])
   t.equal(away.code, 1)
   t.match(away.err, /cannot reach http:\/\/127.0.0.1:\d+: .*ECONNREFUSED/)
+})
+
+t.test('a flag beats the environment, which beats the config file', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'pubsub-cli-')), 'pubsub.json')
+  writeFileSync(file, JSON.stringify({ port: 1, host: '127.0.0.1', logLevel: 'info', metrics: false, docs: false }))
+  const server = run(['--config', file, '--port', '0', '--docs', 'true'], { PORT: '2', LOG_LEVEL: '' })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  const listening = await logLine(server.child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
+  const url = String(listening.msg).slice('Server listening at '.length)
+  t.notMatch(url, /:[12]$/, 'neither the file\'s port nor PORT')
+  t.equal((await fetch(`${url}/metrics`)).status, 404, 'metrics: false from the file')
+  t.equal((await fetch(`${url}/docs/json`)).status, 200, '--docs true beats the file')
+  const exited = once(server.child, 'exit')
+  server.child.kill('SIGTERM')
+  t.same(await exited, [0, null])
+
+  writeFileSync(file, JSON.stringify({ port: 'eighty' }))
+  const refused = await finish(['--config', file])
+  t.equal(refused.code, 1)
+  t.match(refused.err, /^fastify-pubsub: Invalid option 'port in .*pubsub.json': "eighty" \(an integer from 0 to 65535\)\n$/)
 })
 
 t.test('server flags override the environment', async (t) => {

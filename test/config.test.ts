@@ -1,14 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig } from '../src/config.js'
+import { loadConfig, readSettings } from '../src/config.js'
+import { envName, flagName, SETTINGS, type SettingKey } from '../src/settings.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'pubsub-config-'))
+let files = 0
+/** A config file holding `content` (JSON-encoded unless a string). */
+function configFile (content: unknown): string {
+  const path = join(dir, `config-${files++}.json`)
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
+  return path
+}
+
+const KEYS = Object.keys(SETTINGS) as SettingKey[]
+
+/** A valid value other than the default, as typed in the file and as text for env and flags. */
+function sample (key: SettingKey): { typed: unknown, text: string } {
+  const schema = SETTINGS[key] as { type?: string, anyOf?: unknown, default?: unknown, minimum?: number, maximum?: number }
+  if (schema.anyOf !== undefined) return { typed: 'debug', text: 'debug' }
+  switch (schema.type) {
+    case 'integer': {
+      const value = Math.min((schema.default as number) + 1, schema.maximum as number)
+      return { typed: value, text: String(value) }
+    }
+    case 'number': return { typed: 0.5, text: '0.5' }
+    case 'boolean': {
+      const value = schema.default !== true
+      return { typed: value, text: String(value) }
+    }
+    case 'array': return { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
+  }
+  if (key === 'rateLimit' || key === 'restRateLimit') return { typed: '5,10', text: '5,10' }
+  if (key === 'prefix') return { typed: '/rt', text: '/rt' }
+  return { typed: `${key}-value`, text: `${key}-value` }
+}
 
 t.test('defaults', async (t) => {
-  t.same(loadConfig({}), {
+  t.same(loadConfig({}, []), {
     host: '127.0.0.1',
     port: 8080,
     logLevel: 'info',
+    logPretty: undefined,
     closeTimeout: 15000,
     workers: 1,
     pubsub: {
+      prefix: '',
       maxSubscriptions: 1000,
       presenceLimit: 100,
       maxPayload: 65536,
@@ -23,77 +61,108 @@ t.test('defaults', async (t) => {
       closeGrace: 5000,
       allowedOrigins: [],
       rateLimit: false,
-      restRateLimit: false
+      restRateLimit: false,
+      console: true,
+      docs: true,
+      metrics: true,
+      metricsTopics: 0,
+      underPressure: { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0 }
     }
   })
-  t.ok(Object.isFrozen(loadConfig({})))
+  t.ok(Object.isFrozen(loadConfig({}, []).pubsub), 'frozen all the way down')
 })
 
-t.test('from the environment', async (t) => {
-  const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'debug', MAX_SUBSCRIPTIONS: '5', MAX_PAYLOAD: '1024', BODY_LIMIT: '2048', MAX_BUFFERED_BYTES: '4096', CLOSE_TIMEOUT: '500', TOPIC_TTL: '60',
-    HISTORY_SIZE: '0', HISTORY_TTL: '30', PRESENCE_LIMIT: '0', MAX_CONNECTIONS: '10', PING_INTERVAL: '1000', CLOSE_GRACE: '100', ALLOWED_ORIGINS: 'https://a.example, https://b.example', RATE_LIMIT: '50,100', REST_RATE_LIMIT: '600,60000' })
-  t.same(config, { host: '0.0.0.0', port: 0, logLevel: 'debug', closeTimeout: 500, workers: 1, pubsub: {
-      maxSubscriptions: 5,
-      presenceLimit: 0,
-      maxPayload: 1024,
-      bodyLimit: 2048,
-      maxBufferedBytes: 4096,
-      topicTtl: 60_000,
-      maxTopics: 100_000,
-      historySize: 0,
-      historyTtl: 30_000,
-      maxConnections: 10,
-      pingInterval: 1000,
-      closeGrace: 100,
-      allowedOrigins: ['https://a.example', 'https://b.example'],
-      rateLimit: { rate: 50, burst: 100 },
-      restRateLimit: { max: 600, timeWindow: 60_000 }
-    } })
-  t.equal(loadConfig({ RATE_LIMIT: 'off' }).pubsub.rateLimit, false)
+t.test('every setting is read from a flag, the environment and the file', async (t) => {
+  for (const key of KEYS) {
+    const { typed, text } = sample(key)
+    t.same(readSettings({}, [`--${flagName(key)}`, text])[key], typed, `--${flagName(key)}`)
+    t.same(readSettings({ [envName(key)]: text }, [])[key], typed, envName(key))
+    t.same(readSettings({}, ['--config', configFile({ [key]: typed })])[key], typed, `${key} in a file`)
+  }
+  t.equal(new Set(KEYS.map(envName)).size, KEYS.length, 'no two settings share a variable')
+  t.equal(new Set(KEYS.map(flagName)).size, KEYS.length, 'or a flag')
 })
 
-t.test('invalid values name the variable', async (t) => {
-  const rows: Array<[Record<string, string>, RegExp]> = [
-    [{ PORT: 'http' }, /PORT/],
-    [{ PORT: '70000' }, /PORT/],
-    [{ PORT: '-1' }, /PORT/],
-    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
-    [{ MAX_PAYLOAD: '0' }, /MAX_PAYLOAD/],
-    [{ BODY_LIMIT: '1.5' }, /BODY_LIMIT/],
-    [{ MAX_SUBSCRIPTIONS: 'many' }, /MAX_SUBSCRIPTIONS/],
-    [{ MAX_BUFFERED_BYTES: '1e400' }, /MAX_BUFFERED_BYTES/],
-    [{ CLOSE_TIMEOUT: '0' }, /CLOSE_TIMEOUT/],
-    [{ TOPIC_TTL: '-5' }, /TOPIC_TTL/],
-    [{ HISTORY_SIZE: '-1' }, /HISTORY_SIZE/],
-    [{ HISTORY_TTL: '0' }, /HISTORY_TTL/],
-    [{ PRESENCE_LIMIT: 'all' }, /PRESENCE_LIMIT/],
-    [{ MAX_CONNECTIONS: '0' }, /MAX_CONNECTIONS/],
-    [{ RATE_LIMIT: '50' }, /RATE_LIMIT/],
-    [{ RATE_LIMIT: '50,0' }, /RATE_LIMIT/],
-    [{ RATE_LIMIT: '1,2,3' }, /RATE_LIMIT/],
-    [{ RATE_LIMIT: 'fast' }, /RATE_LIMIT/],
-    [{ REST_RATE_LIMIT: '10' }, /REST_RATE_LIMIT/],
-    [{ CLOSE_TIMEOUT: String(2 ** 31) }, /CLOSE_TIMEOUT/]
+t.test('precedence: flag, then environment, then file, then default', async (t) => {
+  const file = configFile({ port: 1000, host: '0.0.0.0', logLevel: 'debug', historySize: 5 })
+  const settings = readSettings({ CONFIG_FILE: file, PORT: '2000', HOST: '::1' }, ['--port', '3000'])
+  t.equal(settings.port, 3000, 'the flag beats the environment and the file')
+  t.equal(settings.host, '::1', 'the environment beats the file')
+  t.equal(settings.logLevel, 'debug', 'the file beats the default')
+  t.equal(settings.closeTimeout, 15_000, 'the default when nobody says')
+  t.equal(readSettings({ CONFIG_FILE: configFile({ port: 1 }) }, ['--config', file]).port, 1000, '--config beats CONFIG_FILE')
+  t.equal(readSettings({ PORT: '' }, []).port, 8080, 'an empty variable is unset')
+  t.equal(readSettings({}, ['--port=4000']).port, 4000, '--flag=value works too')
+})
+
+t.test('the file maps onto the plugin options like the environment does', async (t) => {
+  const config = loadConfig({}, ['--config', configFile({ topicTtl: 60, historyTtl: 30, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5 })])
+  t.match(config.pubsub, {
+    topicTtl: 60_000,
+    historyTtl: 30_000,
+    rateLimit: { rate: 50, burst: 100 },
+    restRateLimit: false,
+    engine: { type: 'redis', url: 'redis://127.0.0.1:6390', timeout: 1000, heartbeat: 5000, keyPrefix: 'pubsub:' },
+    underPressure: false,
+    auth: { secret: 's', apiKey: 'k', clockTolerance: 5 }
+  })
+  t.equal(config.workers, 2)
+})
+
+t.test('invalid values name the setting where it was read, the value and what is allowed', async (t) => {
+  const file = (content: unknown): string[] => ['--config', configFile(content)]
+  const rows: Array<[Record<string, string>, string[], RegExp]> = [
+    [{ PORT: 'http' }, [], /Invalid option 'PORT': "http" \(an integer from 0 to 65535\)/],
+    [{ PORT: '70000' }, [], /'PORT': 70000 \(an integer from 0 to 65535\)/],
+    [{ PORT: '-1' }, [], /'PORT'/],
+    [{}, ['--port', '1.5'], /'--port': 1.5 \(an integer/],
+    [{}, ['--port', '0x10'], /'--port': "0x10"/],
+    [{}, file({ port: '8080' }), /'port in .*config-\d+\.json': "8080" \(an integer/],
+    [{ LOG_LEVEL: 'loud' }, [], /'LOG_LEVEL': "loud" \(one of fatal, error, warn, info, debug, trace, silent\)/],
+    [{ LOG_PRETTY: 'yes' }, [], /'LOG_PRETTY': "yes" \(true or false\)/],
+    [{}, ['--metrics', 'no'], /'--metrics': "no" \(true or false\)/],
+    [{ MAX_PAYLOAD: '0' }, [], /MAX_PAYLOAD/],
+    [{ MAX_PAYLOAD: String(2 ** 31) }, [], /MAX_PAYLOAD/],
+    [{ BODY_LIMIT: '1.5' }, [], /BODY_LIMIT/],
+    [{ MAX_SUBSCRIPTIONS: 'many' }, [], /MAX_SUBSCRIPTIONS/],
+    [{ MAX_BUFFERED_BYTES: '1e400' }, [], /MAX_BUFFERED_BYTES/],
+    [{ CLOSE_TIMEOUT: '0' }, [], /CLOSE_TIMEOUT/],
+    [{ CLOSE_TIMEOUT: String(2 ** 31) }, [], /CLOSE_TIMEOUT/],
+    [{ TOPIC_TTL: '-5' }, [], /TOPIC_TTL/],
+    [{ HISTORY_SIZE: '-1' }, [], /HISTORY_SIZE/],
+    [{ HISTORY_TTL: '0' }, [], /HISTORY_TTL/],
+    [{ PRESENCE_LIMIT: 'all' }, [], /PRESENCE_LIMIT/],
+    [{ MAX_CONNECTIONS: '0' }, [], /MAX_CONNECTIONS/],
+    [{ PING_INTERVAL: '5' }, [], /PING_INTERVAL/],
+    [{ WORKERS: '0' }, [], /WORKERS/],
+    [{ RATE_LIMIT: '50' }, [], /'RATE_LIMIT': "50" \('off', or two integers >= 1/],
+    [{ RATE_LIMIT: '50,0' }, [], /RATE_LIMIT/],
+    [{ RATE_LIMIT: '1,2,3' }, [], /RATE_LIMIT/],
+    [{ RATE_LIMIT: 'fast' }, [], /RATE_LIMIT/],
+    [{ REST_RATE_LIMIT: '10' }, [], /REST_RATE_LIMIT/],
+    [{ PREFIX: 'rt' }, [], /'PREFIX': "rt" \(empty, or a path starting with '\/'\)/],
+    [{ METRICS_TOPICS: '20000' }, [], /METRICS_TOPICS/],
+    [{ MAX_EVENT_LOOP_UTILIZATION: '2' }, [], /'MAX_EVENT_LOOP_UTILIZATION': 2 \(a number from 0 to 1\)/],
+    [{ MAX_EVENT_LOOP_DELAY: '-1' }, [], /MAX_EVENT_LOOP_DELAY/],
+    [{}, file({ allowedOrigins: 'https://a.example' }), /allowedOrigins in .*: "https:\/\/a.example" \(a list of strings/],
+    [{}, file({ host: '' }), /'host in .*': "" \(a non-empty string\)/],
+    [{}, file({ prot: 8080 }), /'prot in .*config-\d+\.json': 8080 \(not a setting/],
+    [{}, file('{"port": 80'), /'CONFIG_FILE': ".*" \(a readable JSON file/],
+    [{}, file('[1]'), /'CONFIG_FILE': ".*" \(a JSON object of settings\)/],
+    [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE': ".*missing.json" \(a readable JSON file \(ENOENT/],
+    [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\)/],
+    [{ PUBLISH_API_KEY: 'k' }, [], /publishApiKey \(PUBLISH_API_KEY, --publish-api-key\).*used with one of jwtSecret/],
+    [{ JWT_PUBLIC_KEY: join(dir, 'missing.pem') }, [], /jwtPublicKey \(JWT_PUBLIC_KEY, --jwt-public-key\).*a readable file \(ENOENT/],
+    [{ JWT_JWKS: configFile('not json') }, [], /jwtJwks \(JWT_JWKS, --jwt-jwks\).*a JSON file holding/]
   ]
-  for (const [env, message] of rows) t.throws(() => loadConfig(env), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
+  for (const [env, argv, message] of rows) {
+    t.throws(() => loadConfig(env, argv), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify([env, argv]))
+  }
+  t.throws(() => loadConfig({}, ['--prot', '1']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION', message: /--prot/ }, 'an unknown flag')
+  t.throws(() => loadConfig({}, ['--port']), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' }, 'a flag without its value')
 })
 
-t.test('auth from the environment: a secret, a PEM file or a JWK set file, plus an API key', async (t) => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const dir = mkdtempSync(join(tmpdir(), 'pubsub-auth-'))
-  const pem = join(dir, 'key.pem')
-  writeFileSync(pem, '-----BEGIN PUBLIC KEY-----\n...')
-  const jwks = join(dir, 'jwks.json')
-  writeFileSync(jwks, '{"keys":[]}')
-  const notJson = join(dir, 'bad.json')
-  writeFileSync(notJson, 'nope')
-  t.same(loadConfig({ JWT_SECRET: 's', PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { secret: 's', publicKey: undefined, jwks: undefined, apiKey: 'k' })
-  t.match(loadConfig({ JWT_PUBLIC_KEY: pem }, []).pubsub.auth, { publicKey: /BEGIN PUBLIC KEY/ })
-  t.match(loadConfig({ JWT_JWKS: jwks }, []).pubsub.auth, { jwks: { keys: [] } })
-  t.equal(loadConfig({ JWT_SECRET: '' }, []).pubsub.auth, undefined, 'empty means unset')
-  t.throws(() => loadConfig({ JWT_PUBLIC_KEY: join(dir, 'missing.pem') }, []), { message: /JWT_PUBLIC_KEY.*readable file/ })
-  t.throws(() => loadConfig({ JWT_JWKS: notJson }, []), { message: /JWT_JWKS/ })
-  t.throws(() => loadConfig({ PUBLISH_API_KEY: 'k' }, []), { message: /PUBLISH_API_KEY/ })
+t.test('JWT_JWKS reads a key set', async (t) => {
+  const config = loadConfig({ JWT_JWKS: configFile({ keys: [] }) }, [])
+  t.same(config.pubsub.auth, { secret: undefined, publicKey: undefined, jwks: { keys: [] }, apiKey: undefined, clockTolerance: 0 })
 })

@@ -1,0 +1,72 @@
+// Renders docs/configuration.md from src/settings.ts: `npm run docs:config`.
+// test/config-doc.test.ts fails when the file is stale.
+import { allowed } from './config.js'
+import { CONFIG_FILE, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
+
+const SECTIONS: Record<Section, string> = {
+  server: 'Server',
+  redis: 'Redis engine ([scaling.md](scaling.md))',
+  auth: 'Authentication ([auth.md](auth.md))',
+  limits: 'Limits ([limits.md](limits.md))',
+  features: 'Routes and metrics ([operations.md](operations.md))',
+  pressure: 'Load shedding ([operations.md](operations.md#load-shedding))'
+}
+
+const INTRO = `# Configuration
+
+<!-- Generated from src/settings.ts by \`npm run docs:config\`: edit there. -->
+
+The standalone server (\`npm start\`, or \`npx fastify-pubsub\`) reads every
+setting from the first place that has it:
+
+1. a command-line flag: \`fastify-pubsub --port 9000\` (through npm:
+   \`npm start -- --port 9000\`); every flag takes a value, \`--metrics false\`
+   included;
+2. an environment variable: \`PORT=9000\`;
+3. a JSON file named by \`--${CONFIG_FILE.flag}\` or \`${CONFIG_FILE.env}\`, whose keys are the
+   setting names: \`{ "port": 9000, "allowedOrigins": ["https://app.example"] }\`;
+4. the default.
+
+Everything is read and checked once, at startup. A value that does not fit
+stops the server with one line naming the setting where it was read (the
+flag, the variable, or the key and the file), the value, and what is
+allowed; exit code 1. An unknown flag or file key is refused the same way,
+so a typo cannot pass unnoticed. \`fastify-pubsub --help\` lists the flags.
+
+Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
+`
+
+const PLUGIN = `## Plugin options
+
+\`app.register(fastifyPubsub, options)\` takes the settings of the
+Limits and Routes sections under the same names (\`topicTtl\` and
+\`historyTtl\` in **ms** there), and:
+
+| option | default | meaning |
+| --- | --- | --- |
+| \`prefix\` | \`''\` | where the routes are mounted |
+| \`engine\` | in memory | \`{ type: 'redis', url, timeout?, heartbeat?, keyPrefix? }\`, or any \`Engine\` instance (closed with the app) |
+| \`auth\` | off | \`{ secret }\`, \`{ publicKey }\` (PEM text) or \`{ jwks }\` (a key set object), plus \`apiKey\` and \`clockTolerance\` |
+| \`rateLimit\` | \`false\` | \`{ rate, burst, sustain? }\`: \`sustain\` ms of refusals (default 5,000) close the connection with 1008 |
+| \`restRateLimit\` | \`false\` | \`{ max, timeWindow }\` |
+| \`underPressure\` | \`{ maxEventLoopDelay: 1000 }\` | \`false\`, or the thresholds of the Load shedding section plus \`retryAfter\` (s, default 10) and \`sampleInterval\` (ms, default 1,000) |
+
+Every option is checked at registration: a bad one fails \`app.ready()\` with
+\`PUBSUB_ERR_OPTION\` naming it. When the plugin registers
+\`@fastify/websocket\` itself, it turns permessage-deflate off and leaves
+UTF-8 checking to the route (bad text is a \`BAD_JSON\` error frame rather
+than a close with 1007); \`maxPayload\` applies only then.
+`
+
+export function renderConfigurationDoc (): string {
+  const keys = Object.keys(SETTINGS) as SettingKey[]
+  const sections = (Object.keys(SECTIONS) as Section[]).map((section) => {
+    const rows = keys.filter((key) => SETTINGS[key].section === section).map((key) => {
+      const schema = SETTINGS[key]
+      const fallback = schema.shown ?? `\`${JSON.stringify(schema.default)}\``
+      return `| \`${key}\` | \`${envName(key)}\` | \`--${flagName(key)}\` | ${fallback} | ${schema.description}. Takes ${allowed(schema)}. |`
+    })
+    return `## ${SECTIONS[section]}\n\n| setting | environment | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`
+  })
+  return [INTRO, ...sections, PLUGIN].join('\n')
+}

@@ -1,0 +1,111 @@
+import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
+
+// Every setting of the standalone server, once: its type, range, default and
+// meaning. config.ts reads them from a JSON file, the environment and flags;
+// docs/configuration.md and `--help` are rendered from here.
+
+const MAX_INT32 = 2 ** 31 - 1
+
+/** What a setting adds to its JSON schema: where it is read from, and in what unit. */
+interface Source {
+  /** The environment variable; by default the key in SCREAMING_SNAKE_CASE. */
+  env?: string
+  /** The flag without `--`; by default the key in kebab-case. */
+  flag?: string
+  /** How the value reads in the docs when the schema has no `default`. */
+  shown?: string
+  /** What it takes, in words, when the type does not say it. */
+  allowed?: string
+  section: Section
+}
+
+export type Section = 'server' | 'redis' | 'auth' | 'limits' | 'features' | 'pressure'
+
+function integer (description: string, fallback: number, minimum: number, maximum: number, source: Source): TInteger {
+  return Type.Integer({ description, default: fallback, minimum, maximum, ...source })
+}
+function ms (description: string, fallback: number, source: Source, minimum = 1): TInteger {
+  return integer(`${description} (ms)`, fallback, minimum, MAX_INT32, source)
+}
+function flag (description: string, fallback: boolean, source: Source): TBoolean {
+  return Type.Boolean({ description, default: fallback, ...source })
+}
+function text (description: string, source: Source): TOptional<TString> {
+  return Type.Optional(Type.String({ description, minLength: 1, ...source }))
+}
+/** `rate,burst` style pairs of integers >= 1, or `off`. */
+function pair (description: string, source: Source): TString {
+  return Type.String({ description, default: 'off', pattern: '^(off|[1-9][0-9]{0,8},[1-9][0-9]{0,8})$', allowed: "'off', or two integers >= 1 such as '50,100'", ...source })
+}
+
+const server = { section: 'server' } as const
+const redis = { section: 'redis' } as const
+const auth = { section: 'auth' } as const
+const limits = { section: 'limits' } as const
+const features = { section: 'features' } as const
+const pressure = { section: 'pressure' } as const
+
+export const SettingsSchema = Type.Object({
+  host: Type.String({ description: "Interface to listen on; '0.0.0.0' for every IPv4 interface", default: '127.0.0.1', minLength: 1, ...server }),
+  port: integer('TCP port (0 picks a free one)', 8080, 0, 65535, server),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { description: 'pino log level', default: 'info', ...server }),
+  logPretty: Type.Optional(Type.Boolean({ description: 'Human-readable logs through pino-pretty (a dev dependency); by default only when stdout is a terminal and pino-pretty is installed', shown: 'auto', ...server })),
+  closeTimeout: ms('How long a graceful close (SIGINT, SIGTERM) may take before the process exits 1', 15_000, server),
+  workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl', 1, 1, 1024, server),
+  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/.*)?$', allowed: "empty, or a path starting with '/'", ...server }),
+
+  redisUrl: text('Run on the Redis engine at this URL (redis://host:port/db, rediss:// for TLS); unset: in memory. See scaling.md', { ...redis, flag: 'redis', shown: 'unset' }),
+  redisTimeout: ms('How long a Redis command may take before the request fails with UNAVAILABLE', 1000, redis),
+  redisHeartbeat: ms('Interval of presence refreshes and subscription probes', 5000, redis, 10),
+  redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: 'pubsub:', minLength: 1, ...redis }),
+
+  jwtSecret: text('Turns auth on with HS256 and this secret (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset' }),
+  jwtPublicKey: text('Path to a PEM public key (RSA: RS256, EC P-256: ES256): turns auth on', { ...auth, shown: 'unset' }),
+  jwtJwks: text('Path to a JSON Web Key Set file (keys chosen by `kid`): turns auth on', { ...auth, shown: 'unset' }),
+  publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset' }),
+  jwtClockTolerance: integer('Seconds of clock skew tolerated on `exp` and `nbf`', 0, 0, 3600, auth),
+
+  maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32, limits),
+  bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxBufferedBytes: integer('Bytes waiting to be sent to one client past which it is closed with 1013 (slow consumer)', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxTopics: integer('Topics the in-memory engine remembers; past it a new topic\'s sequence is not kept', 100_000, 1, Number.MAX_SAFE_INTEGER, limits),
+  topicTtl: integer('Seconds a topic with no exact subscriber keeps its sequence after its last publish', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
+  historySize: integer('Messages each topic retains for recovery and its history route; 0 turns history off', 100, 0, Number.MAX_SAFE_INTEGER, limits),
+  historyTtl: integer('Seconds a retained message is kept', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
+  presenceLimit: integer('Client ids `GET /topics/:topic` lists at most; 0 lists none', 100, 0, 10_000, limits),
+  pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, limits, 10),
+  closeGrace: ms('How long a client closed by the server gets to finish the close handshake', 5000, limits),
+  allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags", default: [], ...limits }),
+  rateLimit: pair('Inbound WebSocket frames per connection as `rate,burst` (per second, bucket size), or `off`', limits),
+  restRateLimit: pair('`POST /publish` requests per client address as `max,timeWindow` (window in ms), or `off`', limits),
+
+  console: flag('Serve the web console at `GET /`', true, features),
+  docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true, features),
+  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also spares the fan-out path its metrics', true, features),
+  metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000, features),
+
+  underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics)', true, pressure),
+  maxEventLoopDelay: ms('Mean event-loop delay over a sample past which requests are refused; 0: off', 1000, pressure, 0),
+  maxHeapUsedBytes: integer('V8 heap in use, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),
+  maxRssBytes: integer('Resident set size, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),
+  maxEventLoopUtilization: Type.Number({ description: 'Event-loop utilization (0 to 1) past which requests are refused; 0: off', default: 0, minimum: 0, maximum: 1, ...pressure })
+}, { additionalProperties: false })
+
+export type Settings = Static<typeof SettingsSchema>
+export type SettingKey = keyof Settings & string
+
+/** The settings' schemas by key, with the metadata above. */
+export const SETTINGS = SettingsSchema.properties as unknown as Record<SettingKey, TSchema & Source & { type?: string, description: string, default?: unknown, pattern?: string }>
+
+export function envName (key: SettingKey): string {
+  return SETTINGS[key].env ?? key.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()
+}
+
+export function flagName (key: SettingKey): string {
+  return SETTINGS[key].flag ?? key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+}
+
+/** The environment variable and flag naming the config file. */
+export const CONFIG_FILE = { env: 'CONFIG_FILE', flag: 'config' }
