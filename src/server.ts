@@ -1,15 +1,17 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import cluster from 'node:cluster'
 import fastifyPubsub from './app.js'
-import { redactToken } from './auth/http.js'
 import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
+import { loggingOptions } from './logger.js'
 
 // The standalone server: `npm start`. Everything else is in the plugin.
 
 let config: Config
+let logging: FastifyServerOptions
 try {
   config = loadConfig()
+  logging = loggingOptions(config, process.stdout.isTTY === true)
 } catch (err) {
   // Before the logger exists: one readable line naming the setting.
   process.stderr.write(`fastify-pubsub: ${(err as Error).message}\n`)
@@ -19,20 +21,13 @@ try {
 if (config.workers > 1 && cluster.isPrimary) {
   runPrimary(config.workers, (line) => { process.stdout.write(`${JSON.stringify({ time: Date.now(), pid: process.pid, ...line })}\n`) })
 } else {
-  await serve(config)
+  await serve(config, logging)
 }
 
-async function serve (config: Config): Promise<void> {
-  const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: ['req.headers.authorization'],
-      // Browsers send their token in the query (?token=): never in the logs.
-      serializers: {
-        req: (request) => ({ method: request.method, url: redactToken(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
-      }
-    }
-  })
+async function serve (config: Config, logging: FastifyServerOptions): Promise<void> {
+  const app = Fastify(logging)
+  // The id of a request's log lines, for whoever reports a problem with it.
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 
   let closing = false
   async function shutdown (signal: string): Promise<void> {

@@ -82,6 +82,8 @@ t.test('a flag beats the environment, which beats the config file', async (t) =>
   t.notMatch(url, /:[12]$/, 'neither the file\'s port nor PORT')
   t.equal((await fetch(`${url}/metrics`)).status, 404, 'metrics: false from the file')
   t.equal((await fetch(`${url}/docs/json`)).status, 200, '--docs true beats the file')
+  const health = await fetch(`${url}/health`, { headers: { 'x-request-id': 'probe-7' } })
+  t.equal(health.headers.get('x-request-id'), 'probe-7', 'the request id is echoed')
   const exited = once(server.child, 'exit')
   server.child.kill('SIGTERM')
   t.same(await exited, [0, null])
@@ -90,6 +92,14 @@ t.test('a flag beats the environment, which beats the config file', async (t) =>
   const refused = await finish(['--config', file])
   t.equal(refused.code, 1)
   t.match(refused.err, /^fastify-pubsub: Invalid option 'port in .*pubsub.json': "eighty" \(an integer from 0 to 65535\)\n$/)
+})
+
+t.test('--log-pretty true prints pino-pretty lines instead of JSON', async (t) => {
+  const server = run(['--port', '0', '--log-pretty', 'true'], { NO_COLOR: '1' })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  await eventually(() => server.out().includes('Server listening at'), 15_000)
+  t.match(server.out(), /^\[[\d:.]+\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+/m)
+  t.throws(() => JSON.parse(server.out().split('\n')[0] as string), 'not JSON')
 })
 
 t.test('server flags override the environment', async (t) => {

@@ -11,7 +11,7 @@ t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
   const connected = logLine(child, (l) => l.msg === 'client connected')
   const incoming = logLine(child, (l) => l.msg === 'incoming request' && String((l.req as { url: string }).url).startsWith('/ws'))
   const client = await connectWelcomed(t, url, { token: 'secret-looking' })
-  t.match(await connected, { level: 30, clientId: String })
+  t.match(await connected, { level: 30, clientId: String, reqId: String, remoteAddress: '127.0.0.1' })
   t.match(await incoming, { req: { method: 'GET', url: '/ws?token=[redacted]', remoteAddress: '127.0.0.1', remotePort: Number } }, 'a token in the query is not logged')
   await client.subscribe('a')
   const exited = once(child, 'exit')

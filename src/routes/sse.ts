@@ -80,7 +80,7 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
       stream.closed()
       log.info({ clientId, durationMs: Date.now() - openedAt }, 'sse client disconnected')
     })
-    log.info({ clientId, remoteAddress: request.ip, topic }, 'sse client connected')
+    log.info({ clientId, remoteAddress: request.ip, reqId: request.id, topic }, 'sse client connected')
     try {
       await stream.start(topic, recovery)
     } catch (err) {

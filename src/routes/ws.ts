@@ -123,7 +123,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       log.info({ clientId, err }, 'websocket error')
       connection.failed()
     })
-    log.info({ clientId, sub: connection.sub, remoteAddress: request.ip }, 'client connected')
+    log.info({ clientId, sub: connection.sub, remoteAddress: request.ip, reqId: request.id }, 'client connected')
   })
 
   const heartbeat = setInterval(() => {
