@@ -26,8 +26,8 @@ function fanout (name: string, servers: LaunchKind[], shape: Omit<FanoutConfig, 
     servers,
     config: ({ url, urls, pid, extraPids, kind }) => ({
       mode: 'fanout',
-      // A Redis pair speaks fastify-pubsub's protocol.
-      kind: kind === 'fastify-pubsub x2 (Redis)' ? 'fastify-pubsub' : kind as ServerKind,
+      // Every variant of ours speaks fastify-pubsub's protocol.
+      kind: kind.startsWith('fastify-pubsub') ? 'fastify-pubsub' : kind as ServerKind,
       url,
       urls,
       serverPid: pid,
@@ -39,6 +39,7 @@ function fanout (name: string, servers: LaunchKind[], shape: Omit<FanoutConfig, 
 }
 
 const CLUSTER: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub x2 (Redis)']
+const METRICS: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub (metrics off)']
 
 const scenarios: Scenario[] = [
   fanout('heavy fan-out: 1,000 subs x 500/s, 64 B', ALL, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
@@ -51,6 +52,8 @@ const scenarios: Scenario[] = [
   fanout('max rate: 100 subs, 64 B', OURS_AND_REF, { subscribers: 100, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('scale-out: max rate, 1,000 subs on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('scale-out: 1,000 subs x 500/s on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
+  fanout('metrics cost: max rate, 1,000 subs, 64 B', METRICS, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
+  fanout('metrics cost: max rate, 1,000 topics x 1 sub, 64 B', METRICS, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
   fanout('many topics: 1,000 x 1 sub, max rate', OURS_AND_REF, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', rate: 1000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s, +10,000 unrelated patterns', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', unrelatedPatterns: 10_000, rate: 1000, payloadBytes: 64 }),

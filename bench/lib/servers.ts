@@ -8,8 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ServerKind } from './clients.js'
 
-/** `fastify-pubsub x2 (Redis)`: two nodes and a redis-server, all on the server core. */
-export type LaunchKind = ServerKind | 'bare-fastify' | 'fastify-pubsub x2 (Redis)'
+/**
+ * `fastify-pubsub x2 (Redis)`: two nodes and a redis-server, all on the
+ * server core. `fastify-pubsub (metrics off)`: METRICS=false, for the cost of
+ * metrics on the fan-out path.
+ */
+export type LaunchKind = ServerKind | 'bare-fastify' | 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub (metrics off)'
 
 export interface Running {
   kind: LaunchKind
@@ -60,6 +64,7 @@ function node (script: string): string[] {
 
 export async function launch (kind: LaunchKind, core: number): Promise<Running> {
   if (kind === 'fastify-pubsub x2 (Redis)') return await launchRedisPair(core)
+  if (kind === 'fastify-pubsub (metrics off)') return { ...await launchOne('fastify-pubsub', core, { METRICS: 'false' }), kind }
   return await launchOne(kind, core)
 }
 
@@ -96,7 +101,7 @@ async function launchRedisPair (core: number): Promise<Running> {
   }
 }
 
-async function launchOne (kind: Exclude<LaunchKind, 'fastify-pubsub x2 (Redis)'>, core: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
+async function launchOne (kind: Exclude<LaunchKind, 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub (metrics off)'>, core: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...extraEnv }
   let command: string[]

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { EXEMPT } from '../plugins/load-shedding.js'
 import type { Broker } from '../pubsub/broker.js'
 import { publishClock } from '../pubsub/engine.js'
+import { LatencyHistogram } from './latency-histogram.js'
 
 export interface MetricsRouteOptions {
   /** Topics that get their own `topic` label (0: no per-topic metrics); later ones count as OTHER_TOPICS. */
@@ -69,12 +70,9 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
     }
   })
 
-  const latency = new Histogram({
-    name: 'pubsub_publish_to_fanout_seconds',
-    help: 'From a publish to the end of its fan-out on this node (queued for every local subscriber); between nodes, their clock difference adds in',
-    buckets: LATENCY_BUCKETS,
-    registers
-  })
+  const latency = new LatencyHistogram(LATENCY_BUCKETS)
+  registry.registerMetric(latency.metric('pubsub_publish_to_fanout_seconds',
+    'From a publish to the end of its fan-out on this node (queued for every local subscriber); between nodes, their clock difference adds in'))
   const byTopic = opts.metricsTopics > 0 ? topicMetrics(registers, opts.metricsTopics) : undefined
   counters.hooks = {
     published: byTopic?.published,
