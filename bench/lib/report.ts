@@ -48,6 +48,7 @@ function targets (rows: Row[]): Target[] {
   out.push({ name: 'many topics: deliveries/s vs raw-ws', value: ratio('many topics: 1,000 x 1 sub, max rate', 'deliveriesPerSec'), limit: 1, better: 'higher', detail: 'ratio' })
   const publishCost = (name: string): number => find(rows, `in-process: ${name}`, OURS)?.nsPerPublish ?? NaN
   out.push({ name: 'wildcards: publish cost, 10,000 unrelated patterns vs none (in-process)', value: publishCost('the same, with 10,000 unrelated patterns') / publishCost('publish to 100 pattern subscribers'), limit: 1.2, better: 'lower', detail: 'ratio' })
+  out.push({ name: 'metrics: publish cost to 1 subscriber, on vs off (in-process)', value: publishCost('publish to 1 subscriber, metrics on') / publishCost('publish to 1 subscriber, metrics off'), limit: 1.2, better: 'lower', detail: 'ratio' })
   out.push({ name: 'REST publish: requests/s vs bare Fastify', value: ratio('REST publish, no subscribers', 'requestsPerSec', OURS, 'bare-fastify'), limit: 0.8, better: 'higher', detail: 'ratio' })
   const rss = find(rows, 'idle: 19,000 subscribed connections', OURS)?.rssPerConnectionBytes
   out.push({ name: 'idle: RSS per connection at 19,000', value: typeof rss === 'number' ? rss / 1024 : NaN, limit: 8, better: 'lower', detail: 'KiB' })
