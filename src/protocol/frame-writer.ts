@@ -58,8 +58,8 @@ export interface FrameWriterOptions {
   maxBufferedBytes: number
   /** A slow consumer: the owner ends the connection its own way (1013, or a cut stream). */
   onOverflow: (bufferedAmount: number) => void
-  /** Frames that will never be written (for metrics): over the bound, closing, or discarded. */
-  onDrop: (frames: number) => void
+  /** Live messages (frames sent with `message`) that will never be written: over the bound, closing, or discarded. For metrics. */
+  onDrop: (messages: number) => void
 }
 
 /**
@@ -72,9 +72,11 @@ export class FrameWriter {
   readonly #scheduler: FlushScheduler
   readonly #maxBufferedBytes: number
   readonly #onOverflow: (bufferedAmount: number) => void
-  readonly #onDrop: (frames: number) => void
+  readonly #onDrop: (messages: number) => void
   #frames: Buffer[] = []
   #bytes = 0
+  /** How many of #frames are live messages. */
+  #messages = 0
 
   constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop }: FrameWriterOptions) {
     this.#isOpen = isOpen
@@ -91,22 +93,24 @@ export class FrameWriter {
   }
 
   /**
-   * Every outgoing frame passes here. A client that lets more than
-   * maxBufferedBytes pile up is a slow consumer: the frame is not queued and
-   * `onOverflow` runs, so its backlog stops growing.
+   * Every outgoing frame passes here (`message`: a live message, for the
+   * dropped count). A client that lets more than maxBufferedBytes pile up
+   * is a slow consumer: the frame is not queued and `onOverflow` runs, so
+   * its backlog stops growing.
    */
-  send (frame: Buffer): void {
+  send (frame: Buffer, message = false): void {
     if (!this.#isOpen()) {
-      this.#onDrop(1)
+      if (message) this.#onDrop(1)
       return
     }
     const buffered = this.bufferedAmount
     if (buffered > this.#maxBufferedBytes) {
-      this.#onDrop(1)
+      if (message) this.#onDrop(1)
       this.#onOverflow(buffered)
       return
     }
     this.#push(frame)
+    if (message) this.#messages++
   }
 
   /**
@@ -135,6 +139,7 @@ export class FrameWriter {
     const data = frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames, this.#bytes)
     this.#frames = []
     this.#bytes = 0
+    this.#messages = 0
     // Nothing may follow a close frame, which ws may have sent meanwhile.
     if (this.#isOpen()) this.#socket.write(data)
   }
@@ -160,8 +165,9 @@ export class FrameWriter {
 
   /** Drops what is queued: the connection is being given up. */
   discard (): void {
-    if (this.#frames.length > 0) this.#onDrop(this.#frames.length)
+    if (this.#messages > 0) this.#onDrop(this.#messages)
     this.#frames = []
     this.#bytes = 0
+    this.#messages = 0
   }
 }

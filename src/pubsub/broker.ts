@@ -51,7 +51,7 @@ export class Broker {
   constructor (options: BrokerOptions = {}, deps: { engine?: Engine, logger?: BrokerLogger } = {}) {
     this.options = resolveBrokerOptions(options)
     this.#engine = deps.engine ?? new MemoryEngine()
-    this.#engine.onFanout = (message, delivered, publishedAt) => { this.counters.fanout(message, delivered, publishedAt) }
+    this.#engine.onFanout = (message, delivered, latencyMs) => { this.counters.fanout(message, delivered, latencyMs) }
     this.#log = deps.logger
   }
 

@@ -7,8 +7,8 @@ export type Transport = 'ws' | 'http' | 'app'
 export interface MetricsHooks {
   /** A publish, after the engine took it. */
   published? (topic: string): void
-  /** A fan-out on this node that reached `delivered` sessions; `publishedAt` as in FanoutListener. */
-  fanout? (message: Message, delivered: number, publishedAt: number): void
+  /** A fan-out on this node that reached `delivered` sessions, `latencyMs` after its publish (FanoutListener). */
+  fanout? (message: Message, delivered: number, latencyMs: number): void
 }
 
 /**
@@ -26,15 +26,21 @@ export class Counters {
   rateLimited = 0
   /** Error replies by wire code (WebSocket) or full code (HTTP). */
   readonly errors = new Map<string, number>()
+  /** Requests refused by load shedding, by reason (eventLoopDelay, heapUsedBytes, …). */
+  readonly shed = new Map<string, number>()
   hooks: MetricsHooks = {}
 
   error (code: string): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
   }
 
+  shedLoad (reason: string): void {
+    this.shed.set(reason, (this.shed.get(reason) ?? 0) + 1)
+  }
+
   /** The engine's FanoutListener. */
-  fanout (message: Message, delivered: number, publishedAt: number): void {
+  fanout (message: Message, delivered: number, latencyMs: number): void {
     this.deliveries += delivered
-    this.hooks.fanout?.(message, delivered, publishedAt)
+    this.hooks.fanout?.(message, delivered, latencyMs)
   }
 }

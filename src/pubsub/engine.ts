@@ -39,15 +39,11 @@ export interface HistoryPage {
 
 /**
  * Told of each local fan-out of a published message (not of replays): the
- * sessions it reached on this node, and when it was published, in ms since
- * the epoch with sub-ms resolution (`publishClock()` at the publishing node).
+ * sessions it reached on this node, and the ms from its publish to the end
+ * of this fan-out, on the engine's clock (in process: the monotonic clock;
+ * across nodes: their wall clocks, whose difference is in it).
  */
-export type FanoutListener = (message: Message, delivered: number, publishedAt: number) => void
-
-/** The clock of `publishedAt`: wall-clock ms with the monotonic clock's resolution. */
-export function publishClock (): number {
-  return performance.timeOrigin + performance.now()
-}
+export type FanoutListener = (message: Message, delivered: number, latencyMs: number) => void
 
 export interface PatternInfo {
   pattern: string

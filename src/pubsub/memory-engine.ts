@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import { publishClock, type Engine, type EngineCounts, type FanoutListener, type HistoryPage, type PublishResult, type Recovery, type TopicInfo, type TopicPage, type TopicQuery } from './engine.js'
+import type { Engine, EngineCounts, FanoutListener, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 import { History, replayFrom } from './history.js'
 import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
@@ -110,7 +110,7 @@ export class MemoryEngine implements Engine {
   }
 
   async publish (topic: string, json: string): Promise<PublishResult> {
-    const publishedAt = publishClock()
+    const started = performance.now()
     const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
     const seq = ++state.seq
     const ts = Date.now()
@@ -118,7 +118,7 @@ export class MemoryEngine implements Engine {
     if (this.#historySize > 0) (state.history ??= new History(this.#historySize)).push({ seq, ts, json })
     const message = new Message(topic, seq, state.epoch, ts, json)
     const delivered = this.#index.deliver(message)
-    this.onFanout?.(message, delivered, publishedAt)
+    this.onFanout?.(message, delivered, performance.now() - started)
     return { topic, seq, epoch: state.epoch, delivered }
   }
 

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
-import { publishClock, type Engine, type EngineCounts, type FanoutListener, type HistoryPage, type PatternInfo, type PublishResult, type Recovery, type TopicInfo, type TopicPage, type TopicQuery } from './engine.js'
+import type { Engine, EngineCounts, FanoutListener, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 import { PUBSUB_ERR_UNAVAILABLE } from './errors.js'
 import { Message } from './message.js'
 import { MAX_INT32, positiveInteger } from './options.js'
@@ -193,9 +193,7 @@ export class RedisEngine implements Engine {
   }
 
   async publish (topic: string, json: string): Promise<PublishResult> {
-    // In µs: every node measures its publish-to-fan-out latency from it; a
-    // message's `ts` is its whole ms.
-    const ts = publishClock().toFixed(3)
+    const ts = Date.now()
     const [seq, epoch, reached] = await this.#redis(async () => await this.#command.pubsubPublish(
       this.#key('meta', topic), this.#key('history', topic), this.#key('retained'),
       topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic)))
@@ -338,9 +336,10 @@ export class RedisEngine implements Engine {
     this.#lastTopic = topic
     this.#lastSeq = seq
     this.#lastEpoch = epoch
-    const publishedAt = Number(payload.slice(second + 1, third))
-    const message = new Message(topic, seq, epoch, Math.floor(publishedAt), payload.slice(third + 1))
-    this.onFanout?.(message, this.#index.deliver(message), publishedAt)
+    const ts = Number(payload.slice(second + 1, third))
+    const message = new Message(topic, seq, epoch, ts, payload.slice(third + 1))
+    // The publishing node's wall clock against this one's: ms resolution.
+    this.onFanout?.(message, this.#index.deliver(message), Date.now() - ts)
   }
 
   /**
@@ -354,7 +353,7 @@ export class RedisEngine implements Engine {
     for (const entry of entries) {
       const first = entry.indexOf('\n')
       const second = entry.indexOf('\n', first + 1)
-      const ts = Math.floor(Number(entry.slice(first + 1, second)))
+      const ts = Number(entry.slice(first + 1, second))
       if (ts < oldest) retained = []
       else retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
     }

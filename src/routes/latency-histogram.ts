@@ -20,7 +20,10 @@ export class LatencyHistogram {
     this.#counts = new Float64Array(bounds.length + 1)
   }
 
+  /** Negative values (clocks of two nodes apart) count as 0; NaN and infinities are ignored. */
   observe (seconds: number): void {
+    if (!Number.isFinite(seconds)) return
+    if (seconds < 0) seconds = 0
     const bounds = this.#bounds
     let bucket = 0
     while (bucket < bounds.length && seconds > (bounds[bucket] as number)) bucket++
@@ -43,6 +46,7 @@ export class LatencyHistogram {
       values.push({ metricName: `${name}_sum`, labels: {}, value: this.#sum }, { metricName: `${name}_count`, labels: {}, value: cumulative })
       return { name, help, type: 'histogram', aggregator: 'sum', values }
     }
-    return { name, help, get } as unknown as Metric
+    // reset(): for registry.resetMetrics(), which calls it on every metric.
+    return { name, help, get, reset: () => { this.#counts.fill(0); this.#sum = 0 } } as unknown as Metric
   }
 }

@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { EXEMPT } from '../plugins/load-shedding.js'
 import type { Broker } from '../pubsub/broker.js'
-import { publishClock } from '../pubsub/engine.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
 export interface MetricsRouteOptions {
@@ -21,19 +20,22 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
  * plain counters at scrape time, so the fan-out path pays an increment; it
  * also pays one histogram observation per message (not per delivery). No
  * per-topic labels unless `metricsTopics` asks for them: their cardinality
- * is the clients' to choose. One registry per app, with Node's default
- * process metrics.
+ * is the clients' to choose. One registry per app, and Node's default
+ * process metrics from one registry per process.
  */
 const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const counters = broker.counters
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
   const registers = [registry]
 
   /** A counter whose value is read from `read()` at each scrape. */
   function counter (name: string, help: string, read: () => number): void {
     new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
+  }
+  /** A counter with one label, read from a Map at each scrape. */
+  function labelledCounter (name: string, help: string, label: string, counts: ReadonlyMap<string, number>): void {
+    new Counter({ name, help, labelNames: [label], registers, collect () { this.reset(); for (const [value, count] of counts) this.inc({ [label]: value }, count) } })
   }
   function gauge (name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers, collect () { this.set(read()) } })
@@ -59,16 +61,8 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   counter('pubsub_deliveries_dropped_total', 'Frames a connection did not get because it was over maxBufferedBytes or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
   counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => counters.rateLimited)
-  new Counter({
-    name: 'pubsub_errors_total',
-    help: 'Error replies, by code',
-    labelNames: ['code'],
-    registers,
-    collect () {
-      this.reset()
-      for (const [code, count] of counters.errors) this.inc({ code }, count)
-    }
-  })
+  labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', counters.errors)
+  labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', counters.shed)
 
   const latency = new LatencyHistogram(LATENCY_BUCKETS)
   registry.registerMetric(latency.metric('pubsub_publish_to_fanout_seconds',
@@ -76,8 +70,8 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   const byTopic = opts.metricsTopics > 0 ? topicMetrics(registers, opts.metricsTopics) : undefined
   counters.hooks = {
     published: byTopic?.published,
-    fanout (message, delivered, publishedAt) {
-      if (delivered > 0) latency.observe((publishClock() - publishedAt) / 1000)
+    fanout (message, delivered, latencyMs) {
+      if (delivered > 0) latency.observe(latencyMs / 1000)
       byTopic?.delivered(message.topic, delivered)
     }
   }
@@ -85,11 +79,26 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
 
   fastify.get('/metrics', { config: EXEMPT, schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.type(registry.contentType)
-    return await registry.metrics()
+    return await Registry.merge([processMetrics(), registry]).metrics()
   })
 }
 
 export default metricsRoute
+
+let processRegistry: Registry | undefined
+
+/**
+ * Node's default metrics, collected once per process however many apps
+ * mount the plugin: they describe the process, and prom-client never stops
+ * the event-loop monitor it starts for them, so one per app would pile up.
+ */
+function processMetrics (): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
 
 /**
  * `pubsub_topic_published_total` and `pubsub_topic_deliveries_total` with a

@@ -51,7 +51,7 @@ export class SseStream {
       scheduler,
       maxBufferedBytes,
       onOverflow: (buffered) => { this.#slowConsumer(buffered) },
-      onDrop: (frames) => { broker.counters.dropped += frames }
+      onDrop: (messages) => { broker.counters.dropped += messages }
     })
     this.#session = broker.connect(this)
   }
@@ -75,7 +75,7 @@ export class SseStream {
     }
     const held = this.#held as Held[]
     this.#held = undefined
-    for (const { seq, event } of held) if (seq > floor) this.#write(event)
+    for (const { seq, event } of held) if (seq > floor) this.#writer.send(event, true)
     this.#floor = floor
   }
 
@@ -84,7 +84,7 @@ export class SseStream {
     if (this.#held === undefined) {
       if (message.seq <= this.#floor) return
       this.#floor = -1
-      this.#write(event)
+      this.#writer.send(event, true)
       return
     }
     this.#held.push({ seq: message.seq, event })
@@ -117,6 +117,8 @@ export class SseStream {
     this.#open = false
     this.#session.close()
     this.#writer.discard()
+    this.#broker.counters.dropped += this.#held?.length ?? 0
+    if (this.#held !== undefined) this.#held = []
   }
 
   #write (event: Buffer): void {

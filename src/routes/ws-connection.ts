@@ -114,7 +114,7 @@ export class Connection {
       scheduler,
       maxBufferedBytes,
       onOverflow: (buffered) => { this.#slowConsumer(buffered) },
-      onDrop: (frames) => { broker.counters.dropped += frames }
+      onDrop: (messages) => { broker.counters.dropped += messages }
     })
     this.#broker = broker
     this.#log = log
@@ -191,6 +191,7 @@ export class Connection {
   closed (): void {
     this.#session.close()
     this.#writer.discard()
+    this.#dropHeld()
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#expiry)
   }
@@ -240,7 +241,7 @@ export class Connection {
     }
     const frame = message.frame(subscription)
     if (this.#heldKey === undefined || this.#heldKey !== (subscription ?? message.topic)) {
-      this.#write(frame)
+      this.#writer.send(frame, true)
       return
     }
     this.#held.push({ seq: message.seq, frame })
@@ -322,7 +323,7 @@ export class Connection {
       const held = this.#held
       this.#held = []
       this.#heldBytes = 0
-      for (const { seq, frame } of held) if (seq > floor) this.#write(frame)
+      for (const { seq, frame } of held) if (seq > floor) this.#writer.send(frame, true)
       if (floor >= 0) this.#floors.set(key, floor)
     }
   }
@@ -379,6 +380,13 @@ export class Connection {
   }
 
   /** Every outgoing frame passes here (FrameWriter applies the slow-consumer bound). */
+  /** Messages held behind a replay that will not go out now. */
+  #dropHeld (): void {
+    this.#broker.counters.dropped += this.#held.length
+    this.#held = []
+    this.#heldBytes = 0
+  }
+
   #write (frame: Buffer): void {
     this.#writer.send(frame)
   }
@@ -392,9 +400,7 @@ export class Connection {
     this.#broker.counters.slowConsumers++
     this.#session.close()
     this.#writer.discard()
-    this.#broker.counters.dropped += this.#held.length
-    this.#held = []
-    this.#heldBytes = 0
+    this.#dropHeld()
     this.#closeSoon(1013, 'slow consumer')
   }
 

@@ -19,3 +19,15 @@ t.test('renders exactly what prom-client\'s own Histogram renders for the same o
   t.equal(text, await referenceRegistry.metrics())
   t.match(text, /lat_seconds_bucket\{le="0.001"\} 2\n[\s\S]*lat_seconds_bucket\{le="\+Inf"\} 8\n/)
 })
+
+t.test('negative observations count as 0, NaN and infinities are ignored; reset() empties it', async (t) => {
+  const ours = new LatencyHistogram([0.001])
+  const registry = new Registry()
+  registry.registerMetric(ours.metric('lat_seconds', 'Latency'))
+  for (const seconds of [-0.002, NaN, Infinity, -Infinity, 0.5]) ours.observe(seconds)
+  const text = await registry.metrics()
+  t.match(text, /lat_seconds_bucket\{le="0.001"\} 1\n/, 'the negative one, as 0')
+  t.match(text, /lat_seconds_sum 0.5\nlat_seconds_count 2\n/)
+  registry.resetMetrics()
+  t.match(await registry.metrics(), /lat_seconds_sum 0\nlat_seconds_count 0\n/)
+})
