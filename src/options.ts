@@ -1,5 +1,5 @@
 import { Authenticator, type AuthOptions } from './auth/authenticator.js'
-import type { PressureOptions } from './plugins/load-shedding.js'
+import type { PressureOptions, ResolvedPressureOptions } from './plugins/load-shedding.js'
 import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
@@ -66,8 +66,10 @@ export interface PubsubOptions extends BrokerOptions {
   restRateLimit?: false | { max: number, timeWindow: number }
   /**
    * Load shedding (@fastify/under-pressure): past a threshold, new requests
-   * to these routes answer 503, except `/health` and `/metrics`. Default:
-   * `{ maxEventLoopDelay: 1000 }`; `false` turns it off.
+   * to these routes answer 503, except `/health` and `/metrics`. Off by
+   * default here (a host app often has its own, and under-pressure leaves
+   * an event-loop monitor running after its app closes); `{}` turns it on
+   * with `maxEventLoopDelay: 1000`, as the standalone server does.
    */
   underPressure?: false | PressureOptions
 }
@@ -94,7 +96,7 @@ export interface ResolvedOptions {
   allowedOrigins: readonly string[]
   rateLimit: false | Readonly<{ rate: number, burst: number, sustain: number }>
   restRateLimit: false | Readonly<{ max: number, timeWindow: number }>
-  underPressure: false | Readonly<Required<PressureOptions>>
+  underPressure: false | ResolvedPressureOptions
   /** Verifies tokens when auth is on. */
   authenticator: Authenticator | undefined
 }
@@ -128,7 +130,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     allowedOrigins: Object.freeze(normalizeOrigins(options.allowedOrigins)),
     rateLimit: options.rateLimit === undefined || options.rateLimit === false ? false : Object.freeze({ sustain: 5000, ...options.rateLimit }),
     restRateLimit: options.restRateLimit === undefined || options.restRateLimit === false ? false : Object.freeze({ ...options.restRateLimit }),
-    underPressure: options.underPressure === false ? false : Object.freeze({ ...PRESSURE_DEFAULTS, ...options.underPressure }),
+    underPressure: options.underPressure === undefined || options.underPressure === false ? false : Object.freeze({ ...PRESSURE_DEFAULTS, ...options.underPressure }),
     authenticator: options.auth === undefined || options.auth === false ? undefined : new Authenticator(options.auth)
   }
   if (typeof resolved.prefix !== 'string' || (resolved.prefix !== '' && !resolved.prefix.startsWith('/'))) {
@@ -155,8 +157,11 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     positiveInteger('restRateLimit.timeWindow', resolved.restRateLimit.timeWindow, 1, MAX_INT32)
   }
   if (resolved.underPressure !== false) {
-    const { maxEventLoopUtilization, ...integers } = resolved.underPressure
-    for (const [name, value] of Object.entries(integers)) positiveInteger(`underPressure.${name}`, value, name === 'sampleInterval' || name === 'retryAfter' ? 1 : 0, MAX_INT32)
+    const { maxEventLoopUtilization, healthCheck, sampleInterval, retryAfter, ...bytesAndDelay } = resolved.underPressure
+    for (const [name, value] of Object.entries(bytesAndDelay)) positiveInteger(`underPressure.${name}`, value, 0)
+    positiveInteger('underPressure.sampleInterval', sampleInterval, 1, MAX_INT32)
+    positiveInteger('underPressure.retryAfter', retryAfter, 1, MAX_INT32)
+    if (healthCheck !== undefined && typeof healthCheck !== 'function') throw new PUBSUB_ERR_OPTION('underPressure.healthCheck', healthCheck, 'a function resolving to true or false')
     if (typeof maxEventLoopUtilization !== 'number' || !(maxEventLoopUtilization >= 0 && maxEventLoopUtilization <= 1)) {
       throw new PUBSUB_ERR_OPTION('underPressure.maxEventLoopUtilization', maxEventLoopUtilization, 'a number from 0 to 1')
     }
@@ -172,7 +177,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   return Object.freeze(resolved)
 }
 
-const PRESSURE_DEFAULTS: Required<PressureOptions> = { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0, retryAfter: 10, sampleInterval: 1000 }
+const PRESSURE_DEFAULTS: ResolvedPressureOptions = { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0, retryAfter: 10, sampleInterval: 1000 }
 
 function pick<T extends object, K extends keyof T> (from: T, ...keys: K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>

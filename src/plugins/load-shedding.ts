@@ -13,6 +13,8 @@ declare module 'fastify' {
 
 /** Thresholds past which new requests are refused with 503; 0 turns one off. */
 export interface PressureOptions {
+  /** Your own check, run every `sampleInterval`: resolving false sheds load too (say, a dependency is down). */
+  healthCheck?: () => Promise<boolean>
   /** Mean event-loop delay over a sample, in ms (default 1,000). */
   maxEventLoopDelay?: number
   /** V8 heap in use, in bytes (default 0: off). */
@@ -27,6 +29,8 @@ export interface PressureOptions {
   sampleInterval?: number
 }
 
+export type ResolvedPressureOptions = Readonly<Required<Omit<PressureOptions, 'healthCheck'>> & Pick<PressureOptions, 'healthCheck'>>
+
 /**
  * Route config of the routes that answer under pressure too: liveness (a
  * busy process is alive; restarting it would drop every client) and metrics
@@ -39,17 +43,22 @@ export const EXEMPT = { pressureHandler: () => undefined }
  * is registered in: past a threshold, new requests (REST, WebSocket upgrades,
  * SSE, and `/ready`, so that a balancer sends traffic elsewhere) get 503
  * PUBSUB_ERR_UNAVAILABLE with `Retry-After`. Open connections are untouched.
- * Refusals are counted, not logged: logging each would add to the load.
+ * Refusals are counted by reason (pubsub_load_shed_total), not logged:
+ * logging each would add to the load.
  */
-export async function loadShedding (scope: FastifyInstance, broker: Broker, options: Required<PressureOptions>): Promise<void> {
-  const { retryAfter, ...thresholds } = options
+export async function loadShedding (scope: FastifyInstance, broker: Broker, options: ResolvedPressureOptions): Promise<void> {
+  const { retryAfter, healthCheck, ...thresholds } = options
   const refuse: PressureHandler = (_request, reply, type) => {
-    broker.counters.error('PUBSUB_ERR_UNAVAILABLE')
+    broker.counters.shedLoad(type)
     reply.code(503).header('retry-after', retryAfter)
     return { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', error: 'Service Unavailable', message: `server under pressure (${type})` }
   }
   await scope.register(underPressure, {
     ...thresholds,
+    // Per sample, as the thresholds above; the default, 'cumulative', is the
+    // average since startup: a busy hour would keep refusing long after.
+    eventLoopUtilizationMode: 'interval',
+    ...(healthCheck === undefined ? {} : { healthCheck, healthCheckInterval: options.sampleInterval }),
     // "Any other return value than a promise or nullish will be sent to the
     // client with reply.send" (its README); its typings say void only.
     pressureHandler: refuse as unknown as (request: FastifyRequest, reply: FastifyReply, type: string) => void
