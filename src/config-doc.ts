@@ -30,8 +30,10 @@ setting from the first place that has it:
 Everything is read and checked once, at startup. A value that does not fit
 stops the server with one line naming the setting where it was read (the
 flag, the variable, or the key and the file), the value, and what is
-allowed; exit code 1. An unknown flag or file key is refused the same way,
-so a typo cannot pass unnoticed. \`fastify-pubsub --help\` lists the flags.
+allowed; exit code 1 (a value the setting keeps secret is not printed). An
+unknown key in the file is refused the same way, and an unknown flag exits 2
+with the usage (\`fastify-pubsub --help\`, which lists every flag), so a typo
+cannot pass unnoticed.
 
 Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
 `
@@ -49,7 +51,7 @@ Limits and Routes sections under the same names (\`topicTtl\` and
 | \`auth\` | off | \`{ secret }\`, \`{ publicKey }\` (PEM text) or \`{ jwks }\` (a key set object), plus \`apiKey\` and \`clockTolerance\` |
 | \`rateLimit\` | \`false\` | \`{ rate, burst, sustain? }\`: \`sustain\` ms of refusals (default 5,000) close the connection with 1008 |
 | \`restRateLimit\` | \`false\` | \`{ max, timeWindow }\` |
-| \`underPressure\` | \`{ maxEventLoopDelay: 1000 }\` | \`false\`, or the thresholds of the Load shedding section plus \`retryAfter\` (s, default 10) and \`sampleInterval\` (ms, default 1,000) |
+| \`underPressure\` | \`false\` | the thresholds of the Load shedding section, plus \`retryAfter\` (s, default 10), \`sampleInterval\` (ms, default 1,000) and \`healthCheck\` (an async function: false sheds load); \`{}\` gives the server's defaults. Off by default for apps, which often have their own |
 
 Every option is checked at registration: a bad one fails \`app.ready()\` with
 \`PUBSUB_ERR_OPTION\` naming it. When the plugin registers

@@ -17,6 +17,8 @@ export interface Config {
   closeTimeout: number
   /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
   workers: number
+  /** Fastify's trustProxy: client addresses and request ids from the proxy's headers. */
+  trustProxy: boolean
   pubsub: PubsubOptions
 }
 
@@ -73,7 +75,8 @@ function readConfigFile (path: string): Record<string, unknown> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(CONFIG_FILE.env, path, 'a JSON object of settings')
   const unknown = Object.keys(parsed).filter((key) => !(key in SETTINGS))
-  if (unknown.length > 0) throw new PUBSUB_ERR_OPTION(`${unknown[0] as string} in ${path}`, (parsed as Record<string, unknown>)[unknown[0] as string], 'not a setting: see docs/configuration.md')
+  // Without its value: a misspelled secret is still a secret.
+  if (unknown.length > 0) throw new PUBSUB_ERR_OPTION(`${unknown[0] as string} in ${path}`, HIDDEN, 'not a setting: see docs/configuration.md')
   return parsed as Record<string, unknown>
 }
 
@@ -88,9 +91,12 @@ function fromText (key: SettingKey, raw: string): unknown {
 
 function checked (key: SettingKey, where: string, value: unknown): unknown {
   const schema = SETTINGS[key]
-  if (!Value.Check(schema, value)) throw new PUBSUB_ERR_OPTION(where, value, allowed(schema))
+  if (!Value.Check(schema, value)) throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : value, allowed(schema))
   return value
 }
+
+/** What an error shows instead of a value it must not print. */
+const HIDDEN = '(hidden)'
 
 /** What a setting takes, in words, for error messages and the docs. */
 export function allowed (schema: (typeof SETTINGS)[SettingKey]): string {
@@ -138,7 +144,7 @@ function toConfig (s: Settings): Readonly<Config> {
       maxEventLoopUtilization: s.maxEventLoopUtilization
     }
   }
-  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, pubsub })
+  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, trustProxy: s.trustProxy, pubsub })
 }
 
 /** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */

@@ -10,13 +10,14 @@ import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
 const REQUEST_ID = /^[\w.:-]{1,64}$/
 
 /**
- * The standalone server's logging: pino JSON lines, or pino-pretty when
- * asked for (`logPretty`) or, by default, when stdout is a terminal and
- * pino-pretty is installed (a dev dependency: production installs skip it).
- * Request ids come from `x-request-id` when a proxy set a plain one, else
- * are random (unique across workers), and are echoed in the response.
+ * The standalone server's logging and request identity: pino JSON lines, or
+ * pino-pretty when asked for (`logPretty`) or, by default, when stdout is a
+ * terminal and pino-pretty is installed (a dev dependency: production
+ * installs skip it). Request ids are random (unique across workers); behind
+ * a trusted proxy (`trustProxy`), a plain `x-request-id` it set is kept, as
+ * is the client address from `x-forwarded-for`.
  */
-export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty'>, isTTY: boolean, hasPretty = installed('pino-pretty')): FastifyServerOptions {
+export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>, isTTY: boolean, hasPretty = installed('pino-pretty')): FastifyServerOptions {
   const pretty = config.logPretty ?? (isTTY && hasPretty)
   if (pretty && !hasPretty) throw new PUBSUB_ERR_OPTION('logPretty (LOG_PRETTY, --log-pretty)', true, 'pino-pretty installed: npm install --save-dev pino-pretty')
   return {
@@ -29,9 +30,10 @@ export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty'>, 
       },
       ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
     },
+    trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: (request: IncomingMessage) => {
-      const given = request.headers['x-request-id']
+      const given = config.trustProxy ? request.headers['x-request-id'] : undefined
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : nanoid(12)
     }
   }

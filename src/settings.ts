@@ -16,6 +16,8 @@ interface Source {
   shown?: string
   /** What it takes, in words, when the type does not say it. */
   allowed?: string
+  /** Never printed: an error names the setting without its value. */
+  secret?: boolean
   section: Section
 }
 
@@ -52,17 +54,27 @@ export const SettingsSchema = Type.Object({
   logPretty: Type.Optional(Type.Boolean({ description: 'Human-readable logs through pino-pretty (a dev dependency); by default only when stdout is a terminal and pino-pretty is installed', shown: 'auto', ...server })),
   closeTimeout: ms('How long a graceful close (SIGINT, SIGTERM) may take before the process exits 1', 15_000, server),
   workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl', 1, 1, 1024, server),
-  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/.*)?$', allowed: "empty, or a path starting with '/'", ...server }),
+  trustProxy: flag('Behind a reverse proxy: take the client address from X-Forwarded-For (logs, REST rate limit) and a plain X-Request-Id as the request id', false, server),
+  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-)", ...server }),
 
-  redisUrl: text('Run on the Redis engine at this URL (redis://host:port/db, rediss:// for TLS); unset: in memory. See scaling.md', { ...redis, flag: 'redis', shown: 'unset' }),
+  redisUrl: Type.Optional(Type.String({
+    description: 'Run on the Redis engine at this URL (redis://[user:password@]host:port/db, rediss:// for TLS); unset: in memory. See scaling.md',
+    pattern: '^rediss?://.+',
+    allowed: 'a redis:// or rediss:// URL',
+    ...redis,
+    flag: 'redis',
+    shown: 'unset',
+    // It may hold a password.
+    secret: true
+  })),
   redisTimeout: ms('How long a Redis command may take before the request fails with UNAVAILABLE', 1000, redis),
   redisHeartbeat: ms('Interval of presence refreshes and subscription probes', 5000, redis, 10),
-  redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: 'pubsub:', minLength: 1, ...redis }),
+  redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: 'pubsub:', pattern: '^[A-Za-z0-9_.:-]+$', allowed: 'letters, digits and _.:- (no glob characters)', ...redis }),
 
-  jwtSecret: text('Turns auth on with HS256 and this secret (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset' }),
+  jwtSecret: text('Turns auth on with HS256 and this secret (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset', secret: true }),
   jwtPublicKey: text('Path (from the working directory) to a PEM public key (RSA: RS256, EC P-256: ES256): turns auth on', { ...auth, shown: 'unset' }),
   jwtJwks: text('Path (from the working directory) to a JSON Web Key Set file (keys chosen by `kid`): turns auth on', { ...auth, shown: 'unset' }),
-  publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset' }),
+  publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset', secret: true }),
   jwtClockTolerance: integer('Seconds of clock skew tolerated on `exp` and `nbf`', 0, 0, 3600, auth),
 
   maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
@@ -83,10 +95,10 @@ export const SettingsSchema = Type.Object({
 
   console: flag('Serve the web console at `GET /`', true, features),
   docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true, features),
-  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also spares the fan-out path its metrics', true, features),
+  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter and a clock read per message stay)', true, features),
   metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000, features),
 
-  underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics)', true, pressure),
+  underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics). On for the server; off by default for apps mounting the plugin', true, pressure),
   maxEventLoopDelay: ms('Mean event-loop delay over a sample past which requests are refused; 0: off', 1000, pressure, 0),
   maxHeapUsedBytes: integer('V8 heap in use, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),
   maxRssBytes: integer('Resident set size, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),

@@ -75,7 +75,7 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
 t.test('a flag beats the environment, which beats the config file', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'pubsub-cli-')), 'pubsub.json')
   writeFileSync(file, JSON.stringify({ port: 1, host: '127.0.0.1', logLevel: 'info', metrics: false, docs: false }))
-  const server = run(['--config', file, '--port', '0', '--docs', 'true'], { PORT: '2', LOG_LEVEL: '' })
+  const server = run(['--config', file, '--port', '0', '--docs', 'true', '--trust-proxy', 'true'], { PORT: '2', LOG_LEVEL: '' })
   t.teardown(() => server.child.kill('SIGKILL'))
   const listening = await logLine(server.child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
   const url = String(listening.msg).slice('Server listening at '.length)
@@ -83,7 +83,7 @@ t.test('a flag beats the environment, which beats the config file', async (t) =>
   t.equal((await fetch(`${url}/metrics`)).status, 404, 'metrics: false from the file')
   t.equal((await fetch(`${url}/docs/json`)).status, 200, '--docs true beats the file')
   const health = await fetch(`${url}/health`, { headers: { 'x-request-id': 'probe-7' } })
-  t.equal(health.headers.get('x-request-id'), 'probe-7', 'the request id is echoed')
+  t.equal(health.headers.get('x-request-id'), 'probe-7', 'the proxy\'s request id is kept and echoed')
   const exited = once(server.child, 'exit')
   server.child.kill('SIGTERM')
   t.same(await exited, [0, null])

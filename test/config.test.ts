@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Fastify from 'fastify'
 import t from 'tap'
+import fastifyPubsub from '../src/app.js'
 import { loadConfig, readSettings } from '../src/config.js'
 import { envName, flagName, SETTINGS, type SettingKey } from '../src/settings.js'
 
@@ -34,6 +36,7 @@ function sample (key: SettingKey): { typed: unknown, text: string } {
   }
   if (key === 'rateLimit' || key === 'restRateLimit') return { typed: '5,10', text: '5,10' }
   if (key === 'prefix') return { typed: '/rt', text: '/rt' }
+  if (key === 'redisUrl') return { typed: 'redis://127.0.0.1:6390', text: 'redis://127.0.0.1:6390' }
   return { typed: `${key}-value`, text: `${key}-value` }
 }
 
@@ -45,6 +48,7 @@ t.test('defaults', async (t) => {
     logPretty: undefined,
     closeTimeout: 15000,
     workers: 1,
+    trustProxy: false,
     pubsub: {
       prefix: '',
       maxSubscriptions: 1000,
@@ -81,6 +85,18 @@ t.test('every setting is read from a flag, the environment and the file', async 
   }
   t.equal(new Set(KEYS.map(envName)).size, KEYS.length, 'no two settings share a variable')
   t.equal(new Set(KEYS.map(flagName)).size, KEYS.length, 'or a flag')
+})
+
+t.test('every number at the ends of its range passes the plugin\'s own checks too', async (t) => {
+  const numeric = KEYS.filter((key) => ['integer', 'number'].includes(SETTINGS[key].type as string) && key !== 'workers')
+  for (const end of ['minimum', 'maximum'] as const) {
+    const env = Object.fromEntries(numeric.map((key) => [envName(key), String((SETTINGS[key] as unknown as Record<string, unknown>)[end])]))
+    const config = loadConfig({ ...env, JWT_SECRET: 'secret' }, [])
+    const app = Fastify()
+    await app.register(fastifyPubsub, config.pubsub)
+    await t.resolves(async () => { await app.ready() }, `every setting at its ${end}`)
+    await app.close()
+  }
 })
 
 t.test('precedence: flag, then environment, then file, then default', async (t) => {
@@ -140,13 +156,19 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{ RATE_LIMIT: '1,2,3' }, [], /RATE_LIMIT/],
     [{ RATE_LIMIT: 'fast' }, [], /RATE_LIMIT/],
     [{ REST_RATE_LIMIT: '10' }, [], /REST_RATE_LIMIT/],
-    [{ PREFIX: 'rt' }, [], /'PREFIX': "rt" \(empty, or a path starting with '\/'\)/],
+    [{ PREFIX: 'rt' }, [], /'PREFIX': "rt" \(empty, or a path such as '\/realtime'/],
+    [{ PREFIX: '/x?y' }, [], /PREFIX/],
+    [{ PREFIX: '/:id' }, [], /PREFIX/],
+    [{ PREFIX: '/rt/' }, [], /PREFIX/],
+    [{ REDIS_KEY_PREFIX: 'a*:' }, [], /'REDIS_KEY_PREFIX': "a\*:" \(letters, digits and _.:-/],
     [{ METRICS_TOPICS: '20000' }, [], /METRICS_TOPICS/],
     [{ MAX_EVENT_LOOP_UTILIZATION: '2' }, [], /'MAX_EVENT_LOOP_UTILIZATION': 2 \(a number from 0 to 1\)/],
     [{ MAX_EVENT_LOOP_DELAY: '-1' }, [], /MAX_EVENT_LOOP_DELAY/],
     [{}, file({ allowedOrigins: 'https://a.example' }), /allowedOrigins in .*: "https:\/\/a.example" \(a list of strings/],
     [{}, file({ host: '' }), /'host in .*': "" \(a non-empty string\)/],
-    [{}, file({ prot: 8080 }), /'prot in .*config-\d+\.json': 8080 \(not a setting/],
+    [{}, file({ prot: 8080 }), /'prot in .*config-\d+\.json': "\(hidden\)" \(not a setting/],
+    [{}, file({ jwtSecret: 42 }), /'jwtSecret in .*': "\(hidden\)" \(a non-empty string\)/],
+    [{ REDIS_URL: 'localhost:6379' }, [], /'REDIS_URL': "\(hidden\)" \(a redis:\/\/ or rediss:\/\/ URL\)/],
     [{}, file('{"port": 80'), /'CONFIG_FILE': ".*" \(a readable JSON file/],
     [{}, file('[1]'), /'CONFIG_FILE': ".*" \(a JSON object of settings\)/],
     [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE': ".*missing.json" \(a readable JSON file \(ENOENT/],
@@ -158,6 +180,8 @@ t.test('invalid values name the setting where it was read, the value and what is
   for (const [env, argv, message] of rows) {
     t.throws(() => loadConfig(env, argv), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify([env, argv]))
   }
+  const secret = configFile({ jwt_secret: 's3cr3t-value' })
+  t.throws(() => loadConfig({}, ['--config', secret]), { message: /^(?!.*s3cr3t-value)/ }, 'a misspelled secret is not printed')
   t.throws(() => loadConfig({}, ['--prot', '1']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION', message: /--prot/ }, 'an unknown flag')
   t.throws(() => loadConfig({}, ['--port']), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' }, 'a flag without its value')
 })

@@ -6,28 +6,35 @@ import { installed, loggingOptions } from '../src/logger.js'
 const transport = (options: ReturnType<typeof loggingOptions>): unknown => (options.logger as { transport?: unknown }).transport
 
 t.test('pretty logs when asked, or on a terminal with pino-pretty installed; JSON lines otherwise', async (t) => {
-  const auto = { logLevel: 'info', logPretty: undefined }
+  const auto = { logLevel: 'info', logPretty: undefined, trustProxy: false }
   t.match(transport(loggingOptions(auto, true, true)), { target: 'pino-pretty' }, 'a terminal')
   t.equal(transport(loggingOptions(auto, false, true)), undefined, 'a pipe or a file')
   t.equal(transport(loggingOptions(auto, true, false)), undefined, 'a terminal without pino-pretty (a production install)')
-  t.match(transport(loggingOptions({ logLevel: 'info', logPretty: true }, false, true)), { target: 'pino-pretty' }, 'asked for')
-  t.equal(transport(loggingOptions({ logLevel: 'info', logPretty: false }, true, true)), undefined, 'refused')
-  t.throws(() => loggingOptions({ logLevel: 'info', logPretty: true }, true, false), { code: 'PUBSUB_ERR_OPTION', message: /logPretty.*pino-pretty/ })
+  t.match(transport(loggingOptions({ ...auto, logPretty: true }, false, true)), { target: 'pino-pretty' }, 'asked for')
+  t.equal(transport(loggingOptions({ ...auto, logPretty: false }, true, true)), undefined, 'refused')
+  t.throws(() => loggingOptions({ ...auto, logPretty: true }, true, false), { code: 'PUBSUB_ERR_OPTION', message: /logPretty.*pino-pretty/ })
   t.match(transport(loggingOptions(auto, true)), { target: 'pino-pretty' }, 'pino-pretty is a dev dependency here')
   t.ok(installed('pino-pretty'))
   t.notOk(installed('pino-pretty-that-is-not-there'))
 })
 
-t.test('request ids: a plain x-request-id is kept, anything else replaced', async (t) => {
-  const { genReqId } = loggingOptions({ logLevel: 'info', logPretty: false }, false)
+t.test('request ids: behind a trusted proxy a plain x-request-id is kept, anything else replaced', async (t) => {
+  const { genReqId } = loggingOptions({ logLevel: 'info', logPretty: false, trustProxy: true }, false)
   const id = (header?: string): string => (genReqId as (r: IncomingMessage) => string)({ headers: header === undefined ? {} : { 'x-request-id': header } } as IncomingMessage)
   t.equal(id('abc-123:4.5_6'), 'abc-123:4.5_6')
   for (const bad of [undefined, '', 'a b', 'x\n{"level":60}', 'y'.repeat(65)]) t.match(id(bad), /^[\w-]{12}$/, JSON.stringify(bad))
   t.not(id(), id(), 'random')
 
-  const app = Fastify(loggingOptions({ logLevel: 'silent', logPretty: false }, false))
+  const app = Fastify(loggingOptions({ logLevel: 'silent', logPretty: false, trustProxy: true }, false))
   t.teardown(() => app.close())
-  app.get('/id', async (request) => request.id)
-  t.equal((await app.inject({ url: '/id', headers: { 'x-request-id': 'from-proxy-1' } })).body, 'from-proxy-1', 'Fastify uses it')
-  t.match((await app.inject({ url: '/id', headers: { 'x-request-id': 'a b' } })).body, /^[\w-]{12}$/)
+  app.get('/id', async (request) => ({ id: request.id, ip: request.ip }))
+  t.same((await app.inject({ url: '/id', headers: { 'x-request-id': 'from-proxy-1', 'x-forwarded-for': '203.0.113.9' } })).json(), { id: 'from-proxy-1', ip: '203.0.113.9' }, 'Fastify uses both')
+  t.match((await app.inject({ url: '/id', headers: { 'x-request-id': 'a b' } })).json(), { id: /^[\w-]{12}$/ })
+})
+
+t.test('without trustProxy, a client cannot choose its request id or address', async (t) => {
+  const app = Fastify(loggingOptions({ logLevel: 'silent', logPretty: false, trustProxy: false }, false))
+  t.teardown(() => app.close())
+  app.get('/id', async (request) => ({ id: request.id, ip: request.ip }))
+  t.match((await app.inject({ url: '/id', headers: { 'x-request-id': 'chosen-1', 'x-forwarded-for': '203.0.113.9' } })).json(), { id: /^[\w-]{12}$/, ip: '127.0.0.1' })
 })

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import type { Engine, EngineCounts, FanoutListener, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
-import { PUBSUB_ERR_UNAVAILABLE } from './errors.js'
+import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from './errors.js'
 import { Message } from './message.js'
 import { MAX_INT32, positiveInteger } from './options.js'
 import { replayFrom, type Retained } from './history.js'
@@ -88,6 +88,10 @@ export class RedisEngine implements Engine {
 
   constructor (options: RedisEngineOptions) {
     this.#prefix = options.keyPrefix ?? 'pubsub:'
+    // A glob character would let this node's PSUBSCRIBE match another deployment's channels.
+    if (typeof this.#prefix !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(this.#prefix)) {
+      throw new PUBSUB_ERR_OPTION('keyPrefix', this.#prefix, 'letters, digits and _.:- only')
+    }
     const timeout = options.timeout ?? 1000
     positiveInteger('timeout', timeout, 1, MAX_INT32)
     this.#historySize = options.historySize ?? 100

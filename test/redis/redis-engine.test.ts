@@ -77,6 +77,12 @@ if (missing !== false) {
     t.equal(page?.first, 4)
   })
 
+  t.test('a key prefix with glob characters is refused', async (t) => {
+    for (const keyPrefix of ['a*:', 'b?', '[c]:', 'd e', '']) {
+      t.throws(() => new RedisEngine({ url: redis.url, keyPrefix }), { code: 'PUBSUB_ERR_OPTION', message: /keyPrefix/ }, JSON.stringify(keyPrefix))
+    }
+  })
+
   t.test('ready() gives up when Redis never answers', async (t) => {
     const engine = new RedisEngine({ url: 'redis://127.0.0.1:1', timeout: 100 })
     t.teardown(() => engine.close())
