@@ -58,7 +58,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   })
   gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.ready ? 1 : 0)
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
-  counter('pubsub_deliveries_dropped_total', 'Frames a connection did not get because it was over maxBufferedBytes or closing', () => counters.dropped)
+  counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
   counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => counters.rateLimited)
   labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', counters.errors)
