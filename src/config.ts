@@ -106,7 +106,6 @@ export function allowed (schema: (typeof SETTINGS)[SettingKey]): string {
   if (type === 'integer') return maximum === Number.MAX_SAFE_INTEGER ? `an integer >= ${minimum as number}` : `an integer from ${minimum as number} to ${maximum as number}`
   if (type === 'number') return `a number from ${minimum as number} to ${maximum as number}`
   if (type === 'boolean') return 'true or false'
-  if (type === 'array') return 'a list of strings (comma-separated outside the file)'
   return 'a non-empty string'
 }
 

@@ -89,7 +89,12 @@ export const SettingsSchema = Type.Object({
   presenceLimit: integer('Client ids `GET /topics/:topic` lists at most; 0 lists none', 100, 0, 10_000, limits),
   pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, limits, 10),
   closeGrace: ms('How long a client closed by the server gets to finish the close handshake', 5000, limits),
-  allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags", default: [], ...limits }),
+  allowedOrigins: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+/?)$' }), {
+    description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags",
+    default: [],
+    allowed: "origins such as 'https://app.example.com', or '*' (comma-separated outside the file)",
+    ...limits
+  }),
   rateLimit: pair('Inbound WebSocket frames per connection as `rate,burst` (per second, bucket size), or `off`', limits),
   restRateLimit: pair('`POST /publish` requests per client address as `max,timeWindow` (window in ms), or `off`', limits),
 
