@@ -6,6 +6,7 @@ import { Message } from './message.js'
 import { MAX_INT32, positiveInteger } from './options.js'
 import { replayFrom, type Retained } from './history.js'
 import { PUBLISH, SNAPSHOT } from './redis-scripts.js'
+import { isRedisUrl, REDIS_URL_RULE } from './redis-url.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { hasWildcard } from './topic.js'
@@ -116,6 +117,8 @@ export class RedisEngine implements Engine {
       connectionName: `fastify-pubsub:${this.nodeId}`
     }
     const url = options.url
+    // Never hand ioredis a URL it cannot use (redis-url.ts).
+    if (!isRedisUrl(url)) throw new PUBSUB_ERR_OPTION('url', '(hidden)', REDIS_URL_RULE)
     // Auto-pipelining: the publishes of one turn go to Redis in one write, so
     // Redis answers them, and sends their messages to every node, in one
     // burst, which each node then fans out with one socket write per client
