@@ -136,12 +136,16 @@ export class FrameWriter {
   flush (): void {
     const frames = this.#frames
     if (frames.length === 0) return
-    const data = frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames, this.#bytes)
+    const messages = this.#messages
     this.#frames = []
     this.#bytes = 0
     this.#messages = 0
     // Nothing may follow a close frame, which ws may have sent meanwhile.
-    if (this.#isOpen()) this.#socket.write(data)
+    if (!this.#isOpen()) {
+      if (messages > 0) this.#onDrop(messages)
+      return
+    }
+    this.#socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
   }
 
   /**

@@ -379,7 +379,6 @@ export class Connection {
     this.#write(encodeTextFrame(JSON.stringify(frame)))
   }
 
-  /** Every outgoing frame passes here (FrameWriter applies the slow-consumer bound). */
   /** Messages held behind a replay that will not go out now. */
   #dropHeld (): void {
     this.#broker.counters.dropped += this.#held.length
@@ -387,6 +386,7 @@ export class Connection {
     this.#heldBytes = 0
   }
 
+  /** Replies pass here; messages go to the writer with `message` set (FrameWriter applies the slow-consumer bound to both). */
   #write (frame: Buffer): void {
     this.#writer.send(frame)
   }
