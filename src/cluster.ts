@@ -3,21 +3,29 @@ import cluster, { type Worker } from 'node:cluster'
 /**
  * The primary of `--workers N`: forks N copies of this entry that share the
  * port (node:cluster hands connections round-robin), replaces a worker that
- * dies, and on SIGTERM/SIGINT passes the signal on and exits once all have
+ * dies once one has served (if none ever listens, it exits 1), and on SIGTERM/SIGINT passes the signal on and exits once all have
  * drained. The workers agree through Redis; the primary serves nothing.
  */
 export function runPrimary (workers: number, log: (line: object) => void): void {
   let stopping = false
   let alive = 0
+  let listened = false
   const fork = (): void => {
     alive++
     cluster.fork()
   }
   for (let i = 0; i < workers; i++) fork()
+  cluster.on('listening', () => { listened = true })
   cluster.on('exit', (worker, code, signal) => {
     alive--
     if (stopping) {
       if (alive === 0) process.exit(0)
+      return
+    }
+    if (!listened) {
+      // None ever started (a port in use, a bad option): forking again would loop.
+      log({ level: 50, pid: worker.process.pid, code, msg: 'worker could not start: giving up' })
+      if (alive === 0) process.exit(1)
       return
     }
     log({ level: 40, pid: worker.process.pid, code, signal, msg: 'worker died: starting another' })

@@ -51,9 +51,14 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
   try {
     await app.register(fastifyPubsub, config.pubsub)
     await app.listen({ host: config.host, port: config.port })
+    const { engine, auth, underPressure, metrics } = config.pubsub
+    // What is on, in one line: an operator sees at once that auth is off.
+    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub ready')
   } catch (err) {
     app.log.fatal({ err }, 'could not start')
     process.exitCode = 1
     await app.close()
+    // A worker's IPC channel to the primary would keep it alive.
+    cluster.worker?.disconnect()
   }
 }

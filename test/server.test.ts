@@ -6,7 +6,9 @@ import { logLine, start } from './server-process.js'
 t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
   const child = start({ LOG_LEVEL: 'info' })
   t.teardown(() => child.kill('SIGKILL'))
+  const summary = logLine(child, (l) => l.msg === 'fastify-pubsub ready')
   const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
+  t.match(await summary, { level: 30, engine: 'memory', auth: false, loadShedding: true, metrics: true }, 'what is on, in one line')
   const url = String(listening.msg).replace('Server listening at ', '')
   const connected = logLine(child, (l) => l.msg === 'client connected')
   const incoming = logLine(child, (l) => l.msg === 'incoming request' && String((l.req as { url: string }).url).startsWith('/ws'))

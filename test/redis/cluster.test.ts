@@ -226,6 +226,22 @@ t.test('--workers 2: two processes share the port through Redis; SIGTERM stops t
   t.ok((await Promise.all(clients.map(async (c) => (await c.closed).code))).every((code) => code === 1001 || code === 1006), 'each client closed: 1001 by a draining worker, 1006 by the one killed')
 })
 
+t.test('--workers 2 on a port in use: the workers exit and the primary gives up with exit 1, no restart loop', { skip: missing }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const port = String((taken.address() as AddressInfo).port)
+  const primary = start({ REDIS_URL: redis.url, PORT: port, LOG_LEVEL: 'info' }, ['--workers', '2'])
+  t.teardown(() => primary.kill('SIGKILL'))
+  const lines: Array<Record<string, unknown>> = []
+  const exited = once(primary, 'exit')
+  await logLine(primary, (l) => { lines.push(l); return false }).catch(() => {})
+  t.same(await exited, [1, null])
+  t.equal(lines.filter((l) => l.msg === 'worker could not start: giving up').length, 2)
+  t.equal(lines.filter((l) => l.msg === 'worker died: starting another').length, 0)
+})
+
 t.test('WORKERS above 1 without REDIS_URL, or a bad --workers, stops at startup naming the setting', async (t) => {
   t.throws(() => loadConfig({ WORKERS: '2' }, []), { message: /WORKERS.*REDIS_URL/ })
   t.throws(() => loadConfig({}, ['--workers', '0']), { message: /--workers/ })
