@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { SERVER_FLAGS } from './config.js'
-import { CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey } from './settings.js'
+import { CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type SettingKey } from './settings.js'
 
 const SERVER_USAGE = (Object.keys(SETTINGS) as SettingKey[])
-  .map((key) => `  --${flagName(key)} <${SETTINGS[key].shown ?? JSON.stringify(SETTINGS[key].default)}>`.padEnd(36) + envName(key))
+  .map((key) => `  --${flagName(key)} <${defaultText(key)}>`.padEnd(36) + envName(key))
   .join('\n')
 
 const USAGE = `Usage:
@@ -55,10 +55,11 @@ if (values.help === true) {
 } else if (values.version === true) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   process.stdout.write(`${pkg.version}\n`)
-} else if (command === 'pub') {
-  await publish(args)
-} else if (command === 'sub') {
-  await subscribe(args)
+} else if (command === 'pub' || command === 'sub') {
+  // A server flag here is a mistake (--port for --url, say): refused, not ignored.
+  const serverFlag = Object.keys(SERVER_FLAGS).find((flag) => values[flag] !== undefined)
+  if (serverFlag !== undefined) fail(`${command} takes --url and --token, not --${serverFlag}`)
+  await (command === 'pub' ? publish(args) : subscribe(args))
 } else if (command === undefined) {
   // The server reads its flags from process.argv itself (config.ts).
   await import('./server.js')

@@ -1,7 +1,7 @@
 // Renders docs/configuration.md from src/settings.ts: `npm run docs:config`.
 // test/config-doc.test.ts fails when the file is stale.
 import { allowed } from './config.js'
-import { CONFIG_FILE, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
+import { CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
 
 const SECTIONS: Record<Section, string> = {
   server: 'Server',
@@ -22,7 +22,9 @@ setting from the first place that has it:
 1. a command-line flag: \`fastify-pubsub --port 9000\` (through npm:
    \`npm start -- --port 9000\`); every flag takes a value, \`--metrics false\`
    included;
-2. an environment variable: \`PORT=9000\`;
+2. an environment variable: \`PORT=9000\` (an empty one counts as unset, except
+   for the Authentication settings, where it is refused: \`JWT_SECRET=\` must
+   not turn auth off unnoticed);
 3. a JSON file named by \`--${CONFIG_FILE.flag}\` or \`${CONFIG_FILE.env}\`, whose keys are the
    setting names: \`{ "port": 9000, "allowedOrigins": ["https://app.example"] }\`;
 4. the default.
@@ -65,7 +67,7 @@ export function renderConfigurationDoc (): string {
   const sections = (Object.keys(SECTIONS) as Section[]).map((section) => {
     const rows = keys.filter((key) => SETTINGS[key].section === section).map((key) => {
       const schema = SETTINGS[key]
-      const fallback = schema.shown ?? `\`${JSON.stringify(schema.default)}\``
+      const fallback = schema.shown ?? `\`${defaultText(key)}\``
       return `| \`${key}\` | \`${envName(key)}\` | \`--${flagName(key)}\` | ${fallback} | ${schema.description}. Takes ${allowed(schema)}. |`
     })
     return `## ${SECTIONS[section]}\n\n| setting | environment | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`

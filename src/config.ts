@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import Value from 'typebox/value'
-import type { AuthOptions } from './auth/authenticator.js'
+import { Authenticator, type AuthOptions } from './auth/authenticator.js'
 import type { PubsubOptions } from './options.js'
 import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
 import { CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey, type Settings } from './settings.js'
@@ -17,8 +17,8 @@ export interface Config {
   closeTimeout: number
   /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
   workers: number
-  /** Fastify's trustProxy: client addresses and request ids from the proxy's headers. */
-  trustProxy: boolean
+  /** The proxies whose X-Forwarded-For and X-Request-Id are believed (addresses or CIDRs); none when empty. */
+  trustProxy: readonly string[]
   pubsub: PubsubOptions
 }
 
@@ -46,7 +46,8 @@ export function readSettings (env: NodeJS.ProcessEnv, argv: string[]): Settings 
   const settings: Record<string, unknown> = {}
   for (const key of KEYS) {
     const flag = flags[flagName(key)]
-    const fromEnv = nonEmpty(env[envName(key)])
+    // An empty variable is unset, except for auth, where it would turn auth off unnoticed.
+    const fromEnv = SETTINGS[key].section === 'auth' ? env[envName(key)] : nonEmpty(env[envName(key)])
     const value = flag !== undefined
       ? checked(key, `--${flagName(key)}`, fromText(key, flag))
       : fromEnv !== undefined
@@ -71,9 +72,9 @@ function readConfigFile (path: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new PUBSUB_ERR_OPTION(CONFIG_FILE.env, path, `a readable JSON file (${(err as Error).message})`)
+    throw new PUBSUB_ERR_OPTION(`${CONFIG_FILE.env} (--${CONFIG_FILE.flag})`, path, `a readable JSON file (${(err as Error).message})`)
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(CONFIG_FILE.env, path, 'a JSON object of settings')
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(`${CONFIG_FILE.env} (--${CONFIG_FILE.flag})`, path, 'a JSON object of settings')
   const unknown = Object.keys(parsed).filter((key) => !(key in SETTINGS))
   // Without its value: a misspelled secret is still a secret.
   if (unknown.length > 0) throw new PUBSUB_ERR_OPTION(`${unknown[0] as string} in ${path}`, HIDDEN, 'not a setting: see docs/configuration.md')
@@ -83,7 +84,7 @@ function readConfigFile (path: string): Record<string, unknown> {
 /** A flag's or variable's text as the setting's type; left as text when it does not parse, for `checked` to refuse. */
 function fromText (key: SettingKey, raw: string): unknown {
   const type = SETTINGS[key].type
-  if (type === 'integer' || type === 'number') return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
+  if (type === 'integer' || type === 'number') return /^-?(\d+(\.\d+)?|\.\d+)$/.test(raw) ? Number(raw) : raw
   if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw
   if (type === 'array') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '')
   return raw
@@ -91,7 +92,7 @@ function fromText (key: SettingKey, raw: string): unknown {
 
 function checked (key: SettingKey, where: string, value: unknown): unknown {
   const schema = SETTINGS[key]
-  if (!Value.Check(schema, value)) throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : value, allowed(schema))
+  if (!Value.Check(schema, value) || schema.check?.(value) === false) throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : value, allowed(schema))
   return value
 }
 
@@ -148,30 +149,45 @@ function toConfig (s: Settings): Readonly<Config> {
 
 /** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */
 function authOptions (s: Settings): { auth?: AuthOptions } {
-  const read = (key: 'jwtPublicKey' | 'jwtJwks'): string | undefined => {
-    const path = s[key]
-    if (path === undefined) return undefined
+  const given = (['jwtSecret', 'jwtPublicKey', 'jwtJwks'] as const).filter((key) => s[key] !== undefined)
+  if (given.length === 0) {
+    if (s.publishApiKey !== undefined) throw new PUBSUB_ERR_OPTION(names('publishApiKey'), HIDDEN, `used with one of ${names('jwtSecret')}, ${names('jwtPublicKey')}, ${names('jwtJwks')}`)
+    return {}
+  }
+  if (given.length > 1) throw new PUBSUB_ERR_OPTION(given.map(names).join(' and '), HIDDEN, 'one of them only: a token is verified with one kind of key')
+  const key = given[0] as 'jwtSecret' | 'jwtPublicKey' | 'jwtJwks'
+  let auth: AuthOptions
+  if (key === 'jwtSecret') {
+    auth = { secret: s.jwtSecret }
+  } else {
+    const path = s[key] as string
+    let text: string
     try {
-      return readFileSync(path, 'utf8')
+      text = readFileSync(path, 'utf8')
     } catch (err) {
       throw new PUBSUB_ERR_OPTION(names(key), path, `a readable file (${(err as Error).message})`)
     }
-  }
-  const publicKey = read('jwtPublicKey')
-  const jwks = read('jwtJwks')
-  if (s.jwtSecret === undefined && publicKey === undefined && jwks === undefined) {
-    if (s.publishApiKey !== undefined) throw new PUBSUB_ERR_OPTION(names('publishApiKey'), '…', `used with one of ${names('jwtSecret')}, ${names('jwtPublicKey')}, ${names('jwtJwks')}`)
-    return {}
-  }
-  let keys: AuthOptions['jwks']
-  if (jwks !== undefined) {
-    try {
-      keys = JSON.parse(jwks) as AuthOptions['jwks']
-    } catch {
-      throw new PUBSUB_ERR_OPTION(names('jwtJwks'), s.jwtJwks, 'a JSON file holding {"keys": [...]}')
+    if (key === 'jwtPublicKey') {
+      auth = { publicKey: text }
+    } else {
+      try {
+        auth = { jwks: JSON.parse(text) as AuthOptions['jwks'] }
+      } catch {
+        throw new PUBSUB_ERR_OPTION(names(key), path, 'a JSON file holding {"keys": [...]}')
+      }
     }
   }
-  return { auth: { secret: s.jwtSecret, publicKey, jwks: keys, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance } }
+  auth = { ...auth, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance }
+  // A key file is tried once here, so that one it cannot use is a
+  // configuration error naming the setting (any secret will do).
+  if (key !== 'jwtSecret') {
+    try {
+      new Authenticator(auth)
+    } catch (err) {
+      throw new PUBSUB_ERR_OPTION(names(key), s[key], (err as Error).message.replace(/^Invalid option 'auth': /, ''))
+    }
+  }
+  return { auth }
 }
 
 /** `'rate,burst'` → `{ rate, burst }`; `'off'` → false. The schema's pattern has checked the shape. */

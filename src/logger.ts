@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr'
 import type { FastifyServerOptions } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
@@ -13,11 +14,15 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/
  * The standalone server's logging and request identity: pino JSON lines, or
  * pino-pretty when asked for (`logPretty`) or, by default, when stdout is a
  * terminal and pino-pretty is installed (a dev dependency: production
- * installs skip it). Request ids are random (unique across workers); behind
- * a trusted proxy (`trustProxy`), a plain `x-request-id` it set is kept, as
- * is the client address from `x-forwarded-for`.
+ * installs skip it). Request ids are random (unique across workers); from a
+ * trusted proxy (`trustProxy`), a plain `x-request-id` it set is kept, and
+ * the client address is read from `x-forwarded-for` past the proxies.
  */
 export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>, isTTY: boolean, hasPretty = installed('pino-pretty')): FastifyServerOptions {
+  const trusted = proxyAddr.compile([...config.trustProxy])
+  /** Whether the request came straight from a trusted proxy. */
+  // String(): a socket already gone has no address, and 'undefined' is trusted by no list.
+  const fromProxy = (request: IncomingMessage): boolean => trusted(String(request.socket.remoteAddress), 0)
   const pretty = config.logPretty ?? (isTTY && hasPretty)
   if (pretty && !hasPretty) throw new PUBSUB_ERR_OPTION('logPretty (LOG_PRETTY, --log-pretty)', true, 'pino-pretty installed: npm install --save-dev pino-pretty')
   return {
@@ -30,10 +35,12 @@ export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty' | 
       },
       ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
     },
-    trustProxy: config.trustProxy,
+    // A list, not `true`: trusting every hop would let a client write the
+    // address that X-Forwarded-For ends with when a proxy appends to it.
+    trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
     requestIdHeader: false,
     genReqId: (request: IncomingMessage) => {
-      const given = config.trustProxy ? request.headers['x-request-id'] : undefined
+      const given = fromProxy(request) ? request.headers['x-request-id'] : undefined
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : nanoid(12)
     }
   }

@@ -183,15 +183,17 @@ function pick<T extends object, K extends keyof T> (from: T, ...keys: K[]): Pick
   return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>
 }
 
+export const ORIGINS_RULE = "origins such as 'https://app.example.com' (no path, no wildcard subdomain), or '*'"
+
 /**
  * Origins as browsers send them (scheme://host[:port], lowercase, default
  * port left out), so that a configured 'https://App.example.com/' matches.
  * `null` (sandboxed and file: documents) is refused: it would admit any site.
  */
-function normalizeOrigins (origins: unknown): string[] {
+export function normalizeOrigins (origins: unknown): string[] {
   if (origins === undefined) return []
   const invalid = (): never => {
-    throw new PUBSUB_ERR_OPTION('allowedOrigins', origins, "an array of origins such as 'https://example.com', or ['*']")
+    throw new PUBSUB_ERR_OPTION('allowedOrigins', origins, ORIGINS_RULE)
   }
   if (!Array.isArray(origins)) return invalid()
   return origins.map((origin: unknown) => {
@@ -199,7 +201,8 @@ function normalizeOrigins (origins: unknown): string[] {
     if (typeof origin !== 'string' || origin === 'null') return invalid()
     try {
       const url = new URL(origin)
-      if (url.pathname !== '/' || url.search !== '' || url.origin === 'null') return invalid()
+      // A '*' in a host would be kept literally and never match: no wildcard subdomains.
+      if (url.pathname !== '/' || url.search !== '' || url.origin === 'null' || url.hostname.includes('*')) return invalid()
       return url.origin
     } catch {
       return invalid()

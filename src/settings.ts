@@ -1,4 +1,7 @@
+import proxyAddr from '@fastify/proxy-addr'
 import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
+import { normalizeOrigins, ORIGINS_RULE } from './options.js'
+import { isRedisUrl, REDIS_URL_RULE } from './pubsub/redis-url.js'
 
 // Every setting of the standalone server, once: its type, range, default and
 // meaning. config.ts reads them from a JSON file, the environment and flags;
@@ -18,6 +21,8 @@ interface Source {
   allowed?: string
   /** Never printed: an error names the setting without its value. */
   secret?: boolean
+  /** A check past what the schema says, for values only code can judge. */
+  check?: (value: unknown) => boolean
   section: Section
 }
 
@@ -54,13 +59,19 @@ export const SettingsSchema = Type.Object({
   logPretty: Type.Optional(Type.Boolean({ description: 'Human-readable logs through pino-pretty (a dev dependency); by default only when stdout is a terminal and pino-pretty is installed', shown: 'auto', ...server })),
   closeTimeout: ms('How long a graceful close (SIGINT, SIGTERM) may take before the process exits 1', 15_000, server),
   workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl', 1, 1, 1024, server),
-  trustProxy: flag('Behind a reverse proxy: take the client address from X-Forwarded-For (logs, REST rate limit) and a plain X-Request-Id as the request id', false, server),
-  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-)", ...server }),
+  trustProxy: Type.Array(Type.String(), {
+    description: 'Addresses or CIDRs of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): the client address is read from X-Forwarded-For past them (logs, REST rate limit), and a plain X-Request-Id they set is kept; none by default',
+    default: [],
+    check: (list: unknown) => { try { proxyAddr.compile(list as string[]); return true } catch { return false } },
+    allowed: 'IP addresses or CIDR ranges (comma-separated outside the file)',
+    ...server
+  }),
+  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-, not dots alone)", ...server }),
 
   redisUrl: Type.Optional(Type.String({
     description: 'Run on the Redis engine at this URL (redis://[user:password@]host:port/db, rediss:// for TLS); unset: in memory. See scaling.md',
-    pattern: '^rediss?://.+',
-    allowed: 'a redis:// or rediss:// URL',
+    check: isRedisUrl,
+    allowed: REDIS_URL_RULE,
     ...redis,
     flag: 'redis',
     shown: 'unset',
@@ -89,10 +100,12 @@ export const SettingsSchema = Type.Object({
   presenceLimit: integer('Client ids `GET /topics/:topic` lists at most; 0 lists none', 100, 0, 10_000, limits),
   pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, limits, 10),
   closeGrace: ms('How long a client closed by the server gets to finish the close handshake', 5000, limits),
-  allowedOrigins: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+/?)$' }), {
+  allowedOrigins: Type.Array(Type.String(), {
     description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags",
     default: [],
-    allowed: "origins such as 'https://app.example.com', or '*' (comma-separated outside the file)",
+    // The plugin's own rule, so that what passes here registers.
+    check: (origins: unknown) => { try { normalizeOrigins(origins); return true } catch { return false } },
+    allowed: ORIGINS_RULE,
     ...limits
   }),
   rateLimit: pair('Inbound WebSocket frames per connection as `rate,burst` (per second, bucket size), or `off`', limits),
@@ -100,7 +113,7 @@ export const SettingsSchema = Type.Object({
 
   console: flag('Serve the web console at `GET /`', true, features),
   docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true, features),
-  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter and a clock read per message stay)', true, features),
+  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter and two clock reads per message stay)', true, features),
   metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000, features),
 
   underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics). On for the server; off by default for apps mounting the plugin', true, pressure),
@@ -126,3 +139,11 @@ export function flagName (key: SettingKey): string {
 
 /** The environment variable and flag naming the config file. */
 export const CONFIG_FILE = { env: 'CONFIG_FILE', flag: 'config' }
+
+/** A setting's default as the docs and `--help` show it. */
+export function defaultText (key: SettingKey): string {
+  const { shown, default: value } = SETTINGS[key]
+  if (shown !== undefined) return shown
+  if (Array.isArray(value)) return value.join(',') || 'none'
+  return value === '' ? "''" : String(value)
+}

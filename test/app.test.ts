@@ -110,6 +110,7 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ allowedOrigins: ['null'] }, /allowedOrigins/],
     [{ allowedOrigins: ['https://a.example/path'] }, /allowedOrigins/],
     [{ allowedOrigins: ['not an origin'] }, /allowedOrigins/],
+    [{ allowedOrigins: ['https://*.example.com'] }, /allowedOrigins/],
     [{ maxPayload: 2 ** 31 }, /maxPayload/],
     [{ pingInterval: 9 }, /pingInterval/],
     [{ pingInterval: 2 ** 31 }, /pingInterval/],

@@ -39,7 +39,7 @@ t.test('--help and --version', async (t) => {
 })
 
 t.test('a bad flag, an unknown command or missing arguments exit 2 with the usage', async (t) => {
-  for (const args of [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b']]) {
+  for (const args of [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b'], ['pub', 't', '1', '--port', '9999'], ['sub', 't', '--redis', 'redis://h']]) {
     const result = await finish(args)
     t.equal(result.code, 2, args.join(' '))
     t.match(result.err, /^fastify-pubsub: .+\n\nUsage:/, args.join(' '))
@@ -75,7 +75,7 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
 t.test('a flag beats the environment, which beats the config file', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'pubsub-cli-')), 'pubsub.json')
   writeFileSync(file, JSON.stringify({ port: 1, host: '127.0.0.1', logLevel: 'info', metrics: false, docs: false }))
-  const server = run(['--config', file, '--port', '0', '--docs', 'true', '--trust-proxy', 'true'], { PORT: '2', LOG_LEVEL: '' })
+  const server = run(['--config', file, '--port', '0', '--docs', 'true', '--trust-proxy', '127.0.0.1'], { PORT: '2', LOG_LEVEL: '' })
   t.teardown(() => server.child.kill('SIGKILL'))
   const listening = await logLine(server.child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
   const url = String(listening.msg).slice('Server listening at '.length)

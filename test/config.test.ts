@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,7 +33,9 @@ function sample (key: SettingKey): { typed: unknown, text: string } {
       const value = schema.default !== true
       return { typed: value, text: String(value) }
     }
-    case 'array': return { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
+    case 'array': return key === 'trustProxy'
+      ? { typed: ['127.0.0.1', '10.0.0.0/8'], text: '127.0.0.1, 10.0.0.0/8' }
+      : { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
   }
   if (key === 'rateLimit' || key === 'restRateLimit') return { typed: '5,10', text: '5,10' }
   if (key === 'prefix') return { typed: '/rt', text: '/rt' }
@@ -48,7 +51,7 @@ t.test('defaults', async (t) => {
     logPretty: undefined,
     closeTimeout: 15000,
     workers: 1,
-    trustProxy: false,
+    trustProxy: [],
     pubsub: {
       prefix: '',
       maxSubscriptions: 1000,
@@ -109,6 +112,7 @@ t.test('precedence: flag, then environment, then file, then default', async (t) 
   t.equal(readSettings({ CONFIG_FILE: configFile({ port: 1 }) }, ['--config', file]).port, 1000, '--config beats CONFIG_FILE')
   t.equal(readSettings({ PORT: '' }, []).port, 8080, 'an empty variable is unset')
   t.equal(readSettings({}, ['--port=4000']).port, 4000, '--flag=value works too')
+  t.equal(readSettings({ MAX_EVENT_LOOP_UTILIZATION: '.5' }, []).maxEventLoopUtilization, 0.5, 'a fraction without its 0')
 })
 
 t.test('the file maps onto the plugin options like the environment does', async (t) => {
@@ -156,28 +160,41 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{ RATE_LIMIT: '1,2,3' }, [], /RATE_LIMIT/],
     [{ RATE_LIMIT: 'fast' }, [], /RATE_LIMIT/],
     [{ REST_RATE_LIMIT: '10' }, [], /REST_RATE_LIMIT/],
+    [{ TRUST_PROXY: 'true' }, [], /'TRUST_PROXY': \["true"\] \(IP addresses or CIDR ranges/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, [], /TRUST_PROXY/],
     [{ PREFIX: 'rt' }, [], /'PREFIX': "rt" \(empty, or a path such as '\/realtime'/],
     [{ PREFIX: '/x?y' }, [], /PREFIX/],
     [{ PREFIX: '/:id' }, [], /PREFIX/],
     [{ PREFIX: '/rt/' }, [], /PREFIX/],
+    [{ PREFIX: '/..' }, [], /PREFIX/],
+    [{ PREFIX: '/a/./b' }, [], /PREFIX/],
     [{ REDIS_KEY_PREFIX: 'a*:' }, [], /'REDIS_KEY_PREFIX': "a\*:" \(letters, digits and _.:-/],
     [{ METRICS_TOPICS: '20000' }, [], /METRICS_TOPICS/],
     [{ MAX_EVENT_LOOP_UTILIZATION: '2' }, [], /'MAX_EVENT_LOOP_UTILIZATION': 2 \(a number from 0 to 1\)/],
     [{ MAX_EVENT_LOOP_DELAY: '-1' }, [], /MAX_EVENT_LOOP_DELAY/],
     [{}, file({ allowedOrigins: 'https://a.example' }), /allowedOrigins in .*: "https:\/\/a.example" \(origins such as/],
+    [{ ALLOWED_ORIGINS: 'https://*.example.com' }, [], /ALLOWED_ORIGINS.*no wildcard subdomain/],
+    [{ ALLOWED_ORIGINS: 'https://a.com:99999' }, [], /ALLOWED_ORIGINS/],
     [{ ALLOWED_ORIGINS: 'https://a.example, app.example.com' }, [], /'ALLOWED_ORIGINS': \["https:\/\/a.example","app.example.com"\] \(origins such as/],
     [{ ALLOWED_ORIGINS: 'https://a.example/path' }, [], /ALLOWED_ORIGINS/],
     [{}, file({ host: '' }), /'host in .*': "" \(a non-empty string\)/],
     [{}, file({ prot: 8080 }), /'prot in .*config-\d+\.json': "\(hidden\)" \(not a setting/],
     [{}, file({ jwtSecret: 42 }), /'jwtSecret in .*': "\(hidden\)" \(a non-empty string\)/],
-    [{ REDIS_URL: 'localhost:6379' }, [], /'REDIS_URL': "\(hidden\)" \(a redis:\/\/ or rediss:\/\/ URL\)/],
-    [{}, file('{"port": 80'), /'CONFIG_FILE': ".*" \(a readable JSON file/],
-    [{}, file('[1]'), /'CONFIG_FILE': ".*" \(a JSON object of settings\)/],
-    [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE': ".*missing.json" \(a readable JSON file \(ENOENT/],
+    [{ REDIS_URL: 'localhost:6379' }, [], /'REDIS_URL': "\(hidden\)" \(a redis:\/\/ or rediss:\/\/ URL/],
+    [{ REDIS_URL: 'redis://:s3cret@127.0.0.1:99999' }, [], /^(?!.*s3cret).*'REDIS_URL': "\(hidden\)"/],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379/abc' }, [], /REDIS_URL/],
+    [{}, file('{"port": 80'), /'CONFIG_FILE \(--config\)': ".*" \(a readable JSON file/],
+    [{}, file('[1]'), /'CONFIG_FILE \(--config\)': ".*" \(a JSON object of settings\)/],
+    [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE \(--config\)': ".*missing.json" \(a readable JSON file \(ENOENT/],
     [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\)/],
+    [{ JWT_SECRET: '' }, [], /^Invalid option 'JWT_SECRET': "\(hidden\)" \(a non-empty string\)/],
+    [{ JWT_PUBLIC_KEY: '' }, [], /JWT_PUBLIC_KEY/],
     [{ PUBLISH_API_KEY: 'k' }, [], /publishApiKey \(PUBLISH_API_KEY, --publish-api-key\).*used with one of jwtSecret/],
     [{ JWT_PUBLIC_KEY: join(dir, 'missing.pem') }, [], /jwtPublicKey \(JWT_PUBLIC_KEY, --jwt-public-key\).*a readable file \(ENOENT/],
-    [{ JWT_JWKS: configFile('not json') }, [], /jwtJwks \(JWT_JWKS, --jwt-jwks\).*a JSON file holding/]
+    [{ JWT_JWKS: configFile('not json') }, [], /jwtJwks \(JWT_JWKS, --jwt-jwks\).*a JSON file holding/],
+    [{ JWT_JWKS: configFile({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }) }, [], /^Invalid option 'jwtJwks \(JWT_JWKS, --jwt-jwks\)': ".*config-\d+\.json" \(/],
+    [{ JWT_PUBLIC_KEY: configFile('not a pem') }, [], /^Invalid option 'jwtPublicKey \(JWT_PUBLIC_KEY, --jwt-public-key\)': ".*" \(an RSA or EC P-256 public key/],
+    [{ JWT_SECRET: 'a', JWT_PUBLIC_KEY: configFile('x') }, [], /^Invalid option 'jwtSecret \(JWT_SECRET, --jwt-secret\) and jwtPublicKey \(JWT_PUBLIC_KEY, --jwt-public-key\)': "\(hidden\)" \(one of them only/]
   ]
   for (const [env, argv, message] of rows) {
     t.throws(() => loadConfig(env, argv), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify([env, argv]))
@@ -188,7 +205,11 @@ t.test('invalid values name the setting where it was read, the value and what is
   t.throws(() => loadConfig({}, ['--port']), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' }, 'a flag without its value')
 })
 
-t.test('JWT_JWKS reads a key set', async (t) => {
-  const config = loadConfig({ JWT_JWKS: configFile({ keys: [] }) }, [])
-  t.same(config.pubsub.auth, { secret: undefined, publicKey: undefined, jwks: { keys: [] }, apiKey: undefined, clockTolerance: 0 })
+t.test('JWT_JWKS and JWT_PUBLIC_KEY read their files', async (t) => {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const keys = [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }]
+  const config = loadConfig({ JWT_JWKS: configFile({ keys }) }, [])
+  t.same(config.pubsub.auth, { jwks: { keys }, apiKey: undefined, clockTolerance: 0 })
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  t.same(loadConfig({ JWT_PUBLIC_KEY: configFile(pem), PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { publicKey: pem, apiKey: 'k', clockTolerance: 0 }, 'JWT_PUBLIC_KEY reads a PEM')
 })

@@ -40,8 +40,8 @@ export class Authenticator {
   readonly #toleranceMs: number
 
   constructor (options: AuthOptions) {
-    const sources = [options.secret, options.publicKey, options.jwks].filter((source) => source !== undefined)
-    if (sources.length !== 1) throw new PUBSUB_ERR_OPTION('auth', Object.keys(options), 'exactly one of secret, publicKey, jwks')
+    const sources = (['secret', 'publicKey', 'jwks'] as const).filter((source) => options[source] !== undefined)
+    if (sources.length !== 1) throw new PUBSUB_ERR_OPTION('auth', sources, 'exactly one of secret, publicKey, jwks')
     this.#toleranceMs = (options.clockTolerance ?? 0) * 1000
     const common = { clockTolerance: this.#toleranceMs, cache: true }
     try {
