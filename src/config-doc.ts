@@ -35,7 +35,9 @@ flag, the variable, or the key and the file), the value, and what is
 allowed; exit code 1 (a value the setting keeps secret is not printed). An
 unknown key in the file is refused the same way, and an unknown flag exits 2
 with the usage (\`fastify-pubsub --help\`, which lists every flag), so a typo
-cannot pass unnoticed.
+cannot pass unnoticed. A setting given where it cannot act (\`REDIS_TIMEOUT\`
+without \`REDIS_URL\`, the thresholds with \`UNDER_PRESSURE=false\`, …) is
+logged as a warning at startup.
 
 Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
 `

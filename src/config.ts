@@ -19,6 +19,8 @@ export interface Config {
   workers: number
   /** The proxies whose X-Forwarded-For and X-Request-Id are believed (addresses or CIDRs); none when empty. */
   trustProxy: readonly string[]
+  /** Settings given that have no effect (logged at startup): `REDIS_TIMEOUT` without `REDIS_URL`, say. */
+  warnings: readonly string[]
   pubsub: PubsubOptions
 }
 
@@ -35,7 +37,28 @@ export const SERVER_FLAGS = Object.fromEntries([CONFIG_FILE.flag, ...KEYS.map(fl
  * and what is allowed.
  */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Readonly<Config> {
-  return toConfig(readSettings(env, argv))
+  const settings = readSettings(env, argv)
+  return toConfig(settings, unused(settings))
+}
+
+/** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
+const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
+  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl', (s) => s.redisUrl !== undefined],
+  [['jwtClockTolerance'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
+  [['metricsTopics'], 'metrics', (s) => s.metrics],
+  [['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization'], 'underPressure', (s) => s.underPressure]
+]
+
+/** A warning for each setting moved off its default where it cannot act. */
+function unused (s: Settings): string[] {
+  const warnings: string[] = []
+  for (const [keys, needed, on] of NEEDS) {
+    if (on(s)) continue
+    for (const key of keys) {
+      if (s[key] !== SETTINGS[key].default) warnings.push(`${names(key)} has no effect without ${needed}`)
+    }
+  }
+  return warnings
 }
 
 /** Every setting, checked, from the first source that has it (loadConfig's first half). */
@@ -110,7 +133,7 @@ export function allowed (schema: (typeof SETTINGS)[SettingKey]): string {
   return 'a non-empty string'
 }
 
-function toConfig (s: Settings): Readonly<Config> {
+function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
   if (s.workers > 1 && s.redisUrl === undefined) {
     throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')}: the in-memory engine is one per process`)
   }
@@ -144,7 +167,7 @@ function toConfig (s: Settings): Readonly<Config> {
       maxEventLoopUtilization: s.maxEventLoopUtilization
     }
   }
-  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, trustProxy: s.trustProxy, pubsub })
+  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, trustProxy: s.trustProxy, warnings, pubsub })
 }
 
 /** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */

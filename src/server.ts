@@ -26,6 +26,7 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function serve (config: Config, logging: FastifyServerOptions): Promise<void> {
   const app = Fastify(logging)
+  for (const warning of config.warnings) app.log.warn(warning)
   // The id of a request's log lines, for whoever reports a problem with it.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 

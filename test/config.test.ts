@@ -52,6 +52,7 @@ t.test('defaults', async (t) => {
     closeTimeout: 15000,
     workers: 1,
     trustProxy: [],
+    warnings: [],
     pubsub: {
       prefix: '',
       maxSubscriptions: 1000,
@@ -127,6 +128,16 @@ t.test('the file maps onto the plugin options like the environment does', async 
     auth: { secret: 's', apiKey: 'k', clockTolerance: 5 }
   })
   t.equal(config.workers, 2)
+})
+
+t.test('settings given where they cannot act are warned about, not refused', async (t) => {
+  t.same(loadConfig({ REDIS_TIMEOUT: '500', JWT_CLOCK_TOLERANCE: '5', METRICS: 'false', METRICS_TOPICS: '10', UNDER_PRESSURE: 'false', MAX_RSS_BYTES: '1000', REDIS_HEARTBEAT: '5000' }, []).warnings, [
+    'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl',
+    'jwtClockTolerance (JWT_CLOCK_TOLERANCE, --jwt-clock-tolerance) has no effect without jwtSecret, jwtPublicKey or jwtJwks',
+    'metricsTopics (METRICS_TOPICS, --metrics-topics) has no effect without metrics',
+    'maxRssBytes (MAX_RSS_BYTES, --max-rss-bytes) has no effect without underPressure'
+  ], 'REDIS_HEARTBEAT at its default says nothing')
+  t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: 's', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
 })
 
 t.test('invalid values name the setting where it was read, the value and what is allowed', async (t) => {
