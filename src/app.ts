@@ -55,7 +55,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit, authenticator })
     await scope.register(topicsRoute, { authenticator })
     await scope.register(healthRoute)
-    if (options.metrics) await scope.register(metricsRoute, { metricsTopics: options.metricsTopics })
+    if (options.metrics) await scope.register(metricsRoute, { metricsTopics: options.metricsTopics, clusterMetrics: options.clusterMetrics })
     if (options.console) await scope.register(consoleRoute)
   }, { prefix: options.prefix })
 }

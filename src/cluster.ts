@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster'
+import { serveClusterMetrics } from './cluster-metrics.js'
 
 /**
  * The primary of `--workers N`: forks N copies of this entry that share the
@@ -15,6 +16,7 @@ export function runPrimary (workers: number, log: (line: object) => void): void 
     cluster.fork()
   }
   for (let i = 0; i < workers; i++) fork()
+  serveClusterMetrics()
   cluster.on('listening', () => { listened = true })
   cluster.on('exit', (worker, code, signal) => {
     alive--

@@ -53,6 +53,7 @@ Limits and Routes sections under the same names (\`topicTtl\` and
 | \`prefix\` | \`''\` | where the routes are mounted |
 | \`engine\` | in memory | \`{ type: 'redis', url, timeout?, heartbeat?, keyPrefix? }\`, or any \`Engine\` instance (closed with the app) |
 | \`auth\` | off | \`{ secret }\`, \`{ publicKey }\` (PEM text) or \`{ jwks }\` (a key set object), plus \`apiKey\` and \`clockTolerance\` |
+| \`clusterMetrics\` | \`false\` | in a worker of the standalone server's \`--workers\` (which sets it): \`/metrics\` answers for every worker, gathered by the primary |
 | \`rateLimit\` | \`false\` | \`{ rate, burst, sustain? }\`: \`sustain\` ms of refusals (default 5,000) close the connection with 1008 |
 | \`restRateLimit\` | \`false\` | \`{ max, timeWindow }\` |
 | \`underPressure\` | \`false\` | the thresholds of the Load shedding section, plus \`retryAfter\` (s, default 10), \`sampleInterval\` (ms, default 1,000) and \`healthCheck\` (an async function: false sheds load); \`{}\` gives the server's defaults. Off by default for apps, which often have their own |

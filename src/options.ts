@@ -29,6 +29,12 @@ export interface PubsubOptions extends BrokerOptions {
    * Default 0: none, since clients choose how many topics there are.
    */
   metricsTopics?: number
+  /**
+   * In a worker of the standalone server's `--workers`: `GET /metrics`
+   * answers for every worker, gathered by the primary (default false; the
+   * standalone server sets it).
+   */
+  clusterMetrics?: boolean
   /** In-memory engine: ms a topic with no exact subscriber keeps its sequence after its last publish (default 5 min). */
   topicTtl?: number
   /** In-memory engine: topics remembered at most (default 100,000); past it a new topic's sequence is not kept. */
@@ -86,6 +92,7 @@ export interface ResolvedOptions {
   docs: boolean
   metrics: boolean
   metricsTopics: number
+  clusterMetrics: boolean
   topicTtl: number
   maxTopics: number
   historySize: number
@@ -120,6 +127,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     docs: options.docs ?? true,
     metrics: options.metrics ?? true,
     metricsTopics: options.metricsTopics ?? 0,
+    clusterMetrics: options.clusterMetrics ?? false,
     topicTtl: options.topicTtl ?? 5 * 60_000,
     maxTopics: options.maxTopics ?? 100_000,
     historySize: options.historySize ?? 100,
@@ -174,6 +182,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
   if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
   if (typeof resolved.metrics !== 'boolean') throw new PUBSUB_ERR_OPTION('metrics', resolved.metrics, 'true or false')
+  if (typeof resolved.clusterMetrics !== 'boolean') throw new PUBSUB_ERR_OPTION('clusterMetrics', resolved.clusterMetrics, 'true or false')
   return Object.freeze(resolved)
 }
 

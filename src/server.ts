@@ -50,7 +50,8 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
   process.once('SIGTERM', (signal) => { void shutdown(signal) })
 
   try {
-    await app.register(fastifyPubsub, config.pubsub)
+    // A worker of --workers: /metrics answers for all of them (the primary gathers).
+    await app.register(fastifyPubsub, { ...config.pubsub, clusterMetrics: cluster.isWorker })
     await app.listen({ host: config.host, port: config.port })
     const { engine, auth, underPressure, metrics } = config.pubsub
     // What is on, in one line: an operator sees at once that auth is off.

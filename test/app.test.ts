@@ -101,6 +101,7 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ console: 'yes' }, /console/],
     [{ docs: 1 }, /docs/],
     [{ metrics: 'yes' }, /metrics/],
+    [{ clusterMetrics: 'yes' }, /clusterMetrics/],
     [{ topicTtl: 0 }, /topicTtl/],
     [{ maxConnections: -1 }, /maxConnections/],
     [{ pingInterval: 0 }, /pingInterval/],

@@ -1,12 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { EXEMPT } from '../plugins/load-shedding.js'
+import { clusterMetrics } from '../cluster-metrics.js'
 import type { Broker } from '../pubsub/broker.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
 export interface MetricsRouteOptions {
   /** Topics that get their own `topic` label (0: no per-topic metrics); later ones count as OTHER_TOPICS. */
   metricsTopics: number
+  /** A worker of `--workers`: answer with every worker's metrics, gathered by the primary. */
+  clusterMetrics: boolean
 }
 
 /** The label of topics past the cap: not a valid topic, so it never names one. */
@@ -56,7 +59,8 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
       for (const [transport, count] of Object.entries(counters.published)) this.inc({ transport }, count)
     }
   })
-  gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.ready ? 1 : 0)
+  // With --workers, the lowest: 1 only while every worker's engine takes work.
+  new Gauge({ name: 'pubsub_engine_ready', help: 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', registers, aggregator: 'min', collect () { this.set(broker.ready ? 1 : 0) } })
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
   counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
@@ -77,9 +81,11 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   }
   fastify.addHook('onClose', async () => { counters.hooks = {} })
 
+  const thisProcess = async (): Promise<string> => await Registry.merge([processMetrics(), registry]).metrics()
+  const scrape = opts.clusterMetrics ? clusterMetrics([processMetrics(), registry]) : thisProcess
   fastify.get('/metrics', { config: EXEMPT, schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.type(registry.contentType)
-    return await Registry.merge([processMetrics(), registry]).metrics()
+    return await scrape()
   })
 }
 

@@ -211,6 +211,14 @@ t.test('--workers 2: two processes share the port through Redis; SIGTERM stops t
   await eventually(async () => ((await (await fetch(`${url}/topics/all`)).json()) as Frame).subscribers === 4)
   await post(url, 'all', 'hello')
   for (const client of clients) t.match(await client.next(), { type: 'message', data: 'hello', seq: 1 })
+  // Whichever worker takes the scrape, it answers for both.
+  for (let scrape = 0; scrape < 4; scrape++) {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    t.match(text, /^pubsub_connections 4$/m, 'the connections of both workers')
+    t.match(text, /^pubsub_messages_published_total\{transport="http"\} 1$/m)
+    t.match(text, /^pubsub_deliveries_total 4$/m)
+    t.match(text, /^pubsub_engine_ready 1$/m)
+  }
   // A worker that dies is replaced.
   const first = new Set(pids)
   const replaced = logLine(primary, (l) => String(l.msg).startsWith('Server listening') && !first.has(l.pid))
