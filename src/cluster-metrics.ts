@@ -12,8 +12,6 @@ const RESPONSE = 'fastify-pubsub:metrics-response'
 
 interface MetricsResponse { type: typeof RESPONSE, id: number, text?: string, error?: string }
 
-/** What the primary's side needs: node:cluster, or a stand-in in tests. */
-interface Primary extends EventEmitter {}
 /** What a worker's side needs: its `process`, or a stand-in in tests. */
 interface Channel {
   send: (message: unknown) => unknown
@@ -21,8 +19,8 @@ interface Channel {
   off: (event: 'message', listener: (message: unknown) => void) => unknown
 }
 
-/** In the primary: answers the workers' requests for everyone's metrics. */
-export function serveClusterMetrics (gather: () => Promise<string> = gatherer(), primary: Primary = cluster): void {
+/** In the primary (node:cluster, or a stand-in in tests): answers the workers' requests for everyone's metrics. */
+export function serveClusterMetrics (gather: () => Promise<string> = gatherer(), primary: EventEmitter = cluster): void {
   primary.on('message', (worker: { send: (message: MetricsResponse) => unknown }, message: { type?: unknown, id: number }) => {
     if (message?.type !== REQUEST) return
     gather().then(

@@ -90,14 +90,17 @@ function nonEmpty (value: string | undefined): string | undefined {
   return value === '' ? undefined : value
 }
 
+/** The config file's own names, for its errors. */
+const FILE_NAMES = `${CONFIG_FILE.env} (--${CONFIG_FILE.flag})`
+
 function readConfigFile (path: string): Record<string, unknown> {
   let parsed: unknown
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new PUBSUB_ERR_OPTION(`${CONFIG_FILE.env} (--${CONFIG_FILE.flag})`, path, `a readable JSON file (${(err as Error).message})`)
+    throw new PUBSUB_ERR_OPTION(FILE_NAMES, path, `a readable JSON file (${(err as Error).message})`)
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(`${CONFIG_FILE.env} (--${CONFIG_FILE.flag})`, path, 'a JSON object of settings')
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PUBSUB_ERR_OPTION(FILE_NAMES, path, 'a JSON object of settings')
   const unknown = Object.keys(parsed).filter((key) => !(key in SETTINGS))
   // Without its value: a misspelled secret is still a secret.
   if (unknown.length > 0) throw new PUBSUB_ERR_OPTION(`${unknown[0] as string} in ${path}`, HIDDEN, 'not a setting: see docs/configuration.md')

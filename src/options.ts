@@ -21,7 +21,7 @@ export interface PubsubOptions extends BrokerOptions {
   console?: boolean
   /** Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs` (default true). */
   docs?: boolean
-  /** Serve Prometheus metrics at `GET /metrics` (default true); false also spares the fan-out path its metrics. */
+  /** Serve Prometheus metrics at `GET /metrics` (default true); false also takes the histogram and per-topic counters off the fan-out path. */
   metrics?: boolean
   /**
    * Per-topic metrics (`pubsub_topic_published_total`, `pubsub_topic_deliveries_total`)
@@ -179,10 +179,9 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     ('type' in engine ? engine.type !== 'redis' : typeof (engine as Engine).publish !== 'function'))) {
     throw new PUBSUB_ERR_OPTION('engine', engine, "an Engine, or { type: 'redis', url }")
   }
-  if (typeof resolved.console !== 'boolean') throw new PUBSUB_ERR_OPTION('console', resolved.console, 'true or false')
-  if (typeof resolved.docs !== 'boolean') throw new PUBSUB_ERR_OPTION('docs', resolved.docs, 'true or false')
-  if (typeof resolved.metrics !== 'boolean') throw new PUBSUB_ERR_OPTION('metrics', resolved.metrics, 'true or false')
-  if (typeof resolved.clusterMetrics !== 'boolean') throw new PUBSUB_ERR_OPTION('clusterMetrics', resolved.clusterMetrics, 'true or false')
+  for (const name of ['console', 'docs', 'metrics', 'clusterMetrics'] as const) {
+    if (typeof resolved[name] !== 'boolean') throw new PUBSUB_ERR_OPTION(name, resolved[name], 'true or false')
+  }
   return Object.freeze(resolved)
 }
 

@@ -31,11 +31,11 @@ export class Counters {
   hooks: MetricsHooks = {}
 
   error (code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
+    increment(this.errors, code)
   }
 
   shedLoad (reason: string): void {
-    this.shed.set(reason, (this.shed.get(reason) ?? 0) + 1)
+    increment(this.shed, reason)
   }
 
   /** The engine's FanoutListener. */
@@ -43,4 +43,8 @@ export class Counters {
     this.deliveries += delivered
     this.hooks.fanout?.(message, delivered, latencyMs)
   }
+}
+
+function increment (counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
 }

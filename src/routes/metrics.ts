@@ -36,12 +36,13 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   function counter (name: string, help: string, read: () => number): void {
     new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
   }
-  /** A counter with one label, read from a Map at each scrape. */
-  function labelledCounter (name: string, help: string, label: string, counts: ReadonlyMap<string, number>): void {
-    new Counter({ name, help, labelNames: [label], registers, collect () { this.reset(); for (const [value, count] of counts) this.inc({ [label]: value }, count) } })
+  /** A counter with one label, its values and counts read at each scrape. */
+  function labelledCounter (name: string, help: string, label: string, counts: () => Iterable<[string, number]>): void {
+    new Counter({ name, help, labelNames: [label], registers, collect () { this.reset(); for (const [value, count] of counts()) this.inc({ [label]: value }, count) } })
   }
-  function gauge (name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers, collect () { this.set(read()) } })
+  /** `aggregator`: how `--workers` combines the workers' values (prom-client's). */
+  function gauge (name: string, help: string, read: () => number, aggregator: 'sum' | 'min' = 'sum'): void {
+    new Gauge({ name, help, registers, aggregator, collect () { this.set(read()) } })
   }
 
   gauge('pubsub_connections', 'Open WebSocket connections and SSE streams', () => counters.connections)
@@ -49,24 +50,15 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   gauge('pubsub_topics', 'Topics with an exact subscriber', () => broker.counts().topics)
   gauge('pubsub_patterns', 'Wildcard patterns subscribed to', () => broker.counts().patterns)
   gauge('pubsub_history_bytes', 'JSON bytes of messages retained for recovery (the data only, not the overhead per message)', () => broker.historyBytes())
-  new Counter({
-    name: 'pubsub_messages_published_total',
-    help: 'Messages published, by transport (ws, http, app: in-process)',
-    labelNames: ['transport'],
-    registers,
-    collect () {
-      this.reset()
-      for (const [transport, count] of Object.entries(counters.published)) this.inc({ transport }, count)
-    }
-  })
+  labelledCounter('pubsub_messages_published_total', 'Messages published, by transport (ws, http, app: in-process)', 'transport', () => Object.entries(counters.published))
   // With --workers, the lowest: 1 only while every worker's engine takes work.
-  new Gauge({ name: 'pubsub_engine_ready', help: 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', registers, aggregator: 'min', collect () { this.set(broker.ready ? 1 : 0) } })
+  gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.ready ? 1 : 0, 'min')
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
   counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
   counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => counters.rateLimited)
-  labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', counters.errors)
-  labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', counters.shed)
+  labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', () => counters.errors)
+  labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', () => counters.shed)
 
   const latency = new LatencyHistogram(LATENCY_BUCKETS)
   registry.registerMetric(latency.metric('pubsub_publish_to_fanout_seconds',
