@@ -16,8 +16,10 @@ const USAGE = `Usage:
       run the server; each setting is read from its flag, else its environment
       variable, else the JSON file, else its default (docs/configuration.md):
 ${SERVER_USAGE}
-  fastify-pubsub pub <topic> <json> [--url http://127.0.0.1:8080] [--token JWT]
-      publish one message; prints the ack as one JSON line
+  fastify-pubsub pub <topic> <json> [--url http://127.0.0.1:8080] [--token JWT] [--key KEY]
+      publish one message; prints the ack as one JSON line. With --key, running
+      it again (after a timeout, say) publishes nothing twice: the ack says
+      "duplicate":true
   fastify-pubsub sub <topic-or-pattern> [--url http://127.0.0.1:8080] [--token JWT]
       print every message as one JSON line until interrupted
   --url is the server's base URL (with the mount prefix, if any)
@@ -38,6 +40,7 @@ function parse (): { values: Record<string, string | boolean | undefined>, posit
       version: { type: 'boolean' },
       url: { type: 'string', default: 'http://127.0.0.1:8080' },
       token: { type: 'string' },
+      key: { type: 'string' },
       ...SERVER_FLAGS
     }
   })
@@ -59,6 +62,7 @@ if (values.help === true) {
   // A server flag here is a mistake (--port for --url, say): refused, not ignored.
   const serverFlag = Object.keys(SERVER_FLAGS).find((flag) => values[flag] !== undefined)
   if (serverFlag !== undefined) fail(`${command} takes --url and --token, not --${serverFlag}`)
+  if (command === 'sub' && values.key !== undefined) fail('--key is for pub')
   await (command === 'pub' ? publish(args) : subscribe(args))
 } else if (command === undefined) {
   // The server reads its flags from process.argv itself (config.ts).
@@ -77,6 +81,7 @@ async function publish ([topic, json, ...rest]: string[]): Promise<void> {
   const base = String(values.url).replace(/\/$/, '')
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (typeof values.token === 'string') headers.authorization = `Bearer ${values.token}`
+  if (typeof values.key === 'string') headers['idempotency-key'] = values.key
   let response: Response
   try {
     response = await fetch(`${base}/publish/${topic}`, { method: 'POST', headers, body: json })

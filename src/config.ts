@@ -153,6 +153,8 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
     maxTopics: s.maxTopics,
     historySize: s.historySize,
     historyTtl: s.historyTtl * 1000,
+    idempotencyWindow: s.idempotencyWindow * 1000,
+    maxIdempotencyKeys: s.maxIdempotencyKeys,
     maxConnections: s.maxConnections,
     pingInterval: s.pingInterval,
     closeGrace: s.closeGrace,

@@ -43,6 +43,10 @@ export interface PubsubOptions extends BrokerOptions {
   historySize?: number
   /** In-memory engine: ms a retained message is kept (default 5 min). */
   historyTtl?: number
+  /** ms a publish's idempotency key is remembered, on every engine (default 5 min): a repeat within it is answered with the first reply and `duplicate: true`. */
+  idempotencyWindow?: number
+  /** In-memory engine: idempotency keys remembered at most (default 100,000); past it the oldest is forgotten early. */
+  maxIdempotencyKeys?: number
   /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
   maxConnections?: number
   /** ms between the server's pings (default 25 s); a connection that missed the previous pong is terminated. */
@@ -97,6 +101,8 @@ export interface ResolvedOptions {
   maxTopics: number
   historySize: number
   historyTtl: number
+  idempotencyWindow: number
+  maxIdempotencyKeys: number
   maxConnections: number
   pingInterval: number
   closeGrace: number
@@ -132,6 +138,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
     maxTopics: options.maxTopics ?? 100_000,
     historySize: options.historySize ?? 100,
     historyTtl: options.historyTtl ?? 5 * 60_000,
+    idempotencyWindow: options.idempotencyWindow ?? 5 * 60_000,
+    maxIdempotencyKeys: options.maxIdempotencyKeys ?? 100_000,
     maxConnections: options.maxConnections ?? 10_000,
     pingInterval: options.pingInterval ?? 25_000,
     closeGrace: options.closeGrace ?? 5000,
@@ -152,6 +160,8 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   positiveInteger('maxTopics', resolved.maxTopics)
   positiveInteger('historySize', resolved.historySize, 0)
   positiveInteger('historyTtl', resolved.historyTtl, 1, MAX_INT32)
+  positiveInteger('idempotencyWindow', resolved.idempotencyWindow, 1, MAX_INT32)
+  positiveInteger('maxIdempotencyKeys', resolved.maxIdempotencyKeys)
   positiveInteger('maxConnections', resolved.maxConnections)
   positiveInteger('pingInterval', resolved.pingInterval, 10, MAX_INT32)
   positiveInteger('closeGrace', resolved.closeGrace, 1, MAX_INT32)

@@ -97,6 +97,8 @@ export const SettingsSchema = Type.Object({
   topicTtl: integer('Seconds a topic with no exact subscriber keeps its sequence after its last publish', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
   historySize: integer('Messages each topic retains for recovery and its history route; 0 turns history off', 100, 0, Number.MAX_SAFE_INTEGER, limits),
   historyTtl: integer('Seconds a retained message is kept', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
+  idempotencyWindow: integer('Seconds a publish\'s idempotency key (`key`, `Idempotency-Key`) is remembered: a repeat within it answers the first reply, `duplicate: true`', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
+  maxIdempotencyKeys: integer('Idempotency keys the in-memory engine remembers; past it the oldest is forgotten early', 100_000, 1, Number.MAX_SAFE_INTEGER, limits),
   presenceLimit: integer('Client ids `GET /topics/:topic` lists at most; 0 lists none', 100, 0, 10_000, limits),
   pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, limits, 10),
   closeGrace: ms('How long a client closed by the server gets to finish the close handshake', 5000, limits),

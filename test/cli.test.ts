@@ -39,7 +39,7 @@ t.test('--help and --version', async (t) => {
 })
 
 t.test('a bad flag, an unknown command or missing arguments exit 2 with the usage', async (t) => {
-  for (const args of [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b'], ['pub', 't', '1', '--port', '9999'], ['sub', 't', '--redis', 'redis://h']]) {
+  for (const args of [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b'], ['pub', 't', '1', '--port', '9999'], ['sub', 't', '--redis', 'redis://h'], ['sub', 't', '--key', 'k']]) {
     const result = await finish(args)
     t.equal(result.code, 2, args.join(' '))
     t.match(result.err, /^fastify-pubsub: .+\n\nUsage:/, args.join(' '))
@@ -59,6 +59,11 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
   const exited = once(sub.child, 'exit')
   sub.child.kill('SIGINT')
   t.same(await exited, [0, null], 'SIGINT ends sub cleanly')
+
+  const keyed = await finish(['pub', 'news.sports', '2', '--url', url, '--key', 'retry-me'])
+  const repeated = await finish(['pub', 'news.sports', '2', '--url', url, '--key', 'retry-me'])
+  t.match(JSON.parse(keyed.out), { seq: 2 })
+  t.same(JSON.parse(repeated.out), { ...JSON.parse(keyed.out), duplicate: true }, 'run again with the same --key: published once')
 
   const refused = await finish(['pub', 'news.*', '1', '--url', url, '--token', 'ignored-when-auth-is-off'])
   t.equal(refused.code, 1)

@@ -64,6 +64,8 @@ t.test('defaults', async (t) => {
       maxTopics: 100_000,
       historySize: 100,
       historyTtl: 300_000,
+      idempotencyWindow: 300_000,
+      maxIdempotencyKeys: 100_000,
       maxConnections: 10_000,
       pingInterval: 25_000,
       closeGrace: 5000,

@@ -63,6 +63,17 @@ export interface SubscribeAck {
 export interface PublishAck {
   topic: string
   seq: number
+  /** The key was used before (a resend after a reconnect): this is the first publish's ack, nothing was published again. */
+  duplicate?: true
+}
+
+export interface PublishOptions {
+  /**
+   * The idempotency key (1 to 64 characters). By default each publish gets a
+   * random one, so that a publish resent after a reconnect is never applied
+   * twice; pass your own to deduplicate across clients or restarts.
+   */
+  key?: string
 }
 
 /** Call it to remove the handler; `ready` settles with the server's first ack. */
@@ -96,6 +107,8 @@ interface Request {
   frame: string
   /** Runs as the reply is read, before `resolve`'s callbacks (a microtask later). */
   onReply: ((reply: Frame) => void) | undefined
+  /** Sent again after a reconnect rather than rejected (a publish: its key makes that safe). */
+  resend: boolean
   resolve: (reply: Frame) => void
   reject: (error: PubsubClientError) => void
   timer: ReturnType<typeof setTimeout>
@@ -206,10 +219,16 @@ export class PubsubClient extends Emitter<ClientEvents> {
     return Object.assign(unsubscribe, { topic, ready: local.ready })
   }
 
-  /** Publishes `message` (any JSON value) to `topic`; resolves with the server's ack. */
-  async publish (topic: string, message: unknown): Promise<PublishAck> {
-    const ack = await this.#request({ action: 'publish', topic, message })
-    return { topic: ack.topic as string, seq: ack.seq as number }
+  /**
+   * Publishes `message` (any JSON value) to `topic`; resolves with the
+   * server's ack. A publish whose connection drops before the ack is sent
+   * again, with the same key, once reconnected: it is applied once.
+   */
+  async publish (topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishAck> {
+    const ack = await this.#request({ action: 'publish', topic, message, key: options.key ?? randomKey() }, undefined, true)
+    const result: PublishAck = { topic: ack.topic as string, seq: ack.seq as number }
+    if (ack.duplicate === true) result.duplicate = true
+    return result
   }
 
   /** Resolves with the round trip in ms. */
@@ -290,7 +309,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
   }
 
-  async #request (body: Frame, onReply?: (reply: Frame) => void): Promise<Frame> {
+  async #request (body: Frame, onReply?: (reply: Frame) => void, resend = false): Promise<Frame> {
     if (this.#state === 'closed') throw new PubsubClientError('CLOSED', 'client is closed')
     const id = this.#nextId++
     const frame = JSON.stringify({ ...body, id })
@@ -299,6 +318,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
         id,
         frame,
         onReply,
+        resend,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -465,6 +485,16 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#socket = undefined
     this.#clientId = undefined
     for (const subscription of this.#subscriptions.values()) subscription.acked = false
+    // Publishes go again after the reconnect, ahead of what was queued since.
+    const queued = [...this.#queued.values()]
+    this.#queued.clear()
+    for (const request of this.#inFlight.values()) {
+      if (request.resend) {
+        this.#inFlight.delete(request.id)
+        this.#queued.set(request.id, request)
+      }
+    }
+    for (const request of queued) this.#queued.set(request.id, request)
     this.#rejectAll(this.#inFlight, new PubsubClientError('DISCONNECTED', `connection closed (${code}) before the reply`))
     this.emit('close', { code, reason })
     this.#retry()
@@ -519,6 +549,13 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#connectWaiters = []
     for (const subscription of this.#subscriptions.values()) subscription.reject(error)
   }
+}
+
+/** A random idempotency key: 128 bits as hex (getRandomValues works in insecure browser contexts too). */
+function randomKey (): string {
+  let key = ''
+  for (const byte of crypto.getRandomValues(new Uint8Array(16))) key += byte.toString(16).padStart(2, '0')
+  return key
 }
 
 /** The largest delay setTimeout takes. */

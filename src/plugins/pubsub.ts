@@ -6,7 +6,7 @@ import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.
 import { RedisEngine, type RedisEngineOptions } from '../pubsub/redis-engine.js'
 
 /** The Redis engine by configuration rather than by instance. */
-export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'logger'> {
+export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
   type: 'redis'
 }
 import type { BrokerOptions } from '../pubsub/options.js'
@@ -34,10 +34,10 @@ export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions 
  * await app.pubsub.publish('news.sports', { score: '2-1' })
  */
 async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Promise<void> {
-  const { engine, topicTtl, maxTopics, historySize, historyTtl, ...options } = opts
-  const history = { topicTtl, historySize, historyTtl }
+  const { engine, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys, ...options } = opts
+  const history = { topicTtl, historySize, historyTtl, idempotencyWindow }
   const chosen = engine === undefined
-    ? new MemoryEngine({ ...history, maxTopics })
+    ? new MemoryEngine({ ...history, maxTopics, maxIdempotencyKeys })
     : 'type' in engine ? new RedisEngine({ ...engine, ...history, logger: fastify.log }) : engine
   const broker = new Broker(options, { engine: chosen, logger: fastify.log })
   fastify.decorate('pubsub', broker)

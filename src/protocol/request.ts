@@ -11,7 +11,7 @@ export type RequestId = string | number
 export type Request =
   | { action: 'subscribe', id?: RequestId, topic: string, since?: number, epoch?: string }
   | { action: 'unsubscribe', id?: RequestId, topic: string }
-  | { action: 'publish', id?: RequestId, topic: string, message: unknown }
+  | { action: 'publish', id?: RequestId, topic: string, message: unknown, key?: string }
   | { action: 'ping', id?: RequestId }
   | { action: 'auth', id?: RequestId, token: string }
 
@@ -28,6 +28,8 @@ export class RequestError extends Error {
 }
 
 const MAX_ID_LENGTH = 64
+/** Longest idempotency key (the contract's; the broker checks the same). */
+const MAX_KEY_LENGTH = 64
 
 /**
  * Parses and checks one text frame against the wire contract. Throws a
@@ -76,7 +78,9 @@ export function parseRequest (text: string): Request {
       // Top-level unknown fields are ignored, but a message travels on to other
       // clients: refuse what Fastify refuses in bodies (prototype poisoning).
       if (mayPoison(text) && !isSafe(fields.message)) fail("'message' has a __proto__ or constructor.prototype key")
-      return { action, id, topic, message: fields.message }
+      const key = fields.key
+      if (key !== undefined && !(typeof key === 'string' && key.length >= 1 && key.length <= MAX_KEY_LENGTH)) fail(`'key' must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
+      return { action, id, topic, message: fields.message, key: key as string | undefined }
     }
     default:
       throw new RequestError(new PUBSUB_ERR_UNKNOWN_ACTION(action.slice(0, 64)), id)

@@ -20,6 +20,21 @@ export interface BrokerLogger {
   error (obj: object, msg: string): void
 }
 
+/** Options of `broker.publish()`. */
+export interface PublishOptions {
+  /**
+   * An idempotency key, 1 to 64 characters: a publish whose key was used on
+   * the same topic within the idempotency window is not applied again, and
+   * resolves with the first one's result plus `duplicate: true`.
+   */
+  key?: string
+  /** Who published, for metrics (default 'app': in-process). */
+  transport?: Transport
+}
+
+/** Longest idempotency key, in characters (the contract's). */
+export const MAX_KEY_LENGTH = 64
+
 /** Options of `broker.topics()`. */
 export interface ListOptions {
   prefix?: string
@@ -103,11 +118,14 @@ export class Broker {
   /**
    * Publishes a JSON value to a concrete topic. Rejects with
    * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
-   * or `undefined`) or PUBSUB_ERR_UNAVAILABLE (closed).
+   * `undefined`, or a bad key) or PUBSUB_ERR_UNAVAILABLE (closed).
    */
-  async publish (topic: string, data: unknown, transport: Transport = 'app'): Promise<PublishResult> {
+  async publish (topic: string, data: unknown, { key, transport = 'app' }: PublishOptions = {}): Promise<PublishResult> {
     this.#assertOpen()
     assertTopic(topic)
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
+      throw new PUBSUB_ERR_BAD_REQUEST(`an idempotency key must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
+    }
     let json: string | undefined
     try {
       json = JSON.stringify(data)
@@ -117,7 +135,8 @@ export class Broker {
       throw new PUBSUB_ERR_BAD_REQUEST(`message cannot be serialized as JSON: ${(err as Error).message}`)
     }
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
-    const result = await this.#engine.publish(topic, json)
+    const result = await this.#engine.publish(topic, json, key)
+    if (result.duplicate === true) return result
     this.counters.published[transport]++
     this.counters.hooks.published?.(topic)
     return result

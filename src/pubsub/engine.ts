@@ -8,6 +8,8 @@ export interface PublishResult {
   epoch: string
   /** Sessions the message was handed to (on this node, for a network engine). */
   delivered: number
+  /** The publish's key was used within the idempotency window: this is the first publish's result, and nothing was published. */
+  duplicate?: true
 }
 
 export interface TopicInfo {
@@ -93,8 +95,13 @@ export interface Engine {
   unsubscribe (session: Session, key: string): Promise<void>
   /** Removes every subscription of a closed session, at once. */
   removeSession (session: Session): void
-  /** Assigns the next seq of `topic` and delivers; `json` is the data as JSON text. */
-  publish (topic: string, json: string): Promise<PublishResult>
+  /**
+   * Assigns the next seq of `topic` and delivers; `json` is the data as JSON
+   * text. With `key` (1 to 64 characters), a publish whose key was used on
+   * the same topic within the idempotency window is not applied: it resolves
+   * with the first one's result and `duplicate: true`, on every node.
+   */
+  publish (topic: string, json: string, key?: string): Promise<PublishResult>
   topics (query: TopicQuery): Promise<TopicPage>
   /** Figures of one topic, with up to `presence` client ids; undefined when it has no subscribers and nothing retained. */
   topic (name: string, presence: number): Promise<TopicInfo | undefined>

@@ -39,6 +39,14 @@ export interface MemoryEngineOptions {
    * with nothing but expired messages and no subscriber is forgotten.
    */
   historyTtl?: number
+  /** How long a publish's idempotency key is remembered, in ms (default 5 minutes). */
+  idempotencyWindow?: number
+  /**
+   * Idempotency keys remembered at most (default 100,000); past it the
+   * oldest is forgotten early, so that clients sending fresh keys cannot
+   * grow memory without bound.
+   */
+  maxIdempotencyKeys?: number
 }
 
 /**
@@ -59,6 +67,10 @@ export class MemoryEngine implements Engine {
   readonly #maxTopics: number
   readonly #historySize: number
   readonly #historyTtl: number
+  readonly #idempotencyWindow: number
+  readonly #maxIdempotencyKeys: number
+  /** The results of keyed publishes by `topic \n key` (topics hold no newline), oldest first. */
+  readonly #replies = new Map<string, { result: PublishResult, at: number }>()
   readonly #sweeper: NodeJS.Timeout
   // Epochs are this process's id plus a counter: unique, and cheap to make.
   readonly #processEpoch = nanoid(10)
@@ -73,6 +85,10 @@ export class MemoryEngine implements Engine {
     positiveInteger('historySize', this.#historySize, 0)
     this.#historyTtl = options.historyTtl ?? 5 * 60_000
     positiveInteger('historyTtl', this.#historyTtl, 1, MAX_INT32)
+    this.#idempotencyWindow = options.idempotencyWindow ?? 5 * 60_000
+    positiveInteger('idempotencyWindow', this.#idempotencyWindow, 1, MAX_INT32)
+    this.#maxIdempotencyKeys = options.maxIdempotencyKeys ?? 100_000
+    positiveInteger('maxIdempotencyKeys', this.#maxIdempotencyKeys)
     this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, this.#historyTtl, 30_000))
     this.#sweeper.unref()
   }
@@ -109,7 +125,28 @@ export class MemoryEngine implements Engine {
     for (const key of session.keys) this.#remove(session, key)
   }
 
-  async publish (topic: string, json: string): Promise<PublishResult> {
+  async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
+    if (key === undefined) return this.#publish(topic, json)
+    const id = `${topic}\n${key}`
+    const now = Date.now()
+    this.#forgetReplies(now - this.#idempotencyWindow)
+    const first = this.#replies.get(id)
+    if (first !== undefined) return { ...first.result, duplicate: true }
+    const result = this.#publish(topic, json)
+    if (this.#replies.size >= this.#maxIdempotencyKeys) this.#replies.delete(this.#replies.keys().next().value as string)
+    this.#replies.set(id, { result: { ...result }, at: now })
+    return result
+  }
+
+  /** Keys are remembered in publish order, so the expired ones are at the front. */
+  #forgetReplies (before: number): void {
+    for (const [id, { at }] of this.#replies) {
+      if (at >= before) return
+      this.#replies.delete(id)
+    }
+  }
+
+  #publish (topic: string, json: string): PublishResult {
     const started = performance.now()
     const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
     const seq = ++state.seq
@@ -173,6 +210,7 @@ export class MemoryEngine implements Engine {
 
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
+    this.#replies.clear()
     this.#topics.clear()
     this.#names.clear()
   }

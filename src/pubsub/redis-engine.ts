@@ -24,6 +24,8 @@ export interface RedisEngineOptions {
   historyTtl?: number
   /** ms a topic keeps its sequence after its last publish when no node has an exact subscriber (default 5 minutes). */
   topicTtl?: number
+  /** ms a publish's idempotency key is remembered, by Redis for every node (default 5 minutes). */
+  idempotencyWindow?: number
   /**
    * ms between a node's presence refreshes and subscription probes (default
    * 5000). A node that stops refreshing (crashed) drops out of the figures
@@ -35,7 +37,7 @@ export interface RedisEngineOptions {
 }
 
 interface ScriptedRedis extends Redis {
-  pubsubPublish (meta: string, history: string, retained: string, ...args: Array<string | number>): Promise<[number, string, number]>
+  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
   pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
 }
 
@@ -71,6 +73,7 @@ export class RedisEngine implements Engine {
   readonly #historySize: number
   readonly #historyTtl: number
   readonly #metaTtl: number
+  readonly #idempotencyWindow: number
   readonly #heartbeatMs: number
   readonly #log: RedisEngineOptions['logger']
   readonly #listening = new Map<string, Listening>()
@@ -102,6 +105,8 @@ export class RedisEngine implements Engine {
     const topicTtl = options.topicTtl ?? 5 * 60_000
     positiveInteger('topicTtl', topicTtl, 1, MAX_INT32)
     this.#metaTtl = Math.max(topicTtl, this.#historyTtl)
+    this.#idempotencyWindow = options.idempotencyWindow ?? 5 * 60_000
+    positiveInteger('idempotencyWindow', this.#idempotencyWindow, 1, MAX_INT32)
     this.#heartbeatMs = options.heartbeat ?? 5000
     positiveInteger('heartbeat', this.#heartbeatMs, 10, MAX_INT32)
     this.#log = options.logger
@@ -124,7 +129,7 @@ export class RedisEngine implements Engine {
     // burst, which each node then fans out with one socket write per client
     // instead of one per message.
     this.#command = new Redis(url, { ...redisOptions, enableAutoPipelining: true }) as ScriptedRedis
-    this.#command.defineCommand('pubsubPublish', { numberOfKeys: 3, lua: PUBLISH })
+    this.#command.defineCommand('pubsubPublish', { numberOfKeys: 4, lua: PUBLISH })
     this.#command.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
     this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: true })
     for (const redis of [this.#command, this.#subscriber]) {
@@ -199,14 +204,18 @@ export class RedisEngine implements Engine {
     }
   }
 
-  async publish (topic: string, json: string): Promise<PublishResult> {
+  async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
     const ts = Date.now()
-    const [seq, epoch, reached] = await this.#redis(async () => await this.#command.pubsubPublish(
-      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'),
-      topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic)))
+    // Topics hold no newline, so `topic \n key` names one key of one topic.
+    const [seq, epoch, reached, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
+      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`),
+      topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
+      key === undefined ? 0 : this.#idempotencyWindow))
     // `delivered`: the nodes (Redis subscribers) the message reached; their
     // local sessions are not counted back.
-    return { topic, seq, epoch, delivered: reached }
+    const result: PublishResult = { topic, seq, epoch, delivered: reached }
+    if (duplicate === 1) result.duplicate = true
+    return result
   }
 
   async topics (query: TopicQuery): Promise<TopicPage> {

@@ -3,13 +3,21 @@
 // and a topic's order is Redis's order.
 
 /**
- * KEYS: meta hash, history list, retained zset.
- * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new epoch in case the topic has none, channel.
- * Returns { seq, epoch, nodes reached }.
+ * KEYS: meta hash, history list, retained zset, the publish's idempotency hash.
+ * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new
+ * epoch in case the topic has none, channel, idempotency window (ms; 0: the
+ * publish has no key).
+ * Returns { seq, epoch, nodes reached, 1 when the key was used before (and
+ * nothing was published) else 0 }.
  *
  * History entries are `seq \n ts \n json`; PUBLISH payloads `seq \n epoch \n ts \n json`.
  */
 export const PUBLISH = `
+local window = tonumber(ARGV[9])
+if window > 0 then
+  local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'reached')
+  if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[7]) == 1 then
   redis.call('DEL', KEYS[2])
@@ -26,7 +34,11 @@ if size > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[5])))
 end
 local reached = redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
-return { seq, epoch, reached }
+if window > 0 then
+  redis.call('HSET', KEYS[4], 'seq', seq, 'epoch', epoch, 'reached', reached)
+  redis.call('PEXPIRE', KEYS[4], window)
+end
+return { seq, epoch, reached, 0 }
 `
 
 /**

@@ -36,12 +36,16 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
     schema: {
       summary: 'Publish a message to a topic',
       params: TopicParams,
+      headers: Type.Object({
+        'idempotency-key': Type.Optional(Type.String({ description: 'Publish at most once per key and topic within the idempotency window (1 to 64 characters): a repeat answers the first reply with duplicate: true' }))
+      }),
       response: {
         200: Type.Object({
           topic: Type.String(),
           seq: Type.Integer(),
           epoch: Type.String(),
-          delivered: Type.Integer({ description: 'Subscribers the message was handed to' })
+          delivered: Type.Integer({ description: 'Subscribers the message was handed to' }),
+          duplicate: Type.Optional(Type.Boolean({ description: 'The Idempotency-Key was used before: this is the first reply, nothing was published' }))
         })
       }
     },
@@ -54,7 +58,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
       }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
-    return await broker.publish(request.params['*'], request.body, 'http')
+    return await broker.publish(request.params['*'], request.body, { key: request.headers['idempotency-key'], transport: 'http' })
   })
 }
 

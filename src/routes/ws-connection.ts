@@ -265,8 +265,10 @@ export class Connection {
     try {
       const identity = this.#identity
       if (identity !== undefined && !mayPublish(identity, request.topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to publish to ${request.topic.slice(0, 300)}`)
-      const { topic, seq } = await this.#broker.publish(request.topic, request.message, 'ws')
-      return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', topic, seq }) }
+      const { topic, seq, epoch, duplicate } = await this.#broker.publish(request.topic, request.message, { key: request.key, transport: 'ws' })
+      // A keyed publish's ack names the epoch too, so that a resend can be matched with the first.
+      const ack = request.key === undefined ? { topic, seq } : { topic, seq, epoch, duplicate }
+      return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', ...ack }) }
     } catch (err) {
       return () => { this.#fail(err, request.id) }
     }

@@ -178,30 +178,38 @@ t.test('frames the client cannot use are reported, not thrown', async (t) => {
   t.equal(errors.items.length, 2)
 })
 
-t.test('a dropped connection rejects what was in flight with DISCONNECTED and resubscribes on return', async (t) => {
+t.test('a dropped connection: the publish in flight is sent again with its key, a ping is rejected with DISCONNECTED, subscriptions come back', async (t) => {
   const { url, server, requests } = await scriptedServer(t, (request, socket) => {
-    if (request.action === 'subscribe' && requests.length > 2) {
-      socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: request.topic, seq: 7 }))
-    }
+    if (requests.length <= 3) return
+    if (request.action === 'subscribe') socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: request.topic, seq: 7 }))
+    if (request.action === 'publish') socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'publish', topic: request.topic, seq: 8, epoch: 'e', duplicate: true }))
   })
   const client = sdk(t, url, { reconnect: { initialDelay: 1, jitter: 0 } })
   await client.connect()
   const subscription = client.subscribe('room', () => {})
   const publish = client.publish('room', 1)
+  const ping = client.ping()
   const welcomes = new Inbox<{ clientId: string }>()
   client.on('welcome', welcomes.push)
-  await eventually(() => requests.length === 2)
+  await eventually(() => requests.length === 3)
   for (const socket of server.clients) socket.terminate()
-  await t.rejects(publish, { code: 'DISCONNECTED' })
+  await t.rejects(ping, { code: 'DISCONNECTED' })
   t.same(await welcomes.next(), { clientId: 'c2' })
   t.match(await subscription.ready, { topic: 'room', seq: 7, epoch: undefined })
-  t.same(requests.map((r) => [r.action, r.topic, r.since]), [['subscribe', 'room', undefined], ['publish', 'room', undefined], ['subscribe', 'room', undefined]])
+  t.same(await publish, { topic: 'room', seq: 8, duplicate: true }, 'the server had applied it: the resend is answered as a duplicate')
+  t.same(requests.map((r) => [r.action, r.topic, r.since]), [['subscribe', 'room', undefined], ['publish', 'room', undefined], ['ping', undefined, undefined], ['subscribe', 'room', undefined], ['publish', 'room', undefined]])
+  t.match(requests[1]?.key, /^[0-9a-f]{32}$/, 'every publish has a random key')
+  t.equal(requests[4]?.key, requests[1]?.key, 'resent with the same key, after the resubscription')
   t.same(client.position('room'), { seq: 7, epoch: undefined })
   // Without an epoch in the ack, the next resubscribe gives `since` alone.
   for (const socket of server.clients) socket.terminate()
   t.same(await welcomes.next(), { clientId: 'c3' })
-  await eventually(() => requests.length === 4)
-  t.same(requests[3], { action: 'subscribe', topic: 'room', since: 7, id: requests[3]?.id })
+  await eventually(() => requests.length === 6)
+  t.same(requests[5], { action: 'subscribe', topic: 'room', since: 7, id: requests[5]?.id })
+  const own = client.publish('room', 2, { key: 'mine' })
+  await eventually(() => requests.length === 7)
+  t.equal(requests[6]?.key, 'mine', 'a key of the caller\'s own')
+  t.same(await own, { topic: 'room', seq: 8, duplicate: true })
 })
 
 t.test('reconnects to a restarted server: resubscribed with since and epoch, new messages arrive', async (t) => {

@@ -13,6 +13,8 @@ export interface EngineSettings {
   historySize?: number
   /** ms */
   historyTtl?: number
+  /** ms */
+  idempotencyWindow?: number
 }
 
 export interface ConformanceOptions {
@@ -97,6 +99,41 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
     // Whole ms on a wall clock (Redis) may round up by one.
     t.ok(seen.every(({ latencyMs }) => latencyMs >= 0 && latencyMs <= elapsed + 1), `latencies ${seen.map((s) => s.latencyMs).join(', ')} ms within the ${elapsed} ms the publishes took`)
     t.equal(broker.counters.deliveries, 3, 'the deliveries counter follows')
+  })
+
+  t.test('a publish whose key was used on the topic is not applied again: the first result, duplicate: true', async (t) => {
+    const broker = await setup(t)
+    const r = new Recorder(broker)
+    await r.session.subscribe('idem')
+    const first = await broker.publish('idem', 'once', { key: 'k-1' })
+    t.match(first, { topic: 'idem', seq: 1, epoch: String })
+    t.notOk('duplicate' in first)
+    const again = await broker.publish('idem', 'twice?', { key: 'k-1' })
+    t.same(again, { ...first, duplicate: true }, 'the same seq, epoch and delivered')
+    t.match(await broker.publish('other', 'x', { key: 'k-1' }), { seq: 1 }, 'keys are per topic')
+    t.notOk('duplicate' in await broker.publish('idem', 'new', { key: 'k-2' }))
+    t.match(await broker.publish('idem', 'unkeyed'), { seq: 3 }, 'no seq was taken by the duplicate')
+    await r.until(3)
+    t.same(r.deliveries.map((d) => d.data), ['once', 'new', 'unkeyed'], 'delivered once')
+    t.match(await broker.publish('idem', 'still', { key: 'k-1' }), { seq: 1, duplicate: true }, 'later publishes do not end the window')
+    for (const key of ['', 'x'.repeat(65), 7 as unknown as string]) {
+      await t.rejects(broker.publish('idem', 1, { key }), { code: 'PUBSUB_ERR_BAD_REQUEST', message: /key/ })
+    }
+    t.match(await broker.publish('idem', 'long key', { key: 'x'.repeat(64) }), { seq: 4 })
+  })
+
+  t.test('an idempotency key is forgotten after the window', async (t) => {
+    const broker = await setup(t, { idempotencyWindow: 30 })
+    const first = await broker.publish('window', 1, { key: 'k' })
+    let again = await broker.publish('window', 2, { key: 'k' })
+    t.equal(again.duplicate, true)
+    const deadline = Date.now() + WAIT_MS
+    while (again.duplicate === true && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      again = await broker.publish('window', 2, { key: 'k' })
+    }
+    t.match(again, { seq: first.seq + 1 }, 'published anew once the window passed')
+    t.notOk('duplicate' in again)
   })
 
   t.test('each topic has its own sequence; the ack gives the latest', async (t) => {

@@ -72,3 +72,13 @@ t.test('a retained-only topic is forgotten once its last message expires (and to
   await forgotten(broker, 'short', first.epoch)
   t.equal(await broker.topic('short'), undefined)
 })
+
+t.test('idempotency keys past maxIdempotencyKeys: the oldest is forgotten first', async (t) => {
+  const broker = new Broker({}, { engine: new MemoryEngine({ maxIdempotencyKeys: 2 }) })
+  t.teardown(() => broker.close())
+  for (const key of ['k1', 'k2', 'k3']) await broker.publish('keys', key, { key })
+  t.match(await broker.publish('keys', 'k3', { key: 'k3' }), { seq: 3, duplicate: true }, 'the newest is kept')
+  t.match(await broker.publish('keys', 'k1', { key: 'k1' }), { seq: 4 }, 'the oldest was forgotten: published again')
+  t.throws(() => new MemoryEngine({ maxIdempotencyKeys: 0 }), { code: 'PUBSUB_ERR_OPTION', message: /maxIdempotencyKeys/ })
+  t.throws(() => new MemoryEngine({ idempotencyWindow: 0 }), { code: 'PUBSUB_ERR_OPTION', message: /idempotencyWindow/ })
+})

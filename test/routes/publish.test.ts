@@ -11,6 +11,30 @@ t.test('POST /publish/:topic reaches a /ws subscriber; answers topic, seq, deliv
   t.match(await c.next(), { type: 'message', topic: 'news.sports', subscription: 'news.*', data: { score: '2-1' }, seq: 1 })
 })
 
+t.test('Idempotency-Key: a repeat answers the first reply with duplicate: true and publishes nothing', async (t) => {
+  const app = await build(t)
+  const got: unknown[] = []
+  await app.pubsub.subscribe('orders', (m) => { got.push(m.data) })
+  const post = async (payload: object, key?: string): Promise<{ statusCode: number, json: () => any }> => await app.inject({
+    method: 'POST', url: '/publish/orders', payload, headers: key === undefined ? {} : { 'idempotency-key': key }
+  })
+  const first = await post({ n: 1 }, 'order-1')
+  t.equal(first.statusCode, 200)
+  t.same(first.json(), { topic: 'orders', seq: 1, epoch: first.json().epoch, delivered: 1 })
+  const again = await post({ n: 1 }, 'order-1')
+  t.equal(again.statusCode, 200)
+  t.same(again.json(), { ...first.json(), duplicate: true })
+  t.match((await post({ n: 2 }, 'order-2')).json(), { seq: 2 })
+  for (const key of ['', 'k'.repeat(65)]) {
+    const bad = await post({ n: 3 }, key)
+    t.equal(bad.statusCode, 400, `key of ${key.length} characters`)
+    t.match(bad.json(), { statusCode: 400, code: 'PUBSUB_ERR_BAD_REQUEST', message: /idempotency key/ })
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(got, [{ n: 1 }, { n: 2 }], 'each key published once')
+  t.equal(app.pubsub.counters.published.http, 2, 'a duplicate is not counted as published')
+})
+
 t.test('any JSON value, and text/plain as a string', async (t) => {
   const app = await build(t)
   const got: unknown[] = []

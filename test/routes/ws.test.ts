@@ -49,6 +49,22 @@ t.test('a pattern subscription names the pattern; overlapping ones deliver once'
   t.match(frames.find((f) => f.type === 'message'), { topic: 'news.sports', subscription: /^news\.[*>]$/, data: 1 })
 })
 
+t.test('a publish with a key: sent again, it is answered like the first with duplicate: true, and delivered once', async (t) => {
+  const { url } = await listen(t)
+  const c = await connectWelcomed(t, url)
+  await c.subscribe('pay')
+  c.send({ action: 'publish', topic: 'pay', message: 'p1', key: 'k1', id: 1 })
+  const [delivered, ack] = await c.take(2)
+  t.match(delivered, { type: 'message', seq: 1, data: 'p1' })
+  t.same(ack, { type: 'ack', id: 1, action: 'publish', topic: 'pay', seq: 1, epoch: ack?.epoch }, 'a keyed ack names the epoch')
+  t.type(ack?.epoch, 'string')
+  c.send({ action: 'publish', topic: 'pay', message: 'p1', key: 'k1', id: 2 })
+  t.same(await c.next(), { type: 'ack', id: 2, action: 'publish', topic: 'pay', seq: 1, epoch: ack?.epoch, duplicate: true })
+  c.send({ action: 'publish', topic: 'pay', message: 'p2', id: 3 })
+  t.match(await c.take(2), [{ type: 'message', seq: 2, data: 'p2' }, { type: 'ack', id: 3, seq: 2 }])
+  t.same(await c.drain(), [], 'the duplicate was never delivered')
+})
+
 t.test('a publisher subscribed to the topic receives its own message', async (t) => {
   const { url } = await listen(t)
   const c = await connectWelcomed(t, url)
@@ -102,6 +118,9 @@ t.test('every error code, and the connection keeps serving', async (t) => {
     [{ action: 'publish', topic: 'x'.repeat(257), message: 1, id: 12 }, 'INVALID_TOPIC', 12],
     [{ action: 'publish', topic: 'a', id: 13 }, 'BAD_REQUEST', 13],
     [{ action: 'subscribe', topic: 'a', since: -2, id: 14 }, 'BAD_REQUEST', 14],
+    [{ action: 'publish', topic: 'a', message: 1, key: '', id: 15 }, 'BAD_REQUEST', 15],
+    [{ action: 'publish', topic: 'a', message: 1, key: 'k'.repeat(65), id: 16 }, 'BAD_REQUEST', 16],
+    [{ action: 'publish', topic: 'a', message: 1, key: 7, id: 17 }, 'BAD_REQUEST', 17],
     [Buffer.from('{"action":"ping"}'), 'BAD_FRAME', undefined]
   ]
   for (const [frame, code, id] of rows) {
