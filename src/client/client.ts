@@ -94,8 +94,11 @@ export interface ClientEvents {
   /** The next attempt starts after `delay` ms. */
   reconnecting: { attempt: number, delay: number }
   /**
-   * A resubscription after a reconnect asked for what was missed: `recovered`
-   * false means messages may have been lost (refetch state), true that none were.
+   * A resubscription after a reconnect (or after a gap in a topic's seqs)
+   * asked for what was missed: `recovered` false means messages may have
+   * been lost (refetch state), true that none were. The server also says
+   * `recovered: false` on its own when it lost messages it cannot replay, or
+   * the topic's sequence restarted.
    */
   recovery: { topic: string, recovered: boolean }
   /** Something failed that no promise reports: the connection, a handler, a refused resubscription. */
@@ -162,6 +165,8 @@ export class PubsubClient extends Emitter<ClientEvents> {
   readonly #queued = new Map<number, Request>()
   readonly #subscriptions = new Map<string, LocalSubscription>()
   readonly #positions = new Map<string, Position>()
+  /** Topics whose seqs jumped: resubscribed from their position, their messages wait for the replay. */
+  readonly #filling = new Set<string>()
   #connectWaiters: Array<{ resolve: (welcome: { clientId: string }) => void, reject: (error: PubsubClientError) => void }> = []
 
   constructor (options: ClientOptions) {
@@ -260,6 +265,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     const { topic } = subscription
     this.#subscriptions.delete(topic)
     this.#positions.delete(topic)
+    this.#filling.delete(topic)
     subscription.reject(new PubsubClientError('UNSUBSCRIBED', `unsubscribed from ${topic} before the server acknowledged it`))
     // Offline, there is nothing to undo: a reconnect subscribes only to what is in the map.
     if (this.#state !== 'open') return
@@ -279,6 +285,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
       if (position.epoch !== undefined) frame.epoch = position.epoch
     }
     this.#request(frame, (reply) => { this.#subscribed(subscription, reply) }).catch((error: PubsubClientError) => {
+      this.#filling.delete(topic)
       // Dropped on the way: the next connection subscribes again.
       if (transient.has(error.code) || this.#subscriptions.get(topic) !== subscription) return
       if (retryLater.has(error.code)) {
@@ -304,6 +311,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     const ack: SubscribeAck = { topic, seq: reply.seq as number | undefined, epoch: reply.epoch as string | undefined }
     if (typeof reply.recovered === 'boolean') ack.recovered = reply.recovered
     subscription.acked = true
+    this.#filling.delete(topic)
     if (!subscription.wildcard && ack.recovered !== true) this.#positions.set(topic, { seq: ack.seq as number, epoch: ack.epoch })
     subscription.resolve(ack)
     if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
@@ -429,6 +437,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
       case 'ack': case 'pong': this.#settle(frame.id, (request) => { request.onReply?.(frame); request.resolve(frame) }); break
       case 'error': this.#onError(frame); break
       case 'welcome': this.#onWelcome(frame.clientId as string); break
+      case 'reset': this.#onReset(frame); break
     }
   }
 
@@ -452,14 +461,35 @@ export class PubsubClient extends Emitter<ClientEvents> {
     if (!this.#settle(frame.id, (request) => { request.reject(error) })) this.emit('error', error)
   }
 
+  /**
+   * The server lost messages of a subscription, or the topic's sequence
+   * restarted: the position moves to where it says live delivery goes on.
+   */
+  #onReset (frame: Frame): void {
+    const topic = frame.topic as string
+    if (!this.#subscriptions.has(topic)) return
+    if (typeof frame.seq === 'number' && this.#positions.has(topic)) this.#positions.set(topic, { seq: frame.seq, epoch: frame.epoch as string | undefined })
+    this.#filling.delete(topic)
+    this.emit('recovery', { topic, recovered: false })
+  }
+
   #onMessage (frame: Frame): void {
     const topic = frame.topic as string
     const seq = frame.seq as number
-    // Not dropped when seq goes back: that is a new epoch (say Redis restarted
-    // empty), which message frames do not name; the next resubscribe says
-    // recovered: false.
     const position = this.#positions.get(topic)
-    if (position !== undefined) position.seq = seq
+    if (position !== undefined) {
+      // A new epoch comes with a `reset` first, so a seq at or below the
+      // position is one already handled.
+      if (seq <= position.seq || this.#filling.has(topic)) return
+      if (seq > position.seq + 1) {
+        // The position never moves past a gap: ask for what is missing; what
+        // arrives meanwhile is in the replay.
+        this.#filling.add(topic)
+        this.#sendSubscribe(this.#subscriptions.get(topic) as LocalSubscription)
+        return
+      }
+      position.seq = seq
+    }
     const exact = this.#subscriptions.get(topic)
     if (exact !== undefined) this.#dispatch(exact, { topic, data: frame.data, seq, ts: frame.ts as number })
     // The server sends a message once per connection however many of our
@@ -485,6 +515,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     this.#socket = undefined
     this.#clientId = undefined
     for (const subscription of this.#subscriptions.values()) subscription.acked = false
+    this.#filling.clear()
     // Publishes go again after the reconnect, ahead of what was queued since.
     const queued = [...this.#queued.values()]
     this.#queued.clear()

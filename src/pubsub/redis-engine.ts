@@ -7,7 +7,7 @@ import { MAX_INT32, positiveInteger } from './options.js'
 import { replayFrom, type Retained } from './history.js'
 import { PUBLISH, SNAPSHOT } from './redis-scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './redis-url.js'
-import type { Session, SubscribeResult } from './session.js'
+import type { Position, Session, SubscribeResult } from './session.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { hasWildcard } from './topic.js'
 
@@ -78,6 +78,16 @@ export class RedisEngine implements Engine {
   readonly #log: RedisEngineOptions['logger']
   readonly #listening = new Map<string, Listening>()
   readonly #heartbeat: NodeJS.Timeout
+  /**
+   * Where this node's delivery of each topic with a local exact subscriber
+   * has got to: a message past it that skips seqs, or a reconnect of the
+   * subscriber connection, means some never reached this node.
+   */
+  readonly #positions = new Map<string, Position>()
+  /** Topics being caught up from history; their live messages wait here, in order. */
+  readonly #catchingUp = new Map<string, Message[]>()
+  /** The subscriber connection was subscribed before: its next `ready` is a reconnect. */
+  #subscribedBefore = false
   #epochs = 0
   // Redis sends one PUBLISH to a subscriber as consecutive replies, one per
   // matching channel and pattern: a repeat of the last one is a duplicate.
@@ -131,16 +141,18 @@ export class RedisEngine implements Engine {
     this.#command = new Redis(url, { ...redisOptions, enableAutoPipelining: true }) as ScriptedRedis
     this.#command.defineCommand('pubsubPublish', { numberOfKeys: 4, lua: PUBLISH })
     this.#command.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
-    this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: true })
+    // Resubscribed by #resubscribed, not by ioredis: its own resubscribe has
+    // no catch, so a connection that drops again right after `ready` would
+    // end the process with an unhandled rejection (seen in test/faults).
+    this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: false })
     for (const redis of [this.#command, this.#subscriber]) {
       redis.on('error', (err: Error) => { this.#log?.warn({ err: err.message }, 'redis connection error') })
     }
-    // The probe channel is subscribed once; ioredis resubscribes it with the rest.
-    this.#subscriber.once('ready', () => {
-      this.#subscriber.subscribe(this.#probeChannel).then(() => { this.#probing = true }, () => {})
+    this.#subscriber.on('ready', () => {
+      // After any reconnect, a probe sent before it is lost: start over.
+      this.#probeSeen = true
+      void this.#resubscribed()
     })
-    // After any reconnect, a probe sent before it is lost: start over.
-    this.#subscriber.on('ready', () => { this.#probeSeen = true })
     this.#subscriber.on('message', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
     this.#subscriber.on('pmessage', (_glob: string, channel: string, payload: string) => { this.#onMessage(channel, payload) })
     this.#heartbeat = setInterval(() => { void this.#beat() }, this.#heartbeatMs)
@@ -171,8 +183,11 @@ export class RedisEngine implements Engine {
       if (session.closed) throw new PUBSUB_ERR_UNAVAILABLE('session closed')
       void this.#writePresence(key)
       if (hasWildcard(key)) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
-      const [seq, epoch, entries] = await this.#redis(async () => await this.#command.pubsubSnapshot(
-        this.#key('meta', key), this.#key('history', key), this.#newEpoch(), this.#metaTtl, recovery === undefined ? '0' : '1'))
+      const [seq, epoch, entries] = await this.#snapshot(key, recovery !== undefined)
+      // Messages at or below it that are still on their way reach the
+      // subscribers that were already here; this node's position starts at
+      // the first snapshot, and only moves with what it delivers.
+      if (!this.#positions.has(key) && this.#index.count(key) > 0) this.#positions.set(key, { seq, epoch })
       const result: SubscribeResult = { topic: key, seq, epoch }
       if (recovery === undefined) return result
       const replay = replayFrom(key, { seq, epoch }, recovery, () => this.#retained(entries))
@@ -249,8 +264,7 @@ export class RedisEngine implements Engine {
 
   async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
     if ((await this.topic(topic, 0)) === undefined) return undefined
-    const [seq, epoch, entries] = await this.#redis(async () => await this.#command.pubsubSnapshot(
-      this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, '1'))
+    const [seq, epoch, entries] = await this.#snapshot(topic, true)
     const retained = this.#retained(entries)
     const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
     return { topic, seq, epoch, first: retained[0]?.seq, messages }
@@ -320,8 +334,12 @@ export class RedisEngine implements Engine {
       this.#listening.set(name, listening)
     }
     const entry = listening
-    if (this.#index.count(key) > 0) entry.keys.add(key)
-    else entry.keys.delete(key)
+    if (this.#index.count(key) > 0) {
+      entry.keys.add(key)
+    } else {
+      entry.keys.delete(key)
+      this.#positions.delete(key)
+    }
     const step = entry.chain.catch(() => {}).then(async () => {
       const wanted = entry.keys.size > 0
       if (wanted && !entry.live) {
@@ -353,9 +371,103 @@ export class RedisEngine implements Engine {
     this.#lastSeq = seq
     this.#lastEpoch = epoch
     const ts = Number(payload.slice(second + 1, third))
-    const message = new Message(topic, seq, epoch, ts, payload.slice(third + 1))
+    this.#receive(new Message(topic, seq, epoch, ts, payload.slice(third + 1)))
+  }
+
+  /**
+   * A live message, in Redis's order: delivered unless this node has had
+   * it. A seq past the next one means some never came: they are caught up
+   * from history first. Another epoch means the topic's sequence restarted
+   * (Redis lost it): subscribers are told, then get the new sequence.
+   */
+  #receive (message: Message): void {
+    const waiting = this.#catchingUp.get(message.topic)
+    if (waiting !== undefined) {
+      waiting.push(message)
+      return
+    }
+    let position = this.#positions.get(message.topic)
+    if (position !== undefined && position.epoch !== message.epoch) {
+      this.#lost(message.topic, { seq: 0, epoch: message.epoch })
+      position = this.#positions.get(message.topic) as Position
+    }
+    if (position !== undefined) {
+      if (message.seq <= position.seq) return
+      if (message.seq > position.seq + 1) {
+        this.#catchUp(message.topic, { ...position }, [message])
+        return
+      }
+    }
+    this.#fanout(message)
+  }
+
+  #fanout (message: Message): void {
+    const position = this.#positions.get(message.topic)
+    if (position !== undefined) position.seq = message.seq
     // The publishing node's wall clock against this one's: ms resolution.
-    this.onFanout?.(message, this.#index.deliver(message), Date.now() - ts)
+    this.onFanout?.(message, this.#index.deliver(message), Date.now() - message.ts)
+  }
+
+  /**
+   * Delivers to local subscribers what this node missed of `topic` after
+   * `from`, from history, while its live messages wait; where history cannot
+   * cover it (trimmed, expired, another epoch, Redis away) they are told.
+   */
+  #catchUp (topic: string, from: Position, waiting: Message[] = []): void {
+    this.#catchingUp.set(topic, waiting)
+    this.#snapshot(topic, true).then(([seq, epoch, entries]) => {
+      // Another epoch: the sequence restarted, and its start may still be retained.
+      const since = epoch === from.epoch ? from.seq : 0
+      if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
+      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(entries))
+      if (replay === undefined) this.#lost(topic, { seq, epoch })
+      else for (const message of replay) this.#fanout(message)
+    }, () => {
+      const next = waiting[0]
+      this.#lost(topic, next === undefined ? from : { seq: next.seq - 1, epoch: next.epoch })
+    }).finally(() => {
+      this.#catchingUp.delete(topic)
+      for (const message of waiting) this.#receive(message)
+    })
+  }
+
+  /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */
+  #lost (topic: string, position: Position): void {
+    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
+    this.#index.reset(topic, position)
+  }
+
+  /**
+   * The subscriber connection is up (again): subscribes it to the probe and
+   * to every channel and glob the node listens on. The first time, the node
+   * registers itself. After a reconnect, what was published meanwhile never
+   * came: each topic is caught up, and pattern subscribers, whose topics a
+   * node cannot list, are told they may have lost messages.
+   */
+  async #resubscribed (): Promise<void> {
+    const channels = [this.#probeChannel]
+    const globs: string[] = []
+    for (const [name, entry] of this.#listening) if (entry.live) (entry.glob ? globs : channels).push(name)
+    try {
+      await Promise.all([this.#subscriber.subscribe(...channels), globs.length === 0 ? undefined : this.#subscriber.psubscribe(...globs)])
+    } catch {
+      // Dropped again already: the next `ready` starts over.
+      return
+    }
+    this.#probing = true
+    if (!this.#subscribedBefore) {
+      this.#subscribedBefore = true
+      await this.#beat()
+      return
+    }
+    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) this.#catchUp(topic, { ...position })
+    for (const pattern of this.#index.patternNames.from('', undefined)) this.#index.reset(pattern, undefined)
+  }
+
+  /** A topic's seq and epoch (creating them if the topic has none), with its history when asked. */
+  async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
+    return await this.#redis(async () => await this.#command.pubsubSnapshot(
+      this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
   }
 
   /**
@@ -425,8 +537,13 @@ export class RedisEngine implements Engine {
   async #writePresence (key: string): Promise<void> {
     try {
       const hash = this.#key('presence', this.nodeId)
-      if (this.#index.count(key) > 0) await this.#command.hset(hash, key, this.#presenceValue(key))
-      else await this.#command.hdel(hash, key)
+      if (this.#index.count(key) > 0) {
+        // The node is listed too: its subscribers count before its first heartbeat.
+        await this.#command.multi().hset(hash, key, this.#presenceValue(key)).pexpire(hash, 3 * this.#heartbeatMs)
+          .zadd(this.#key('nodes'), Date.now(), this.nodeId).exec()
+      } else {
+        await this.#command.hdel(hash, key)
+      }
     } catch {
       // Redis is away; the next heartbeat rewrites the whole hash.
     }

@@ -14,6 +14,20 @@ export interface Subscriber {
    * fan-out must not start inside another.
    */
   deliver (message: Message, subscription: string | undefined): void
+  /**
+   * Messages of `subscription` (a topic or pattern) may have been lost: the
+   * node missed them and could not replay them, or the topic's sequence
+   * restarted under a new epoch. For a topic, `position` is where live
+   * delivery goes on from (the next message has a higher seq in that epoch).
+   * Subscribers that cannot tell their client (in-process ones) leave it out.
+   */
+  reset? (subscription: string, position: Position | undefined): void
+}
+
+/** A point in a topic's sequence: its last seq, in which epoch. */
+export interface Position {
+  seq: number
+  epoch: string
 }
 
 /** The figures the ack of a subscribe carries, and what to replay. */

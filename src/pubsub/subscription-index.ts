@@ -1,6 +1,6 @@
 import type { EngineCounts } from './engine.js'
 import type { Message } from './message.js'
-import type { Session } from './session.js'
+import type { Position, Session } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
 import { hasWildcard } from './topic.js'
 
@@ -134,6 +134,13 @@ export class SubscriptionIndex {
       walk(this.#root, message.topic.split('.'), 0, visit)
     }
     return delivered
+  }
+
+  /** Tells every session subscribed to exactly `key` that messages of it may have been lost (Subscriber.reset). */
+  reset (key: string, position: Position | undefined): void {
+    const sessions = (hasWildcard(key) ? this.#patterns : this.#exact).get(key)
+    if (sessions === undefined) return
+    for (const session of sessions) session.subscriber.reset?.(key, position)
   }
 
   #insertPattern (pattern: string, sessions: Set<Session>): void {

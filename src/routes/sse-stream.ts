@@ -4,6 +4,8 @@ import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
 import type { Message } from '../pubsub/message.js'
+import { ackFloor, isBehind } from '../pubsub/position.js'
+import type { Position } from '../pubsub/session.js'
 
 export interface SseStreamOptions {
   response: ServerResponse
@@ -17,7 +19,7 @@ export interface SseStreamOptions {
 
 const PING = Buffer.from(': ping\n\n')
 
-interface Held { seq: number, event: Buffer }
+interface Held { message: Message, event: Buffer }
 
 /**
  * One Server-Sent Events client: a single subscription, its replay when
@@ -36,8 +38,8 @@ export class SseStream {
   // Live events wait here until the `subscribed` event and the replay are out.
   #held: Held[] | undefined = []
   #heldBytes = 0
-  /** The last replayed seq: a live copy of a replayed message arriving late is dropped (see Connection). */
-  #floor = -1
+  /** Where the ack or replay ended: a live copy of a message at or before it, arriving late, is dropped (see Connection). */
+  #floor: Position | undefined
 
   constructor ({ response, scheduler, broker, clientId, log, maxBufferedBytes }: SseStreamOptions) {
     this.clientId = clientId
@@ -57,39 +59,52 @@ export class SseStream {
   }
 
   /**
-   * Subscribes and sends `event: subscribed` (with `id: epoch:seq` for a
-   * topic, so that a reconnect before any message resumes from here), the
-   * replay, then what arrived meanwhile, less what the replay had.
+   * Subscribes and sends `event: subscribed` (for a topic with `id:
+   * epoch:seq`, the position the stream resumes from: where it recovered
+   * from, else the topic's latest), the replay, then what arrived
+   * meanwhile, less what the replay had.
    */
   async start (topic: string, recovery: Recovery | undefined): Promise<void> {
     const { replay, ...result } = await this.#session.subscribe(topic, recovery)
-    const id = result.epoch === undefined ? '' : `id: ${result.epoch}:${result.seq as number}\n`
+    let floor = ackFloor(result, recovery?.since)
+    const id = floor === undefined ? '' : `id: ${floor.epoch}:${floor.seq}\n`
     this.#write(Buffer.from(`${id}event: subscribed\ndata: ${JSON.stringify({ clientId: this.clientId, ...result })}\n\n`))
-    let floor = -1
-    if (result.recovered === true) {
-      floor = (recovery as Recovery).since
-      if (replay !== undefined) {
-        await this.#writer.sendPaced(replay, (message) => message.sseEvent())
-        floor = (replay[replay.length - 1] as Message).seq
-      }
+    if (replay !== undefined) {
+      await this.#writer.sendPaced(replay, (message) => message.sseEvent())
+      floor = { seq: (replay[replay.length - 1] as Message).seq, epoch: result.epoch as string }
     }
     const held = this.#held as Held[]
     this.#held = undefined
-    for (const { seq, event } of held) if (seq > floor) this.#writer.send(event, true)
+    for (const { message, event } of held) if (floor === undefined || !isBehind(message, floor)) this.#writer.send(event, true)
     this.#floor = floor
   }
 
   deliver (message: Message, subscription: string | undefined): void {
     const event = message.sseEvent(subscription)
     if (this.#held === undefined) {
-      if (message.seq <= this.#floor) return
-      this.#floor = -1
+      if (this.#floor !== undefined) {
+        if (isBehind(message, this.#floor)) return
+        this.#floor = undefined
+      }
       this.#writer.send(event, true)
       return
     }
-    this.#held.push({ seq: message.seq, event })
+    this.#held.push({ message, event })
     this.#heldBytes += event.length
     if (this.#heldBytes > this.#maxBufferedBytes) this.#slowConsumer(this.#heldBytes)
+  }
+
+  /**
+   * Messages may have been lost (see Subscriber.reset): `event: reset`, whose
+   * id (for a topic) is where the stream goes on from, so that a reconnect
+   * resumes from there rather than asking again for what is gone.
+   */
+  reset (subscription: string, position: Position | undefined): void {
+    // Before `subscribed` is out, the subscribe's own position stands.
+    if (this.#held !== undefined) return
+    this.#floor = undefined
+    const id = position === undefined ? '' : `id: ${position.epoch}:${position.seq}\n`
+    this.#write(Buffer.from(`${id}event: reset\ndata: ${JSON.stringify({ topic: subscription, ...position })}\n\n`))
   }
 
   /** A comment line, so that proxies keep the stream open and a dead peer shows up. */

@@ -7,6 +7,8 @@ import { mayPublish, maySubscribe } from '../auth/grants.js'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
 import { PUBSUB_ERR_BAD_FRAME, PUBSUB_ERR_BAD_JSON, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../pubsub/errors.js'
 import type { Message } from '../pubsub/message.js'
+import { ackFloor, isBehind } from '../pubsub/position.js'
+import type { Position } from '../pubsub/session.js'
 import { encodeTextFrame } from '../protocol/frame.js'
 import { FrameWriter, type FlushScheduler } from '../protocol/frame-writer.js'
 import { isRequestId, parseRequest, RequestError, type Request, type RequestId } from '../protocol/request.js'
@@ -94,12 +96,13 @@ export class Connection {
   // time, so there is at most one such subscription.
   #heldKey: string | undefined
   /**
-   * After a recovering subscribe, the last replayed seq per topic: a network
-   * engine's live copy of a replayed message may come after the replay; it
-   * is dropped. The first live message above the floor removes it.
+   * After a subscribe to a topic, the position its ack (or replay) ended at:
+   * a network engine's live copy of a message at or below it may come later,
+   * and is dropped. The first message past it (a higher seq, or another
+   * epoch: the sequence restarted) removes the floor.
    */
-  readonly #floors = new Map<string, number>()
-  #held: Array<{ seq: number, frame: Buffer }> = []
+  readonly #floors = new Map<string, Position>()
+  #held: Array<{ message: Message, frame: Buffer }> = []
   #heldBytes = 0
 
   constructor ({ ws, socket, scheduler, broker, clientId, log, maxBufferedBytes, closeGrace, rateLimit, identity, authenticator }: ConnectionOptions) {
@@ -235,7 +238,7 @@ export class Connection {
     if (this.#floors.size !== 0 && subscription === undefined) {
       const floor = this.#floors.get(message.topic)
       if (floor !== undefined) {
-        if (message.seq <= floor) return
+        if (isBehind(message, floor)) return
         this.#floors.delete(message.topic)
       }
     }
@@ -244,10 +247,18 @@ export class Connection {
       this.#writer.send(frame, true)
       return
     }
-    this.#held.push({ seq: message.seq, frame })
+    this.#held.push({ message, frame })
     this.#heldBytes += frame.length
     // Held while a replay waits for the client to read: the same bound.
     if (this.#heldBytes > this.#maxBufferedBytes) this.#slowConsumer(this.#heldBytes)
+  }
+
+  /** The node lost messages of a subscription it could not replay: the client is told (`reset`), and live delivery goes on. */
+  reset (subscription: string, position: Position | undefined): void {
+    // A subscribe of this key is under way: its ack gives the client a fresh position.
+    if (this.#heldKey === subscription) return
+    this.#floors.delete(subscription)
+    this.#send({ type: 'reset', topic: subscription, ...position })
   }
 
   async #handle (request: Request): Promise<void> {
@@ -306,27 +317,25 @@ export class Connection {
     if (identity !== undefined && !maySubscribe(identity, key)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${key.slice(0, 300)}`)
     this.#floors.delete(key)
     this.#heldKey = key
-    // Live messages up to this seq were in the replay.
-    let floor = -1
+    // Live messages at or below it came before the ack, or were in the replay.
+    let floor: Position | undefined
     try {
       const recovery = request.since === undefined ? undefined : { since: request.since, epoch: request.epoch }
       const { replay, ...result } = await this.#session.subscribe(key, recovery)
       this.#send({ type: 'ack', id: request.id, action: 'subscribe', ...result })
-      if (result.recovered === true) {
-        floor = request.since as number
-        if (replay !== undefined) {
-          // Paced: a replay longer than maxBufferedBytes is not a slow consumer.
-          await this.#writer.sendPaced(replay, (message) => message.frame())
-          floor = (replay[replay.length - 1] as Message).seq
-        }
+      floor = ackFloor(result, request.since)
+      if (replay !== undefined) {
+        // Paced: a replay longer than maxBufferedBytes is not a slow consumer.
+        await this.#writer.sendPaced(replay, (message) => message.frame())
+        floor = { seq: (replay[replay.length - 1] as Message).seq, epoch: result.epoch as string }
       }
     } finally {
       this.#heldKey = undefined
       const held = this.#held
       this.#held = []
       this.#heldBytes = 0
-      for (const { seq, frame } of held) if (seq > floor) this.#writer.send(frame, true)
-      if (floor >= 0) this.#floors.set(key, floor)
+      for (const { message, frame } of held) if (floor === undefined || !isBehind(message, floor)) this.#writer.send(frame, true)
+      if (floor !== undefined) this.#floors.set(key, floor)
     }
   }
 

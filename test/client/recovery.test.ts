@@ -39,19 +39,63 @@ for (const seed of seeds) {
   })
 }
 
-t.test('a seq that goes back (a new epoch the frame cannot name) is handed over, not taken for a duplicate', async (t) => {
-  const message = (seq: number): string => JSON.stringify({ type: 'message', topic: 'dup', data: seq, seq, ts: 0 })
+const message = (topic: string, seq: number): string => JSON.stringify({ type: 'message', topic, data: seq, seq, ts: 0 })
+
+t.test('a seq at or below the position is a duplicate; a reset (the sequence restarted) moves the position and says recovered: false', async (t) => {
   const { url } = await scriptedServer(t, (request, socket) => {
-    socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: 'dup', seq: 0, epoch: 'e' }))
-    for (const seq of [1, 2, 1, 2]) socket.send(message(seq))
+    if (request.action !== 'subscribe') return
+    socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: request.topic, seq: 0, epoch: 'e' }))
+    if (request.topic !== 'dup') return
+    for (const seq of [1, 2, 1]) socket.send(message('dup', seq))
+    socket.send(JSON.stringify({ type: 'reset', topic: 'dup', seq: 0, epoch: 'f' }))
+    for (const seq of [1, 2]) socket.send(message('dup', seq))
+    // Resets of what the client has no subscription to, or of a pattern.
+    socket.send(JSON.stringify({ type: 'reset', topic: 'other', seq: 0, epoch: 'f' }))
+    socket.send(JSON.stringify({ type: 'reset', topic: 'dup.*' }))
   })
   const client = sdk(t, url)
+  const recoveries = new Inbox<{ topic: string, recovered: boolean }>()
+  client.on('recovery', recoveries.push)
   await client.connect()
+  await client.subscribe('dup.*', () => {}).ready
   const inbox = new Inbox<PubsubMessage>()
   client.subscribe('dup', inbox.push)
   for (let i = 0; i < 4; i++) await inbox.next()
-  t.same(inbox.items.map((m) => m.seq), [1, 2, 1, 2])
-  t.same(client.position('dup'), { seq: 2, epoch: 'e' }, 'the next resubscribe asks from there; the server answers recovered: false')
+  t.same(inbox.items.map((m) => m.seq), [1, 2, 1, 2], 'the repeat of 1 dropped; the new sequence handed over')
+  t.same(await recoveries.next(), { topic: 'dup', recovered: false })
+  t.same(await recoveries.next(), { topic: 'dup.*', recovered: false }, 'a pattern is told too')
+  t.same(client.position('dup'), { seq: 2, epoch: 'f' }, 'the next resubscribe asks from the new epoch')
+  t.equal(recoveries.items.length, 2)
+})
+
+t.test('a gap in the seqs is filled: the client resubscribes from its position and the missing messages come, in order', async (t) => {
+  const { url, requests } = await scriptedServer(t, (request, socket) => {
+    if (request.action !== 'subscribe') return
+    const ack = (fields: object): void => { socket.send(JSON.stringify({ type: 'ack', id: request.id, action: 'subscribe', topic: 'gap', ...fields })) }
+    if (request.since === undefined) {
+      ack({ seq: 0, epoch: 'e' })
+      for (const seq of [1, 3, 4]) socket.send(message('gap', seq))
+    } else if (request.since === 1) {
+      ack({ seq: 4, epoch: 'e', recovered: true })
+      for (const seq of [2, 3, 4, 5]) socket.send(message('gap', seq))
+      // Past what is retained: no recovery this time.
+      socket.send(message('gap', 9))
+    } else {
+      ack({ seq: 12, epoch: 'e', recovered: false })
+      socket.send(message('gap', 13))
+    }
+  })
+  const client = sdk(t, url)
+  const recoveries = new Inbox<{ topic: string, recovered: boolean }>()
+  client.on('recovery', recoveries.push)
+  await client.connect()
+  const inbox = new Inbox<PubsubMessage>()
+  client.subscribe('gap', inbox.push)
+  for (let i = 0; i < 6; i++) await inbox.next()
+  t.same(inbox.items.map((m) => m.seq), [1, 2, 3, 4, 5, 13], 'no message twice, none out of order; the unfillable gap is declared')
+  t.same(requests.filter((r) => r.action === 'subscribe').map((r) => [r.since, r.epoch]), [[undefined, undefined], [1, 'e'], [5, 'e']])
+  t.same(recoveries.items, [{ topic: 'gap', recovered: true }, { topic: 'gap', recovered: false }])
+  t.same(client.position('gap'), { seq: 13, epoch: 'e' })
 })
 
 t.test('a resubscribe answered UNAVAILABLE or RATE_LIMITED is tried again', async (t) => {

@@ -78,3 +78,17 @@ t.test('pruning keeps the branches still in use', async (t) => {
   t.same(got, [['a.b', 'a.*'], ['a.b.c', 'a.b.>']])
   t.equal(index.remove(session, 'a.b.>'), false, 'removing twice is a no-op')
 })
+
+t.test('reset reaches the sessions of exactly that key, and skips subscribers that cannot be told', async (t) => {
+  const index = new SubscriptionIndex()
+  const told: Array<[string, unknown]> = []
+  const telling = new Session({ deliver () {}, reset (key, position) { told.push([key, position]) } })
+  const silent = recorder().session
+  index.add(telling, 'a')
+  index.add(silent, 'a')
+  index.add(telling, 'a.*')
+  index.reset('a', { seq: 3, epoch: 'e' })
+  index.reset('a.*', undefined)
+  index.reset('nobody', { seq: 1, epoch: 'e' })
+  t.same(told, [['a', { seq: 3, epoch: 'e' }], ['a.*', undefined]])
+})

@@ -1,35 +1,18 @@
 // Several fastify-pubsub nodes on one Redis, through their real WebSocket and
 // HTTP interfaces; then Redis failing under them.
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import { nanoid } from 'nanoid'
 import { once } from 'node:events'
 import { createServer, type AddressInfo } from 'node:net'
 import { loadConfig } from '../../src/config.js'
 import fastifyPubsub from '../../src/index.js'
-import { RedisEngine, type RedisEngineOptions } from '../../src/pubsub/redis-engine.js'
 import { connectWelcomed, eventually, type Frame } from '../helper.js'
 import { logLine, start } from '../server-process.js'
+import { node, post } from './node.js'
 import { redisMissing, RedisProxy, RedisServer } from './redis-server.js'
 
-type Test = { teardown: (fn: () => unknown) => void }
-
 const missing = redisMissing()
-
-/** A node: an app on its own port with a Redis engine under `prefix`; its engine is ready. */
-async function node (t: Test, url: string, prefix: string, settings: Partial<RedisEngineOptions> = {}): Promise<{ app: FastifyInstance, url: string, engine: RedisEngine }> {
-  const engine = new RedisEngine({ url, keyPrefix: prefix, heartbeat: 100, timeout: 500, ...settings })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(fastifyPubsub, { engine })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  await engine.ready()
-  return { app, engine, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
-}
-
-async function post (url: string, topic: string, data: unknown): Promise<Response> {
-  return await fetch(`${url}/publish/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) })
-}
 
 const messages = (frames: Frame[]): Frame[] => frames.filter((f) => f.type === 'message')
 
@@ -107,6 +90,9 @@ t.test('Redis killed and restarted: fast failures, clients stay, subscriptions c
   await eventually(async () => (await fetch(`${a!.url}/ready`)).status === 200 && (await fetch(`${b!.url}/ready`)).status === 200)
   // ioredis has resubscribed node B by itself; the data went with the old Redis.
   await eventually(async () => (await post(a!.url, 'news', 'after')).status === 200)
+  const reset = await subscriber.next()
+  t.match(reset, { type: 'reset', topic: 'news', seq: 0, epoch: String }, 'the client is told the sequence restarted')
+  t.not(reset.epoch, ack.epoch)
   const after = await subscriber.next()
   t.match(after, { type: 'message', data: 'after', seq: 1 }, 'delivered again: a new sequence')
   subscriber.send({ action: 'subscribe', topic: 'news', since: 1, epoch: ack.epoch, id: 'again' })

@@ -3,7 +3,10 @@
 // it that can silence what Redis sends on chosen connections.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { eventually } from '../helper.js'
 
 type Test = { teardown: (fn: () => unknown) => void }
@@ -40,13 +43,24 @@ async function command (port: number, line: string): Promise<string> {
 export class RedisServer {
   readonly port: number
   #process: ChildProcess | undefined
+  #persistence = ['--appendonly', 'no']
 
   private constructor (port: number) {
     this.port = port
   }
 
-  static async start (t: Test): Promise<RedisServer> {
+  /**
+   * A new server; with `persist`, every write goes to an append-only file
+   * (fsync always) in a folder of its own, so that a SIGKILL and restart keep
+   * all that was acknowledged, as a Redis with AOF does.
+   */
+  static async start (t: Test, options: { persist?: boolean } = {}): Promise<RedisServer> {
     const server = new RedisServer(await freePort())
+    if (options.persist === true) {
+      const dir = mkdtempSync(join(tmpdir(), 'pubsub-redis-'))
+      server.#persistence = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+      t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    }
     t.teardown(() => server.stop())
     await server.restart()
     return server
@@ -58,7 +72,7 @@ export class RedisServer {
 
   /** Starts it (again, on the same port, empty) and waits until it answers. */
   async restart (): Promise<void> {
-    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...this.#persistence, '--loglevel', 'warning'], { stdio: 'ignore' })
     await eventually(async () => (await command(this.port, 'PING').catch(() => '')).startsWith('+PONG'))
   }
 
@@ -79,6 +93,18 @@ export class RedisServer {
 
   thaw (): void {
     this.#process?.kill('SIGCONT')
+  }
+
+  /** Closes a node's Redis subscriber connection (CLIENT KILL), as a network blip or a Redis proxy would. */
+  async killSubscriber (nodeId: string): Promise<void> {
+    let id: string | undefined
+    // Right after a reconnect the connection has not subscribed yet: wait for it.
+    await eventually(async () => {
+      const line = (await this.run('CLIENT LIST')).split('\n').find((l) => l.includes(`name=fastify-pubsub:${nodeId} `) && / sub=[1-9]/.test(l))
+      id = /^id=(\d+) /.exec(line ?? '')?.[1]
+      return id !== undefined
+    })
+    await this.run(`CLIENT KILL ID ${id as string}`)
   }
 
   /** One command's reply, e.g. `CLIENT LIST` or `PUBSUB CHANNELS *`. */

@@ -1,68 +1,13 @@
 // GET /sse/:topic as curl -N would see it: real HTTP, events parsed as they stream.
 import t from 'tap'
-import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { connect as connectTcp } from 'node:net'
 import Fastify from 'fastify'
 import fastifyPubsub from '../../src/index.js'
 import { PUBSUB_ERR_UNAVAILABLE } from '../../src/pubsub/errors.js'
-import { connectWelcomed, eventually, listen, rawUpgrade, WAIT_MS } from '../helper.js'
-
-interface SseEvent { id?: string, event: string, data: any }
-
-/** An SSE client at the HTTP level: events and comments in arrival order. */
-class SseClient {
-  readonly events: SseEvent[] = []
-  comments = 0
-  retry: number | undefined
-  readonly response: IncomingMessage
-  #buffer = ''
-
-  constructor (response: IncomingMessage) {
-    this.response = response
-    response.setEncoding('utf8')
-    response.on('data', (chunk: string) => {
-      this.#buffer += chunk
-      let end: number
-      while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
-        this.#parse(this.#buffer.slice(0, end))
-        this.#buffer = this.#buffer.slice(end + 2)
-      }
-    })
-  }
-
-  #parse (block: string): void {
-    const event: SseEvent = { event: 'message', data: undefined }
-    let data: string | undefined
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) { this.comments++; continue }
-      const colon = line.indexOf(': ')
-      const [field, value] = [line.slice(0, colon), line.slice(colon + 2)]
-      if (field === 'retry') this.retry = Number(value)
-      if (field === 'id') event.id = value
-      if (field === 'event') event.event = value
-      if (field === 'data') data = value
-    }
-    if (data !== undefined) this.events.push({ ...event, data: JSON.parse(data) })
-  }
-
-  async until (n: number): Promise<SseEvent[]> {
-    await eventually(() => this.events.length >= n, WAIT_MS)
-    return this.events
-  }
-
-  close (): void {
-    this.response.destroy()
-  }
-}
-
-async function sse (t: { teardown: (fn: () => void) => void }, url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    httpRequest(url, { headers }, resolve).on('error', reject).end()
-  })
-  const client = new SseClient(response)
-  t.teardown(() => client.close())
-  return client
-}
+import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import type { Session } from '../../src/pubsub/session.js'
+import { connectWelcomed, eventually, listen, rawUpgrade } from '../helper.js'
+import { sse } from '../sse-client.js'
 
 t.test('a curl -N style client gets subscribed, then every message as an event with id epoch:seq', async (t) => {
   const { app, url } = await listen(t)
@@ -118,6 +63,45 @@ t.test('a reconnect with Last-Event-ID resumes with no gap and no duplicate', as
   t.same((await latest.until(2))[1]?.data.seq, 8)
   const stale = await sse(t, `${url}/sse/orders`, { 'last-event-id': 'another-epoch:2' })
   t.match((await stale.until(1))[0], { data: { recovered: false, seq: 8 } })
+})
+
+t.test('the subscribed event\'s id is where the stream resumes from: a stream dropped before its replay loses nothing', async (t) => {
+  const { app, url } = await listen(t)
+  for (let i = 1; i <= 5; i++) await app.pubsub.publish('kept', i)
+  const { epoch } = await app.pubsub.topic('kept') as { epoch: string }
+  const first = await sse(t, `${url}/sse/kept`, { 'last-event-id': `${epoch}:0` })
+  const [subscribed] = await first.until(1)
+  t.match(subscribed, { event: 'subscribed', id: `${epoch}:0`, data: { recovered: true, seq: 5 } }, 'the position recovered from, not the head')
+  first.close()
+  // What a browser does when the stream drops right there: resume from the last id it saw.
+  const again = await sse(t, `${url}/sse/kept`, { 'last-event-id': subscribed?.id as string })
+  t.same((await again.until(6)).slice(1).map((e) => [e.id, e.data.seq]), [1, 2, 3, 4, 5].map((seq) => [`${epoch}:${seq}`, seq]))
+  const stale = await sse(t, `${url}/sse/kept`, { 'last-event-id': 'gone:3' })
+  t.match((await stale.until(1))[0], { id: `${epoch}:5`, data: { recovered: false } }, 'not recovered: the latest position')
+})
+
+t.test('a reset is an event whose id is where the stream goes on from; during the subscribe the subscribed event stands', async (t) => {
+  const inner = new MemoryEngine()
+  const sessions: Session[] = []
+  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
+    subscribe: async (session: Session, key: string) => {
+      const result = await inner.subscribe(session, key)
+      sessions.push(session)
+      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
+      return result
+    },
+    removeSession: inner.removeSession.bind(inner),
+    close: inner.close.bind(inner)
+  })
+  const { url } = await listen(t, { engine })
+  const stream = await sse(t, `${url}/sse/lossy`)
+  const [subscribed] = await stream.until(1)
+  sessions[0]?.subscriber.reset?.('lossy', { seq: 7, epoch: subscribed?.data.epoch })
+  const events = await stream.until(2)
+  t.same(events.map((e) => e.event), ['subscribed', 'reset'])
+  t.same(events[1], { id: `${subscribed?.data.epoch as string}:7`, event: 'reset', data: { topic: 'lossy', seq: 7, epoch: subscribed?.data.epoch } })
+  sessions[0]?.subscriber.reset?.('lossy', undefined)
+  t.same((await stream.until(3))[2], { event: 'reset', data: { topic: 'lossy' } }, 'without a position, no id')
 })
 
 t.test('bad requests get Fastify error shapes before any stream starts', async (t) => {

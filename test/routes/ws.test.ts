@@ -236,6 +236,36 @@ function gatedEngine (): { engine: MemoryEngine, release: () => void } {
   return { engine, release }
 }
 
+/** A memory engine whose subscribe tells the subscriber of a loss on the way (as a network engine may), and remembers the session. */
+function resettingEngine (): { engine: MemoryEngine, sessions: Session[] } {
+  const inner = new MemoryEngine()
+  const sessions: Session[] = []
+  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
+    subscribe: async (session: Session, key: string) => {
+      const result = await inner.subscribe(session, key)
+      sessions.push(session)
+      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
+      return result
+    },
+    publish: inner.publish.bind(inner),
+    removeSession: inner.removeSession.bind(inner),
+    close: inner.close.bind(inner)
+  })
+  return { engine, sessions }
+}
+
+t.test('a reset: sent as a frame, except during a subscribe of that key, whose ack stands instead', async (t) => {
+  const { engine, sessions } = resettingEngine()
+  const { url } = await listen(t, { engine })
+  const c = await connectWelcomed(t, url)
+  const ack = await c.subscribe('lossy')
+  t.same(await c.drain(), [], 'no reset ahead of or behind the ack')
+  sessions[0]?.subscriber.reset?.('lossy', { seq: 4, epoch: ack.epoch })
+  t.same(await c.next(), { type: 'reset', topic: 'lossy', seq: 4, epoch: ack.epoch })
+  sessions[0]?.subscriber.reset?.('lossy.*', undefined)
+  t.same(await c.next(), { type: 'reset', topic: 'lossy.*' }, 'a pattern has no position')
+})
+
 t.test('an ack comes before the messages of its subscription, even from a slow engine', async (t) => {
   const { engine, release } = gatedEngine()
   const { app, url } = await listen(t, { engine })
