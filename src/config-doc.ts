@@ -63,6 +63,11 @@ Every option is checked at registration: a bad one fails \`app.ready()\` with
 \`@fastify/websocket\` itself, it turns permessage-deflate off and leaves
 UTF-8 checking to the route (bad text is a \`BAD_JSON\` error frame rather
 than a close with 1007); \`maxPayload\` applies only then.
+
+\`requestTimeout\` is Fastify's own option, not the plugin's: give your
+instance one, as the server does (\`Fastify({ requestTimeout: 10_000 })\`),
+or a request whose body or headers trickle in holds its connection for as
+long as the client likes ([limits.md](limits.md)).
 `
 
 export function renderConfigurationDoc (): string {

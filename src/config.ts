@@ -15,6 +15,8 @@ export interface Config {
   logPretty: boolean | undefined
   /** Milliseconds a graceful close may take before the process exits 1. */
   closeTimeout: number
+  /** Milliseconds a request (head and body) may take to arrive before it is answered 408. */
+  requestTimeout: number
   /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
   workers: number
   /** The proxies whose X-Forwarded-For and X-Request-Id are believed (addresses or CIDRs); none when empty. */
@@ -172,7 +174,7 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
       maxEventLoopUtilization: s.maxEventLoopUtilization
     }
   }
-  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, workers: s.workers, trustProxy: s.trustProxy, warnings, pubsub })
+  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, requestTimeout: s.requestTimeout, workers: s.workers, trustProxy: s.trustProxy, warnings, pubsub })
 }
 
 /** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */

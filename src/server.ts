@@ -1,5 +1,6 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyServerOptions } from 'fastify'
 import cluster from 'node:cluster'
+import type { Server } from 'node:http'
 import fastifyPubsub from './app.js'
 import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
@@ -25,7 +26,7 @@ if (config.workers > 1 && cluster.isPrimary) {
 }
 
 async function serve (config: Config, logging: FastifyServerOptions): Promise<void> {
-  const app = Fastify(logging)
+  const app = Fastify({ ...logging, ...timeouts(config.requestTimeout) })
   for (const warning of config.warnings) app.log.warn(warning)
   // The id of a request's log lines, for whoever reports a problem with it.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
@@ -62,5 +63,21 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     await app.close()
     // A worker's IPC channel to the primary would keep it alive.
     cluster.worker?.disconnect()
+  }
+}
+
+/**
+ * A request that trickles in (a body at a byte a second, headers that never
+ * end) is cut after `requestTimeout` with 408: Fastify's default is none, and
+ * Node's headersTimeout (60 s) is checked only every 30 s. Once a request has
+ * arrived these timers stop, so open SSE streams and upgraded WebSockets are
+ * not affected.
+ */
+function timeouts (requestTimeout: number): FastifyHttpOptions<Server> {
+  return {
+    requestTimeout,
+    // Headers never get longer than the whole request; checked every second,
+    // a slow client is reaped within a second past the limit.
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: 1000 }
   }
 }

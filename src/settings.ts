@@ -58,6 +58,7 @@ export const SettingsSchema = Type.Object({
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { description: 'pino log level', default: 'info', ...server }),
   logPretty: Type.Optional(Type.Boolean({ description: 'Human-readable logs through pino-pretty (a dev dependency); by default only when stdout is a terminal and pino-pretty is installed', shown: 'auto', ...server })),
   closeTimeout: ms('How long a graceful close (SIGINT, SIGTERM) may take before the process exits 1', 15_000, server),
+  requestTimeout: ms('How long a request may take to arrive, head and body, before it is answered 408 and its connection closed; open WebSocket connections and SSE streams are not affected', 10_000, server),
   workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl', 1, 1, 1024, server),
   trustProxy: Type.Array(Type.String(), {
     description: 'Addresses or CIDRs of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): the client address is read from X-Forwarded-For past them (logs, REST rate limit), and a plain X-Request-Id they set is kept; none by default',

@@ -146,12 +146,10 @@ export async function eventually (check: () => boolean | Promise<boolean>, ms = 
  * answer pings, send half a frame, reset mid-frame. Resolves once upgraded,
  * or with the HTTP status line when the upgrade is refused.
  */
-export async function rawUpgrade (url: string, headers: Record<string, string> = {}, query = ''): Promise<{ socket: Socket, status: string, body: string }> {
+export async function rawUpgrade (url: string, headers: Record<string, string | undefined> = {}, query = ''): Promise<{ socket: Socket, status: string, body: string }> {
   const { hostname, port, pathname } = new URL(url.replace(/^http/, 'ws') + '/ws')
   const socket = connectTcp(Number(port), hostname)
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-  socket.write(`GET ${pathname}${query} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`)
+  socket.write(upgradeHead(`${hostname}:${port}`, `${pathname}${query}`, headers))
   return await new Promise((resolve, reject) => {
     let head = ''
     socket.on('error', reject)
@@ -167,6 +165,24 @@ export async function rawUpgrade (url: string, headers: Record<string, string> =
       resolve({ socket, status: head.slice(0, head.indexOf('\r\n')), body: head.slice(end + 4) })
     })
   })
+}
+
+/**
+ * The head of an upgrade request to `path`: a valid one, but for `headers`,
+ * which override the defaults (by name as written here) or, set to
+ * undefined, leave them out.
+ */
+export function upgradeHead (host: string, path: string, headers: Record<string, string | undefined> = {}): string {
+  const all: Record<string, string | undefined> = {
+    Host: host,
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+    'Sec-WebSocket-Version': '13',
+    ...headers
+  }
+  const lines = Object.entries(all).flatMap(([name, value]) => value === undefined ? [] : [`${name}: ${value}\r\n`])
+  return `GET ${path} HTTP/1.1\r\n${lines.join('')}\r\n`
 }
 
 /** A client-to-server text frame, masked with a zero key (XOR with zero: the payload as is). */

@@ -1,6 +1,8 @@
 import { once } from 'node:events'
+import { get, type IncomingMessage } from 'node:http'
+import { connect } from 'node:net'
 import t from 'tap'
-import { connectWelcomed } from './helper.js'
+import { connectWelcomed, eventually, WAIT_MS } from './helper.js'
 import { logLine, start } from './server-process.js'
 
 t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
@@ -83,4 +85,64 @@ t.test('an invalid setting stops the server with a message naming it', async (t)
   const [code] = await once(child, 'exit')
   t.equal(code, 1)
   t.match(stderr, /^fastify-pubsub: Invalid option 'PORT': "eighty"/)
+})
+
+/**
+ * Sends `head`, then `drip` every 100 ms until the server closes the
+ * connection; resolves with what it answered and when. Fails past 2 * WAIT_MS.
+ */
+async function trickle (port: number, head: string, drip: string): Promise<{ answer: string, ms: number }> {
+  const started = Date.now()
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(head)
+  const dripping = setInterval(() => { if (socket.writable) socket.write(drip) }, 100)
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => { answer += String(chunk) })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`still open after ${2 * WAIT_MS} ms`)) }, 2 * WAIT_MS)
+      socket.on('close', () => { clearTimeout(timer); resolve() })
+    })
+  } finally {
+    clearInterval(dripping)
+    socket.destroy()
+  }
+  return { answer, ms: Date.now() - started }
+}
+
+t.test('REQUEST_TIMEOUT: a body or headers that trickle in get 408; streams and WebSockets outlive it', async (t) => {
+  const child = start({ REQUEST_TIMEOUT: '500' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at'))
+  const url = String(listening.msg).replace('Server listening at ', '')
+  const port = Number(new URL(url).port)
+  const ws = await connectWelcomed(t, url)
+  await ws.subscribe('kept')
+  const response = await new Promise<IncomingMessage>((resolve) => { get(`${url}/sse/kept`, resolve) })
+  t.teardown(() => response.destroy())
+  let events = ''
+  response.setEncoding('utf8')
+  response.on('data', (chunk: string) => { events += chunk })
+  await eventually(() => events.includes('event: subscribed'))
+  const opened = Date.now()
+
+  const [body, headers] = await Promise.all([
+    trickle(port, 'POST /publish/kept HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n', 'x'),
+    // A header line that never ends.
+    trickle(port, 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ', 'a')
+  ])
+  for (const [what, cut] of [['a trickling body', body], ['trickling headers', headers]] as const) {
+    t.match(cut.answer, /^HTTP\/1\.1 408 /, `${what}: 408`)
+    // Past the limit, within a second or so (the check runs every second).
+    t.ok(cut.ms >= 500 && cut.ms < 4000, `${what}: cut after ${cut.ms} ms`)
+  }
+
+  // Opened before the trickles: the check that cut those would have cut them too.
+  t.ok(Date.now() - opened > 500, 'the stream and the WebSocket have been open past the timeout')
+  const published = await fetch(`${url}/publish/kept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"still here"' })
+  t.equal(published.status, 200)
+  t.match(await ws.next(), { type: 'message', topic: 'kept', data: 'still here' }, 'the WebSocket is served')
+  await eventually(() => events.includes('"data":"still here"'))
+  t.pass('the stream is served')
 })

@@ -63,6 +63,13 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
       // nginx would buffer the stream otherwise.
       'x-accel-buffering': 'no'
     })
+    // HEAD (Fastify's automatic route for a GET runs this handler): what a
+    // GET would answer, after the same checks, and no stream, which would
+    // hold a subscription and a slot with no body to write to.
+    if (request.method === 'HEAD') {
+      response.end()
+      return
+    }
     response.write('retry: 1000\n\n')
     const clientId = nanoid()
     const openedAt = Date.now()

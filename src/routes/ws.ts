@@ -33,7 +33,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   // connection's lifetime. Detached right after the upgrade, they are
   // garbage: about 2.5 KB less per connection (as in ws#1104, which stopped
   // ws keeping the upgrade request).
-  const responses = new WeakMap<FastifyRequest, ServerResponse>()
+  const admissions = new WeakMap<FastifyRequest, Admission>()
   const identities = new WeakMap<FastifyRequest, Identity>()
 
   /**
@@ -42,11 +42,20 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
    */
   // Upgrades admitted but not yet open count toward maxConnections, so that
   // a burst held up by a slow hook of the host app cannot pass it.
+  // Each slot is given back once: when the handler runs, on an HTTP answer,
+  // or when the socket closes first. The last covers what no hook sees: ws
+  // answering a malformed upgrade (bad Sec-WebSocket-Key or -Version) 400
+  // itself, or destroying the socket of a client already gone, never calls
+  // the handler; nor do onResponse or onRequestAbort run.
   let admitted = 0
-  const release = (request: FastifyRequest): boolean => {
-    if (!responses.delete(request)) return false
+  const release = (request: FastifyRequest): Admission | undefined => {
+    const admission = admissions.get(request)
+    if (admission === undefined) return undefined
+    admissions.delete(request)
+    // Its closure holds the request: left on, it would for the connection's lifetime.
+    request.socket.off('close', admission.onClose)
     admitted--
-    return true
+    return admission
   }
   const admit: onRequestHookHandler = (request, reply, done) => {
     // broker.counters.connections: WebSockets and SSE streams share the limit.
@@ -69,16 +78,18 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
         return
       }
     }
-    responses.set(request, reply.raw)
+    const onClose = (): void => { release(request) }
+    request.socket.once('close', onClose)
+    admissions.set(request, { response: reply.raw, onClose })
     admitted++
     done()
   }
-  // Refused by a later hook (an HTTP answer instead of the upgrade), or abandoned.
+  // Refused by a later hook: an HTTP answer instead of the upgrade (the
+  // socket may stay open for the next request of a kept-alive connection).
   const refused = async (request: FastifyRequest): Promise<void> => { release(request) }
 
-  fastify.get('/ws', { websocket: true, onRequest: admit, onResponse: refused, onRequestAbort: refused }, (socket, request) => {
-    const response = responses.get(request)
-    if (release(request)) response?.detachSocket(request.socket)
+  fastify.get('/ws', { websocket: true, onRequest: admit, onResponse: refused }, (socket, request) => {
+    release(request)?.response.detachSocket(request.socket)
     const clientId = nanoid()
     const openedAt = Date.now()
     // The route's logger, not a child per connection, and nothing that keeps
@@ -149,6 +160,14 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       for (const connection of connections) connection.close(1001, 'server shutting down')
     })
   })
+}
+
+/** A slot taken by an upgrade on its way: what gives it back. */
+interface Admission {
+  /** @fastify/websocket's response for the upgrade, detached once open. */
+  response: ServerResponse
+  /** The listener on the request's socket that releases the slot if it closes first. */
+  onClose: () => void
 }
 
 function sameHost (origin: string, host: string | undefined): boolean {

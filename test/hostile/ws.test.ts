@@ -2,10 +2,11 @@
 // frame or a close code), then that the server still serves a fresh client.
 import Fastify, { type preHandlerAsyncHookHandler } from 'fastify'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import { Agent, request } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import fastifyPubsub, { type PubsubOptions } from '../../src/index.js'
-import { connectWelcomed, eventually, listen, maskedFrame, rawUpgrade, type Client } from '../helper.js'
+import { connectWelcomed, eventually, listen, maskedFrame, rawUpgrade, upgradeHead, type Client } from '../helper.js'
 
 async function stillServes (t: Test, url: string): Promise<void> {
   const fresh = await connectWelcomed(t, url)
@@ -300,4 +301,70 @@ t.test('an upgrade refused by a later hook gives its slot back', async (t) => {
   const ok = await rawUpgrade(url, { Authorization: 'ok' })
   t.match(ok.status, / 101 /, 'the refusals held no slot')
   ok.socket.destroy()
+})
+
+/** Whether `n` upgrades held open at once are all accepted: every slot is free. */
+async function allUpgrade (url: string, n: number): Promise<boolean> {
+  const attempts = await Promise.all(Array.from({ length: n }, async () => await rawUpgrade(url)))
+  for (const a of attempts) a.socket.destroy()
+  return attempts.every((a) => / 101 /.test(a.status))
+}
+
+// ws answers these 400 itself, in handleUpgrade, after our admit hook took a
+// slot: the route handler never runs, nor do onResponse or onRequestAbort.
+const malformed: Array<[string, Record<string, string | undefined>]> = [
+  ['a bad Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '99' }],
+  ['no Sec-WebSocket-Version', { 'Sec-WebSocket-Version': undefined }],
+  ['a bad Sec-WebSocket-Key', { 'Sec-WebSocket-Key': 'short' }],
+  ['no Sec-WebSocket-Key', { 'Sec-WebSocket-Key': undefined }],
+  ['an Upgrade other than websocket', { Upgrade: 'h2c' }]
+]
+
+for (const [name, headers] of malformed) {
+  t.test(`upgrades with ${name} answer 400 and give their slots back`, async (t) => {
+    const { url } = await listen(t, { maxConnections: 10 })
+    for (let i = 0; i < 20; i++) {
+      const bad = await rawUpgrade(url, headers)
+      t.match(bad.status, /^HTTP\/1\.1 400 /, `attempt ${i}`)
+      bad.socket.destroy()
+    }
+    await eventually(async () => await allUpgrade(url, 10))
+    await stillServes(t, url)
+  })
+}
+
+t.test('a client that leaves between its request head and the upgrade gives its slot back', async (t) => {
+  let stalled: () => void = () => {}
+  const arrived = new Promise<void>((resolve) => { stalled = resolve })
+  // A host hook that holds the upgrade until the server has read the
+  // client's FIN: ws then destroys the socket without calling the handler.
+  const url = await hostApp(t, async (request) => {
+    if (request.headers['x-stall'] === undefined) return
+    stalled()
+    await eventually(() => !request.socket.readable)
+  }, { maxConnections: 1 })
+  const { hostname, port } = new URL(url)
+  const client = connect(Number(port), hostname)
+  client.on('error', () => {})
+  client.write(upgradeHead(`${hostname}:${port}`, '/ws', { 'X-Stall': '1' }))
+  await arrived
+  client.destroy()
+  await eventually(async () => await upgrades(url))
+})
+
+t.test('plain HTTP requests to /ws on a kept-alive connection leave no slot or listener behind', async (t) => {
+  const { app, url } = await listen(t, { maxConnections: 1 })
+  const sockets: Socket[] = []
+  app.server.on('connection', (socket: Socket) => { sockets.push(socket) })
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  const get = async (): Promise<number> => await new Promise((resolve, reject) => {
+    request(`${url}/ws`, { agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode as number)) }).on('error', reject).end()
+  })
+  t.equal(await get(), 404)
+  const baseline = sockets[0]?.listenerCount('close')
+  for (let i = 0; i < 20; i++) t.equal(await get(), 404, `request ${i}`)
+  t.equal(sockets.length, 1, 'one connection, kept alive')
+  t.equal(sockets[0]?.listenerCount('close'), baseline, 'no listener left per request')
+  t.ok(await upgrades(url), 'no slot held')
 })

@@ -114,6 +114,48 @@ t.test('bad requests get Fastify error shapes before any stream starts', async (
   t.match(await badId.json(), { code: 'PUBSUB_ERR_BAD_REQUEST', message: /Last-Event-ID/ })
 })
 
+/** A HEAD request, complete: its status and headers once the response has ended (bounded by the socket timeout). */
+async function head (url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  return await new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'HEAD', headers, timeout: WAIT_MS }, (response) => {
+      response.resume()
+      response.on('end', () => { resolve(response) })
+    })
+    request.on('timeout', () => { request.destroy(new Error(`no complete answer within ${WAIT_MS} ms`)) })
+    request.on('error', reject).end()
+  })
+}
+
+t.test('HEAD answers what a GET would, at once, without subscribing or taking a slot', async (t) => {
+  const { app, url } = await listen(t, { maxConnections: 1 })
+  for (let i = 0; i < 5; i++) {
+    const answer = await head(`${url}/sse/news.sports`)
+    t.equal(answer.statusCode, 200, `HEAD ${i}`)
+    t.match(answer.headers, { 'content-type': /^text\/event-stream/, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
+    t.notOk('content-length' in answer.headers, 'no length: a GET streams')
+  }
+  t.equal(app.pubsub.counters.connections, 0, 'no connection counted')
+  t.match(await app.pubsub.publish('news.sports', 1), { delivered: 0 }, 'no subscription left behind')
+  t.match(await app.pubsub.topic('news.sports'), { subscribers: 0 })
+  t.equal((await head(`${url}/sse/news..sports`)).statusCode, 400, 'a bad topic')
+  t.equal((await head(`${url}/sse/news`, { 'last-event-id': 'no-colon' })).statusCode, 400, 'a bad Last-Event-ID')
+  const stream = await sse(t, `${url}/sse/news.sports`)
+  t.equal(stream.response.statusCode, 200, 'a GET still gets the one slot')
+  t.match((await stream.until(1))[0], { event: 'subscribed' })
+  t.equal((await head(`${url}/sse/news.sports`)).statusCode, 503, 'full: as a GET would be')
+})
+
+t.test('HEAD with auth on: 401 without a token, 403 outside the grants, 200 within', async (t) => {
+  const { createSigner } = await import('fast-jwt')
+  const secret = 'sse-head-secret-0123456789abcdef'
+  const { app, url } = await listen(t, { auth: { secret } })
+  const jwt = createSigner({ key: secret })({ sub: 'head', pubsub: { subscribe: ['news.>'] } })
+  t.equal((await head(`${url}/sse/news.sports`)).statusCode, 401)
+  t.equal((await head(`${url}/sse/other?token=${jwt}`)).statusCode, 403)
+  t.equal((await head(`${url}/sse/news.sports`, { authorization: `Bearer ${jwt}` })).statusCode, 200)
+  t.equal(app.pubsub.counters.connections, 0)
+})
+
 t.test('heartbeats are comment lines; SSE streams and WebSockets share maxConnections', async (t) => {
   const { app, url } = await listen(t, { pingInterval: 20, maxConnections: 2 })
   const stream = await sse(t, `${url}/sse/quiet`)
@@ -231,15 +273,17 @@ t.test('a client gone before its subscribe failed: nothing is written, nothing b
   t.match((await next.until(1))[0], { event: 'subscribed' }, 'still serving')
 })
 
-t.test('host app headers (CORS) go out with the stream', async (t) => {
+t.test('host app headers (CORS) go out with the stream and with HEAD', async (t) => {
   const host = Fastify()
   t.teardown(() => host.close())
   host.addHook('onRequest', async (_request, reply) => { reply.header('access-control-allow-origin', '*') })
   await host.register(fastifyPubsub)
   await host.listen({ host: '127.0.0.1', port: 0 })
-  const stream = await sse(t, `http://127.0.0.1:${(host.server.address() as { port: number }).port}/sse/cors`)
+  const url = `http://127.0.0.1:${(host.server.address() as { port: number }).port}/sse/cors`
+  const stream = await sse(t, url)
   t.equal(stream.response.headers['access-control-allow-origin'], '*')
   t.match(stream.response.headers['content-type'], /^text\/event-stream/)
+  t.equal((await head(url)).headers['access-control-allow-origin'], '*', 'and with the answer to HEAD')
 })
 
 t.test('with auth on, a stream ends with an error event when its token expires', async (t) => {
