@@ -1,12 +1,13 @@
 // GET /sse/:topic as curl -N would see it: real HTTP, events parsed as they stream.
 import t from 'tap'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { connect as connectTcp } from 'node:net'
 import Fastify from 'fastify'
 import fastifyPubsub from '../../src/index.js'
 import { PUBSUB_ERR_UNAVAILABLE } from '../../src/pubsub/errors.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
 import type { Session } from '../../src/pubsub/session.js'
-import { connectWelcomed, eventually, listen, rawUpgrade } from '../helper.js'
+import { connectWelcomed, eventually, listen, rawUpgrade, WAIT_MS } from '../helper.js'
 import { sse } from '../sse-client.js'
 
 t.test('a curl -N style client gets subscribed, then every message as an event with id epoch:seq', async (t) => {
