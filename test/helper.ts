@@ -101,6 +101,14 @@ export class Client {
     }
   }
 
+  /** Subscribes and returns the reply: the ack, or an error frame. */
+  async subscribeOrError (topic: string): Promise<Frame> {
+    const id = this.request({ action: 'subscribe', topic })
+    const reply = await this.next()
+    if (reply.id !== id) throw new Error(`expected the reply of ${id}, got ${JSON.stringify(reply)}`)
+    return reply
+  }
+
   /** Subscribes and returns the ack. */
   async subscribe (topic: string): Promise<Frame> {
     const id = this.request({ action: 'subscribe', topic })

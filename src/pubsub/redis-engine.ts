@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineCounts, FanoutListener, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from './errors.js'
 import { Message } from './message.js'
@@ -48,6 +49,9 @@ interface Listening {
   live: boolean
   chain: Promise<void>
 }
+
+/** Reads of history a catch-up tries before it tells the clients it cannot. */
+const CATCH_UP_TRIES = 3
 
 /** Client ids stored per topic per node for presence. */
 const PRESENCE_IDS = 100
@@ -394,7 +398,7 @@ export class RedisEngine implements Engine {
     if (position !== undefined) {
       if (message.seq <= position.seq) return
       if (message.seq > position.seq + 1) {
-        this.#catchUp(message.topic, { ...position }, [message])
+        void this.#catchUp(message.topic, { ...position }, [message])
         return
       }
     }
@@ -413,22 +417,39 @@ export class RedisEngine implements Engine {
    * `from`, from history, while its live messages wait; where history cannot
    * cover it (trimmed, expired, another epoch, Redis away) they are told.
    */
-  #catchUp (topic: string, from: Position, waiting: Message[] = []): void {
+  async #catchUp (topic: string, from: Position, waiting: Message[] = []): Promise<void> {
     this.#catchingUp.set(topic, waiting)
-    this.#snapshot(topic, true).then(([seq, epoch, entries]) => {
+    try {
+      const [seq, epoch, entries] = await this.#snapshotPatiently(topic)
       // Another epoch: the sequence restarted, and its start may still be retained.
       const since = epoch === from.epoch ? from.seq : 0
       if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
       const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(entries))
       if (replay === undefined) this.#lost(topic, { seq, epoch })
       else for (const message of replay) this.#fanout(message)
-    }, () => {
+    } catch {
       const next = waiting[0]
       this.#lost(topic, next === undefined ? from : { seq: next.seq - 1, epoch: next.epoch })
-    }).finally(() => {
+    } finally {
       this.#catchingUp.delete(topic)
       for (const message of waiting) this.#receive(message)
-    })
+    }
+  }
+
+  /**
+   * A topic's snapshot with its history, tried a few times: right after a
+   * reconnect of the subscriber connection, the command connection may still
+   * be coming back (a restarted Redis).
+   */
+  async #snapshotPatiently (topic: string): Promise<[number, string, string[]]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#snapshot(topic, true)
+      } catch (err) {
+        if (attempt === CATCH_UP_TRIES || this.#closed) throw err
+        await sleep(100 * attempt)
+      }
+    }
   }
 
   /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */
@@ -460,7 +481,7 @@ export class RedisEngine implements Engine {
       await this.#beat()
       return
     }
-    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) this.#catchUp(topic, { ...position })
+    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
     for (const pattern of this.#index.patternNames.from('', undefined)) this.#index.reset(pattern, undefined)
   }
 

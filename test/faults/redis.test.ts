@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import { PubsubClient } from '../../src/client/index.js'
 import { connectWelcomed, eventually, type Frame } from '../helper.js'
 import { node, post } from '../redis/node.js'
-import { redisMissing, RedisServer } from '../redis/redis-server.js'
+import { redisMissing, RedisProxy, RedisServer } from '../redis/redis-server.js'
 import { sse } from '../sse-client.js'
 import { HEAVY, Observer, publishThrough } from './observer.js'
 
@@ -165,6 +165,38 @@ t.test('a catch-up that cannot read the history (Redis refuses writes) tells the
   await redis.run('CLIENT UNPAUSE')
   await eventually(async () => (await post(a.url, 'paused', 2)).status === 200)
   t.match(await subscriber.next(), { type: 'message', seq: 2 })
+})
+
+t.test('messages lost on a live subscription: the next one shows the gap, and the node catches its clients up from history', { skip: missing }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const proxy = await RedisProxy.start(t, redis)
+  const prefix = `${nanoid(6)}:`
+  const a = await node(t, proxy.url, prefix)
+  const b = await node(t, redis.url, prefix)
+  const subscriber = await connectWelcomed(t, a.url)
+  await subscriber.subscribe('lossy')
+  proxy.drop(2)
+  for (let i = 1; i <= 4; i++) await post(b.url, 'lossy', i)
+  t.same((await subscriber.take(4)).map((f) => [f.seq, f.data]), [[1, 1], [2, 2], [3, 3], [4, 4]], 'seq 3 arrived first; 1 and 2 came from history ahead of it')
+  t.same(await subscriber.drain(), [])
+})
+
+t.test('a resubscription that gets no answer is given up, and the probe starts over: nothing published meanwhile is lost', { skip: missing }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const proxy = await RedisProxy.start(t, redis)
+  const prefix = `${nanoid(6)}:`
+  const a = await node(t, proxy.url, prefix, { timeout: 200 })
+  const b = await node(t, redis.url, prefix)
+  const subscriber = await connectWelcomed(t, a.url)
+  // A probe recycling the connection on a busy machine answers UNAVAILABLE: try again.
+  await eventually(async () => (await subscriber.subscribeOrError('mute')).type === 'ack')
+  proxy.silenceNew = true
+  proxy.cut()
+  for (let i = 1; i <= 3; i++) await post(b.url, 'mute', i)
+  // The new connection's SUBSCRIBE goes unanswered: the node waits for the probe to recycle it.
+  await eventually(() => proxy.subscribers.size > 0)
+  proxy.silenceNew = false
+  t.same((await subscriber.take(3)).map((f) => f.seq), [1, 2, 3], 'caught up once a resubscription went through')
 })
 
 t.test('fresh subscribes during a publish burst: after an ack with seq N only seqs above N follow, without a gap', { skip: missing }, async (t) => {

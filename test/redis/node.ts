@@ -8,7 +8,7 @@ type Test = { teardown: (fn: () => unknown) => void }
 
 /** A node: an app on its own port with a Redis engine under `prefix`; its engine is ready. */
 export async function node (t: Test, url: string, prefix: string, settings: Partial<RedisEngineOptions> = {}): Promise<{ app: FastifyInstance, url: string, engine: RedisEngine }> {
-  const engine = new RedisEngine({ url, keyPrefix: prefix, heartbeat: 100, timeout: 500, ...settings })
+  const engine = new RedisEngine({ url, keyPrefix: prefix, heartbeat: 500, timeout: 500, ...settings })
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(fastifyPubsub, { engine })

@@ -113,15 +113,32 @@ export class RedisServer {
   }
 }
 
+/** Where the RESP element at `at` ends, or -1 when it has not all arrived yet. */
+function respEnd (data: Buffer, at: number): number {
+  const line = data.indexOf('\r\n', at)
+  if (line === -1) return -1
+  const size = Number(data.toString('latin1', at + 1, line))
+  if (data[at] === 0x24 /* $ bulk string */) return size < 0 ? line + 2 : line + 4 + size <= data.length ? line + 4 + size : -1
+  if (data[at] !== 0x2a /* * array */) return line + 2
+  let end = line + 2
+  for (let i = 0; i < size && end !== -1; i++) end = respEnd(data, end)
+  return end
+}
+
 /**
- * A TCP proxy to Redis. `silence()` makes every connection that has sent a
- * SUBSCRIBE stop receiving, with the connection left up: a subscription that
- * has silently stopped delivering.
+ * A TCP proxy to Redis, for faults Redis itself does not make. A connection
+ * that sends a SUBSCRIBE is a subscriber: `silence()` makes subscribers stop
+ * receiving with the connection left up (a subscription that has silently
+ * stopped delivering), `drop(n)` loses the next n messages pushed to them
+ * (never the probes), `cut()` closes them.
  */
 export class RedisProxy {
   readonly port: number
   readonly subscribers = new Set<Socket>()
   readonly silenced = new WeakSet<Socket>()
+  /** Subscriber connections made from now on are silenced too. */
+  silenceNew = false
+  #drops = 0
 
   private constructor (port: number) {
     this.port = port
@@ -134,10 +151,28 @@ export class RedisProxy {
       const upstream = connectTcp(redis.port, '127.0.0.1')
       sockets.add(client).add(upstream)
       client.on('data', (data: Buffer) => {
-        if (/SUBSCRIBE/i.test(String(data))) proxy?.subscribers.add(client)
+        if (proxy !== undefined && !proxy.subscribers.has(client) && /SUBSCRIBE/i.test(String(data))) {
+          proxy.subscribers.add(client)
+          if (proxy.silenceNew) proxy.silenced.add(client)
+        }
         upstream.write(data)
       })
-      upstream.on('data', (data: Buffer) => { if (proxy?.silenced.has(client) !== true) client.write(data) })
+      let pending = Buffer.alloc(0)
+      upstream.on('data', (data: Buffer) => {
+        if (proxy?.silenced.has(client) === true) return
+        if (proxy?.subscribers.has(client) !== true) {
+          client.write(data)
+          return
+        }
+        // A subscriber's replies are RESP pushes: forwarded whole, so that some can be left out.
+        pending = Buffer.concat([pending, data])
+        let end: number
+        while (pending.length > 0 && (end = respEnd(pending, 0)) !== -1) {
+          const element = pending.subarray(0, end)
+          pending = pending.subarray(end)
+          if (!proxy.#lose(element)) client.write(element)
+        }
+      })
       const end = (): void => { client.destroy(); upstream.destroy() }
       client.on('close', end).on('error', end)
       upstream.on('close', end).on('error', end)
@@ -157,5 +192,22 @@ export class RedisProxy {
 
   silence (): void {
     for (const socket of this.subscribers) this.silenced.add(socket)
+  }
+
+  /** The next `n` messages pushed to subscribers are lost. */
+  drop (n: number): void {
+    this.#drops += n
+  }
+
+  /** Closes every subscriber connection. */
+  cut (): void {
+    for (const socket of this.subscribers) socket.destroy()
+    this.subscribers.clear()
+  }
+
+  #lose (element: Buffer): boolean {
+    if (this.#drops === 0 || !element.toString('latin1', 0, 24).startsWith('*3\r\n$7\r\nmessage\r\n') || element.includes(':probe:')) return false
+    this.#drops--
+    return true
   }
 }
