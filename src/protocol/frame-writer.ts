@@ -13,6 +13,7 @@ export class FlushScheduler {
   #dirty: FrameWriter[] = []
   #scheduled = false
   #frames = 0
+  #bytes = 0
   #since = 0
   #turn = 0
 
@@ -39,12 +40,17 @@ export class FlushScheduler {
   }
 
   /**
-   * Counts a queued frame. A long turn (thousands of publishes read at once)
-   * is flushed every MAX_HOLD_MS, so that clients get their first frames
-   * while the server works through the rest instead of all at the end.
+   * Counts a queued frame of `bytes`. A long turn (thousands of publishes
+   * read at once) is flushed every MAX_HOLD_MS, so that clients get their
+   * first frames while the server works through the rest instead of all at
+   * the end; the clock is looked at every 256 frames, or every
+   * CHECK_BYTES of frames when they are large.
    */
-  queued (): void {
-    if ((++this.#frames & 255) === 0 && performance.now() - this.#since > MAX_HOLD_MS) this.#write()
+  queued (bytes: number): void {
+    this.#bytes += bytes
+    if ((++this.#frames & 255) !== 0 && this.#bytes < CHECK_BYTES) return
+    this.#bytes = 0
+    if (performance.now() - this.#since > MAX_HOLD_MS) this.#write()
   }
 
   #endTurn (): void {
@@ -63,6 +69,9 @@ export class FlushScheduler {
 
 /** The longest a frame waits in a busy turn before it is written. */
 const MAX_HOLD_MS = 2
+
+/** Bytes queued (all connections) between two looks at the clock in a busy turn: 256 frames of 60 KB would be 15 MB. */
+const CHECK_BYTES = 1024 * 1024
 
 /**
  * One connection may hold at most this many times maxBufferedBytes, queued
@@ -174,7 +183,7 @@ export class FrameWriter {
     if (this.#bytes === 0) this.#scheduler.add(this)
     this.#frames.push(frame)
     this.#bytes += frame.length
-    this.#scheduler.queued()
+    this.#scheduler.queued(frame.length)
   }
 
   /** Once a turn, before its first frame: the backlog (see the class). */

@@ -108,15 +108,15 @@ t.test('the backlog: what the socket still holds from before the previous turn\'
 t.test('an early flush within a busy turn counts as that turn\'s writes', async (t) => {
   const scheduler = new FlushScheduler()
   const { socket } = stuckSocket()
-  const w = stuckWriter(scheduler, socket, 1024 * 1024)
+  const w = stuckWriter(scheduler, socket, 512 * 1024)
   const turn = scheduler.turn
   w.writer.send(Buffer.from('a'))
   // A turn that has run past the 2 ms a frame may wait.
   const start = performance.now()
   while (performance.now() - start <= 2) { /* busy */ }
   // The clock is looked at every 256 frames.
-  for (let i = 0; i < 255; i++) w.writer.send(Buffer.alloc(8192))
-  t.equal(socket.writableLength, 255 * 8192 + 1, 'the 256th frame of a turn past 2 ms: written at once')
+  for (let i = 0; i < 255; i++) w.writer.send(Buffer.alloc(4096))
+  t.equal(socket.writableLength, 255 * 4096 + 1, 'the 256th frame of a turn past 2 ms: written at once')
   t.equal(scheduler.turn, turn, 'still the same turn')
   w.writer.send(Buffer.from('b'))
   await nextTurn()
@@ -125,7 +125,21 @@ t.test('an early flush within a busy turn counts as that turn\'s writes', async 
   t.same(w.overflows, [], 'the whole turn\'s writes, early and late, are the previous turn\'s: not a backlog yet')
   await nextTurn()
   w.writer.send(Buffer.from('d'))
-  t.same(w.overflows, [255 * 8192 + 3], 'a turn later they are')
+  t.same(w.overflows, [255 * 4096 + 3], 'a turn later they are')
+})
+
+t.test('a busy turn of large frames is written every MiB queued, not every 256 frames', async (t) => {
+  const scheduler = new FlushScheduler()
+  const { socket } = stuckSocket()
+  const w = stuckWriter(scheduler, socket, 1024 * 1024)
+  w.writer.send(Buffer.alloc(60_000))
+  const start = performance.now()
+  while (performance.now() - start <= 2) { /* busy */ }
+  for (let i = 1; i < 17; i++) w.writer.send(Buffer.alloc(60_000))
+  t.equal(socket.writableLength, 0, '17 x 60 KB: under a MiB, still queued')
+  w.writer.send(Buffer.alloc(60_000))
+  t.equal(socket.writableLength, 18 * 60_000, 'the 18th frame passes a MiB: written at once')
+  await nextTurn()
 })
 
 t.test('flushed frames go out in one write, and are not counted', async (t) => {
