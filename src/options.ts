@@ -15,7 +15,7 @@ export interface PubsubOptions extends BrokerOptions {
   maxPayload?: number
   /** Largest `POST /publish/:topic` body, in bytes (default 64 KiB); larger answers 413. */
   bodyLimit?: number
-  /** Bytes queued for one client past which it is closed with 1013 (default 1 MiB). */
+  /** Bytes one client left unread for a whole event-loop turn past which it is closed with 1013 (default 1 MiB); 8 times it queued and unsent at once closes it too (docs/limits.md). */
   maxBufferedBytes?: number
   /** Serve the web console at `GET /` (default true). */
   console?: boolean

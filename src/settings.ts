@@ -93,7 +93,7 @@ export const SettingsSchema = Type.Object({
   maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
   maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32, limits),
   bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxBufferedBytes: integer('Bytes waiting to be sent to one client past which it is closed with 1013 (slow consumer)', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxBufferedBytes: integer('Bytes one client left unread for a whole turn past which it is closed with 1013 (slow consumer); 8 times it queued at once, too', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
   maxTopics: integer('Topics the in-memory engine remembers; past it a new topic\'s sequence is not kept', 100_000, 1, Number.MAX_SAFE_INTEGER, limits),
   topicTtl: integer('Seconds a topic with no exact subscriber keeps its sequence after its last publish', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
   historySize: integer('Messages each topic retains for recovery and its history route; 0 turns history off', 100, 0, Number.MAX_SAFE_INTEGER, limits),

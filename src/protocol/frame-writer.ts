@@ -13,7 +13,19 @@ export class FlushScheduler {
   #dirty: FrameWriter[] = []
   #scheduled = false
   #frames = 0
+  #bytes = 0
   #since = 0
+  #turn = 0
+
+  /**
+   * Turns ended so far: the turn now under way, for the slow-consumer bound
+   * (FrameWriter). It moves at the end-of-turn flush only, never at an early
+   * flush within the turn, and between two turns the event loop has polled
+   * the sockets.
+   */
+  get turn (): number {
+    return this.#turn
+  }
 
   /** Marks a writer as having frames to write this turn. */
   add (writer: FrameWriter): void {
@@ -23,21 +35,31 @@ export class FlushScheduler {
       this.#since = performance.now()
       // setImmediate: after every I/O callback of this turn, so that all the
       // publishes read in it coalesce.
-      setImmediate(() => { this.flush() })
+      setImmediate(() => { this.#endTurn() })
     }
   }
 
   /**
-   * Counts a queued frame. A long turn (thousands of publishes read at once)
-   * is flushed every MAX_HOLD_MS, so that clients get their first frames
-   * while the server works through the rest instead of all at the end.
+   * Counts a queued frame of `bytes`. A long turn (thousands of publishes
+   * read at once) is flushed every MAX_HOLD_MS, so that clients get their
+   * first frames while the server works through the rest instead of all at
+   * the end; the clock is looked at every 256 frames, or every
+   * CHECK_BYTES of frames when they are large.
    */
-  queued (): void {
-    if ((++this.#frames & 255) === 0 && performance.now() - this.#since > MAX_HOLD_MS) this.flush()
+  queued (bytes: number): void {
+    this.#bytes += bytes
+    if ((++this.#frames & 255) !== 0 && this.#bytes < CHECK_BYTES) return
+    this.#bytes = 0
+    if (performance.now() - this.#since > MAX_HOLD_MS) this.#write()
   }
 
-  flush (): void {
+  #endTurn (): void {
     this.#scheduled = false
+    this.#write()
+    this.#turn++
+  }
+
+  #write (): void {
     this.#since = performance.now()
     const dirty = this.#dirty
     this.#dirty = []
@@ -48,13 +70,22 @@ export class FlushScheduler {
 /** The longest a frame waits in a busy turn before it is written. */
 const MAX_HOLD_MS = 2
 
+/** Bytes queued (all connections) between two looks at the clock in a busy turn: 256 frames of 60 KB would be 15 MB. */
+const CHECK_BYTES = 1024 * 1024
+
+/**
+ * One connection may hold at most this many times maxBufferedBytes, queued
+ * and unsent together, whatever its backlog: the bound on a single turn.
+ */
+export const HARD_CAP_FACTOR = 8
+
 export interface FrameWriterOptions {
   /** Nothing is queued or written once this is false. */
   isOpen: () => boolean
   /** Takes the bytes: the TCP socket under a WebSocket, or an SSE response. */
   socket: Writable
   scheduler: FlushScheduler
-  /** Bytes waiting past which `send` calls `onOverflow` instead of queueing. */
+  /** A backlog (see FrameWriter.send) past which `send` calls `onOverflow` instead of queueing. */
   maxBufferedBytes: number
   /** A slow consumer: the owner ends the connection its own way (1013, or a cut stream). */
   onOverflow: (bufferedAmount: number) => void
@@ -65,6 +96,15 @@ export interface FrameWriterOptions {
 /**
  * One connection's outgoing frames, in order, with the slow-consumer bound
  * (maxBufferedBytes) and replay pacing that WebSocket and SSE share.
+ *
+ * The bound judges what the client failed to read, not what the server
+ * queued a moment ago. Within one turn Node hands nothing more to the kernel
+ * once the socket's send buffer is full (the rest waits for the next poll;
+ * an SSE response even holds its writes corked until the next tick), so the
+ * bytes queued and unsent mid-turn grow with the turn's own burst however
+ * fast the client reads. What counts is the backlog the socket still held
+ * when the event loop came back to it, less what was written in the turn
+ * before: bytes that have had at least one poll to go and did not.
  */
 export class FrameWriter {
   readonly #isOpen: () => boolean
@@ -73,16 +113,25 @@ export class FrameWriter {
   readonly #maxBufferedBytes: number
   readonly #onOverflow: (bufferedAmount: number) => void
   readonly #onDrop: (messages: number) => void
+  readonly #hardCap: number
   #frames: Buffer[] = []
   #bytes = 0
   /** How many of #frames are live messages. */
   #messages = 0
+  /** The scheduler's turn that #backlog was measured in. */
+  #turn = -1
+  /** At the first frame of #turn: the socket's unsent bytes older than the previous turn's writes. */
+  #backlog = 0
+  /** The turn of the last write, and the bytes it added to the socket in that turn. */
+  #writtenTurn = -1
+  #written = 0
 
   constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop }: FrameWriterOptions) {
     this.#isOpen = isOpen
     this.#socket = socket
     this.#scheduler = scheduler
     this.#maxBufferedBytes = maxBufferedBytes
+    this.#hardCap = HARD_CAP_FACTOR * maxBufferedBytes
     this.#onOverflow = onOverflow
     this.#onDrop = onDrop
   }
@@ -94,17 +143,20 @@ export class FrameWriter {
 
   /**
    * Every outgoing frame passes here (`message`: a live message, for the
-   * dropped count). A client that lets more than maxBufferedBytes pile up
-   * is a slow consumer: the frame is not queued and `onOverflow` runs, so
-   * its backlog stops growing.
+   * dropped count). A slow consumer, whose backlog (see the class) is over
+   * maxBufferedBytes, or which holds more than HARD_CAP_FACTOR times that
+   * queued and unsent (one turn's burst is not judged by the backlog, but
+   * memory stays bounded), gets no more: the frame is not queued and
+   * `onOverflow` runs.
    */
   send (frame: Buffer, message = false): void {
     if (!this.#isOpen()) {
       if (message) this.#onDrop(1)
       return
     }
+    this.#measure()
     const buffered = this.bufferedAmount
-    if (buffered > this.#maxBufferedBytes) {
+    if (this.#backlog > this.#maxBufferedBytes || buffered > this.#hardCap) {
       if (message) this.#onDrop(1)
       this.#onOverflow(buffered)
       return
@@ -127,10 +179,20 @@ export class FrameWriter {
   }
 
   #push (frame: Buffer): void {
+    this.#measure()
     if (this.#bytes === 0) this.#scheduler.add(this)
     this.#frames.push(frame)
     this.#bytes += frame.length
-    this.#scheduler.queued()
+    this.#scheduler.queued(frame.length)
+  }
+
+  /** Once a turn, before its first frame: the backlog (see the class). */
+  #measure (): void {
+    const turn = this.#scheduler.turn
+    if (turn === this.#turn) return
+    this.#turn = turn
+    // FIFO: what the previous turn wrote is the tail of what the socket holds.
+    this.#backlog = this.#socket.writableLength - (this.#writtenTurn === turn - 1 ? this.#written : 0)
   }
 
   flush (): void {
@@ -145,7 +207,17 @@ export class FrameWriter {
       if (messages > 0) this.#onDrop(messages)
       return
     }
-    this.#socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+    const socket = this.#socket
+    const turn = this.#scheduler.turn
+    if (turn !== this.#writtenTurn) {
+      this.#writtenTurn = turn
+      this.#written = 0
+    }
+    // What the socket holds more afterwards: none of it when the kernel took
+    // it all at once, and an SSE response's chunk framing included.
+    const before = socket.writableLength
+    socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+    this.#written += socket.writableLength - before
   }
 
   /**

@@ -188,7 +188,7 @@ t.test('a stream that does not read is cut as a slow consumer; closing the app e
   const payload = 'x'.repeat(10_000)
   for (let i = 0; i < 2000 && app.pubsub.counters.slowConsumers === 0; i++) {
     await app.pubsub.publish('flood', payload)
-    // One message per turn: a burst past maxBufferedBytes would cut the reader too.
+    // One message per turn: the reader, in this same process, reads between turns.
     await new Promise((resolve) => setImmediate(resolve))
   }
   t.equal(app.pubsub.counters.slowConsumers, 1)
