@@ -8,9 +8,10 @@
 // sessions of `patterns` random patterns each, 255 bytes long and of `tokens`
 // tokens (128 is the issue's shape; limits are raised to admit it).
 // `publish`: the worst case for one publish: `connections` WebSocket clients,
-// each subscribed to `patterns` distinct patterns of at most `tokens` tokens
+// each holding `patterns` subscriptions: distinct patterns of at most `tokens` tokens
 // that all match one topic; prints how long one publish to it holds the event
-// loop (the synchronous fan-out) and how long another client's ping waits.
+// loop (the synchronous fan-out) and how long another client's ping waits,
+// beside the same for a topic each client holds one exact subscription to.
 import Fastify from 'fastify'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -76,6 +77,10 @@ function matchingPattern (i: number, tokens: number): string {
   return [...parts, ...tail].join('.')
 }
 
+async function eventually (check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve))
+}
+
 async function publish (): Promise<void> {
   const connections = arg(0, 200)
   const patterns = arg(1, 1000)
@@ -101,33 +106,43 @@ async function publish (): Promise<void> {
         if (frame.type === 'message') received++
       })
     })
-    // Distinct patterns, shared out in turn; the all-literal index 0 is the topic itself, not a pattern.
-    for (let p = 0; p < patterns; p++) ws.send(JSON.stringify({ action: 'subscribe', topic: matchingPattern(1 + (next++ % (distinct - 1)), tokens) }))
+    // One exact subscription to another topic, for the comparison below; then
+    // distinct patterns, shared out in turn (index 0, all literals, is the topic itself).
+    ws.send(JSON.stringify({ action: 'subscribe', topic: 'plain' }))
+    for (let p = 1; p < patterns; p++) ws.send(JSON.stringify({ action: 'subscribe', topic: matchingPattern(1 + (next++ % (distinct - 1)), tokens) }))
     await done
   }
   const pinger = new WebSocket(url)
   await once(pinger, 'open')
   const counts = app.pubsub.counts()
   console.log(`${connections} connections x ${patterns} patterns of <= ${tokens} tokens matching ${topic}: ${counts.patterns.toLocaleString('en')} distinct patterns, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
-  const blocks: number[] = []
-  const pings: number[] = []
-  for (let round = 0; round < 7; round++) {
-    received = 0
-    const pong = once(pinger, 'message')
-    const pinged = performance.now()
-    pinger.send(JSON.stringify({ action: 'ping', id: round }))
-    // Let the ping reach the server's socket first, then publish: the pong waits behind the fan-out.
-    await new Promise((resolve) => setImmediate(resolve))
-    const started = performance.now()
-    const published = app.pubsub.publish(topic, { round })
-    blocks.push(performance.now() - started)
-    await published
-    await pong
-    pings.push(performance.now() - pinged)
-    while (received < connections) await new Promise((resolve) => setImmediate(resolve))
+  const measure = async (to: string): Promise<{ blocks: number[], pings: number[] }> => {
+    const blocks: number[] = []
+    const pings: number[] = []
+    for (let round = 0; round < 7; round++) {
+      received = 0
+      const pong = once(pinger, 'message')
+      const pinged = performance.now()
+      pinger.send(JSON.stringify({ action: 'ping', id: round }))
+      // Let the ping reach the server's socket first, then publish: the pong waits behind the fan-out.
+      await new Promise((resolve) => setImmediate(resolve))
+      const started = performance.now()
+      const published = app.pubsub.publish(to, { round })
+      blocks.push(performance.now() - started)
+      await published
+      await pong
+      pings.push(performance.now() - pinged)
+      await eventually(() => received === connections)
+    }
+    return { blocks, pings }
   }
-  const fmt = (xs: number[]): string => `first ${(xs[0] as number).toFixed(1)} ms, median ${([...xs].sort((a, b) => a - b)[3] as number).toFixed(1)} ms`
-  console.log(`one publish holds the event loop: ${fmt(blocks)}; another client's ping round trip: ${fmt(pings)}`)
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[3] as number
+  const fmt = (xs: number[]): string => `first ${(xs[0] as number).toFixed(1)} ms, median ${median(xs).toFixed(1)} ms`
+  const plain = await measure('plain')
+  const worst = await measure(topic)
+  console.log(`through patterns: one publish holds the event loop ${fmt(worst.blocks)}; another client's ping round trip ${fmt(worst.pings)}`)
+  // The same connections reached through one exact subscription each: the fan-out's own cost.
+  console.log(`one exact subscription each: ${fmt(plain.blocks)}; ping ${fmt(plain.pings)}; ratio of medians ${(median(worst.blocks) / median(plain.blocks)).toFixed(1)}`)
   for (const ws of [...clients, pinger]) ws.terminate()
   await app.close()
 }

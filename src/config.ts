@@ -145,6 +145,8 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
     ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix } }),
     ...authOptions(s),
     maxSubscriptions: s.maxSubscriptions,
+    maxPatternTokens: s.maxPatternTokens,
+    maxSubscriptionBytes: s.maxSubscriptionBytes,
     presenceLimit: s.presenceLimit,
     maxPayload: s.maxPayload,
     bodyLimit: s.bodyLimit,

@@ -90,6 +90,8 @@ export const SettingsSchema = Type.Object({
 
   maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
   maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxPatternTokens: integer('Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)', 8, 1, 128, limits),
+  maxSubscriptionBytes: integer('Bytes the topics and patterns of one connection\'s subscriptions may add up to; past it TOO_MANY_SUBSCRIPTIONS', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
   maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32, limits),
   bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
   maxBufferedBytes: integer('Bytes waiting to be sent to one client past which it is closed with 1013 (slow consumer)', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),

@@ -56,6 +56,8 @@ t.test('defaults', async (t) => {
     pubsub: {
       prefix: '',
       maxSubscriptions: 1000,
+      maxPatternTokens: 8,
+      maxSubscriptionBytes: 65536,
       presenceLimit: 100,
       maxPayload: 65536,
       bodyLimit: 65536,

@@ -93,13 +93,16 @@ export class SubscriptionIndex {
       sessions.add(session)
       this.#subscriptions++
     }
-    session.keys.add(key)
+    if (!session.keys.has(key)) {
+      session.keys.add(key)
+      session.keyBytes += key.length
+    }
     return first
   }
 
   /** Unsubscribes; true when the key has no session left (last local interest). */
   remove (session: Session, key: string): boolean {
-    session.keys.delete(key)
+    if (session.keys.delete(key)) session.keyBytes -= key.length
     const wildcard = hasWildcard(key)
     const map = wildcard ? this.#patterns : this.#exact
     const sessions = map.get(key)
