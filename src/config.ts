@@ -44,7 +44,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
 /** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
 const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
   [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl', (s) => s.redisUrl !== undefined],
-  [['jwtClockTolerance'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
+  [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
   [['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization'], 'underPressure', (s) => s.underPressure]
 ]
@@ -205,7 +205,7 @@ function authOptions (s: Settings): { auth?: AuthOptions } {
       }
     }
   }
-  auth = { ...auth, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance }
+  auth = { ...auth, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance, maxGrants: s.jwtMaxGrants }
   // A key file is tried once here, so that one it cannot use is a
   // configuration error naming the setting (any secret will do).
   if (key !== 'jwtSecret') {

@@ -87,6 +87,7 @@ export const SettingsSchema = Type.Object({
   jwtJwks: text('Path (from the working directory) to a JSON Web Key Set file (keys chosen by `kid`): turns auth on', { ...auth, shown: 'unset' }),
   publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset', secret: true }),
   jwtClockTolerance: integer('Seconds of clock skew tolerated on `exp` and `nbf`', 0, 0, 3600, auth),
+  jwtMaxGrants: integer('Grants a token may carry, `subscribe` and `publish` together; a token with more is refused with 401', 1000, 0, Number.MAX_SAFE_INTEGER, auth),
 
   maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
   maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
