@@ -14,7 +14,7 @@ export interface BrokerBenchResult {
 }
 
 async function publishCost (unrelatedPatterns: number, publishes: number): Promise<number> {
-  const broker = new Broker({ maxSubscriptions: unrelatedPatterns + 10 })
+  const broker = new Broker({ maxSubscriptions: unrelatedPatterns + 10, maxSubscriptionBytes: 1 << 20 })
   const sink = { deliver () {} }
   for (let i = 0; i < 100; i++) await broker.connect(sink).subscribe('bench.*')
   const holder = broker.connect(sink)

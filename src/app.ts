@@ -41,8 +41,8 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     })
   }
   // The decorator escapes to the host app; the routes stay under the prefix.
-  const { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys } = options
-  await fastify.register(pubsubPlugin, { engine, maxSubscriptions, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys })
+  const { engine, maxSubscriptions, maxPatternTokens, maxSubscriptionBytes, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys } = options
+  await fastify.register(pubsubPlugin, { engine, maxSubscriptions, maxPatternTokens, maxSubscriptionBytes, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys })
   await fastify.register(async function routes (scope) {
     // First, so that its onRequest hook is on every route of the scope. A
     // host app with its own @fastify/under-pressure keeps that one.

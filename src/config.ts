@@ -46,7 +46,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
 /** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
 const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
   [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl', (s) => s.redisUrl !== undefined],
-  [['jwtClockTolerance'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
+  [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
   [['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization'], 'underPressure', (s) => s.underPressure]
 ]
@@ -147,6 +147,8 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
     ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix } }),
     ...authOptions(s),
     maxSubscriptions: s.maxSubscriptions,
+    maxPatternTokens: s.maxPatternTokens,
+    maxSubscriptionBytes: s.maxSubscriptionBytes,
     presenceLimit: s.presenceLimit,
     maxPayload: s.maxPayload,
     bodyLimit: s.bodyLimit,
@@ -207,7 +209,7 @@ function authOptions (s: Settings): { auth?: AuthOptions } {
       }
     }
   }
-  auth = { ...auth, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance }
+  auth = { ...auth, apiKey: s.publishApiKey, clockTolerance: s.jwtClockTolerance, maxGrants: s.jwtMaxGrants }
   // A key file is tried once here, so that one it cannot use is a
   // configuration error naming the setting (any secret will do).
   if (key !== 'jwtSecret') {

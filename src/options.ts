@@ -88,6 +88,8 @@ export interface ResolvedOptions {
   prefix: string
   engine: Engine | RedisEngineConfig | undefined
   maxSubscriptions: number
+  maxPatternTokens: number
+  maxSubscriptionBytes: number
   presenceLimit: number
   maxPayload: number
   bodyLimit: number
@@ -125,7 +127,7 @@ export function resolveOptions (options: PubsubOptions = {}): Readonly<ResolvedO
   const resolved: ResolvedOptions = {
     prefix: options.prefix ?? '',
     engine: options.engine,
-    ...pick(resolveBrokerOptions(options), 'maxSubscriptions', 'presenceLimit'),
+    ...pick(resolveBrokerOptions(options), 'maxSubscriptions', 'maxPatternTokens', 'maxSubscriptionBytes', 'presenceLimit'),
     maxPayload: options.maxPayload ?? 64 * 1024,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,

@@ -88,9 +88,12 @@ export const SettingsSchema = Type.Object({
   jwtJwks: text('Path (from the working directory) to a JSON Web Key Set file (keys chosen by `kid`): turns auth on', { ...auth, shown: 'unset' }),
   publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset', secret: true }),
   jwtClockTolerance: integer('Seconds of clock skew tolerated on `exp` and `nbf`', 0, 0, 3600, auth),
+  jwtMaxGrants: integer('Grants a token may carry, `subscribe` and `publish` together; a token with more is refused with 401', 1000, 0, Number.MAX_SAFE_INTEGER, auth),
 
   maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
   maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
+  maxPatternTokens: integer('Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)', 8, 1, 128, limits),
+  maxSubscriptionBytes: integer('Bytes the topics and patterns of one connection\'s subscriptions may add up to; past it TOO_MANY_SUBSCRIPTIONS', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
   maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32, limits),
   bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
   maxBufferedBytes: integer('Bytes one client left unread for a whole turn past which it is closed with 1013 (slow consumer); 8 times it queued at once, too', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),

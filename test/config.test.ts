@@ -57,6 +57,8 @@ t.test('defaults', async (t) => {
     pubsub: {
       prefix: '',
       maxSubscriptions: 1000,
+      maxPatternTokens: 8,
+      maxSubscriptionBytes: 65536,
       presenceLimit: 100,
       maxPayload: 65536,
       bodyLimit: 65536,
@@ -120,7 +122,7 @@ t.test('precedence: flag, then environment, then file, then default', async (t) 
 })
 
 t.test('the file maps onto the plugin options like the environment does', async (t) => {
-  const config = loadConfig({}, ['--config', configFile({ topicTtl: 60, historyTtl: 30, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5 })])
+  const config = loadConfig({}, ['--config', configFile({ topicTtl: 60, historyTtl: 30, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5, jwtMaxGrants: 50 })])
   t.match(config.pubsub, {
     topicTtl: 60_000,
     historyTtl: 30_000,
@@ -128,7 +130,7 @@ t.test('the file maps onto the plugin options like the environment does', async 
     restRateLimit: false,
     engine: { type: 'redis', url: 'redis://127.0.0.1:6390', timeout: 1000, heartbeat: 5000, keyPrefix: 'pubsub:' },
     underPressure: false,
-    auth: { secret: 's', apiKey: 'k', clockTolerance: 5 }
+    auth: { secret: 's', apiKey: 'k', clockTolerance: 5, maxGrants: 50 }
   })
   t.equal(config.workers, 2)
 })
@@ -224,7 +226,7 @@ t.test('JWT_JWKS and JWT_PUBLIC_KEY read their files', async (t) => {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const keys = [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }]
   const config = loadConfig({ JWT_JWKS: configFile({ keys }) }, [])
-  t.same(config.pubsub.auth, { jwks: { keys }, apiKey: undefined, clockTolerance: 0 })
+  t.same(config.pubsub.auth, { jwks: { keys }, apiKey: undefined, clockTolerance: 0, maxGrants: 1000 })
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
-  t.same(loadConfig({ JWT_PUBLIC_KEY: configFile(pem), PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { publicKey: pem, apiKey: 'k', clockTolerance: 0 }, 'JWT_PUBLIC_KEY reads a PEM')
+  t.same(loadConfig({ JWT_PUBLIC_KEY: configFile(pem), PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { publicKey: pem, apiKey: 'k', clockTolerance: 0, maxGrants: 1000 }, 'JWT_PUBLIC_KEY reads a PEM')
 })

@@ -1,8 +1,9 @@
 import { createPublicKey, timingSafeEqual, type JsonWebKey } from 'node:crypto'
 import { createDecoder, createVerifier, type Algorithm } from 'fast-jwt'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAUTHORIZED } from '../pubsub/errors.js'
+import { positiveInteger } from '../pubsub/options.js'
 import { isPattern } from '../pubsub/topic.js'
-import type { Grants } from './grants.js'
+import { compileGrants, type Grants } from './grants.js'
 
 /** How tokens are checked. One of `secret`, `publicKey` or `jwks` turns auth on. */
 export interface AuthOptions {
@@ -16,6 +17,8 @@ export interface AuthOptions {
   apiKey?: string
   /** Seconds of clock skew tolerated on `exp` and `nbf` (default 0). */
   clockTolerance?: number
+  /** Grants a token may carry, `subscribe` and `publish` together (default 1,000); a token with more is refused (401). */
+  maxGrants?: number
 }
 
 /** Who is on the other end, from a verified token. */
@@ -27,7 +30,7 @@ export interface Identity extends Grants {
 
 type Verify = (token: string) => Record<string, unknown>
 
-const API_KEY_IDENTITY: Identity = Object.freeze({ sub: 'api-key', subscribe: [], publish: ['>'], expiresAt: undefined })
+const API_KEY_IDENTITY: Identity = compileGrants(Object.freeze({ sub: 'api-key', subscribe: Object.freeze([]), publish: Object.freeze(['>']), expiresAt: undefined }))
 
 /**
  * Verifies JWTs with fast-jwt (the library under @fastify/jwt): signature,
@@ -38,11 +41,16 @@ export class Authenticator {
   readonly #verify: Verify
   readonly #apiKey: Buffer | undefined
   readonly #toleranceMs: number
+  readonly #maxGrants: number
+  /** Identities by the claims fast-jwt's cache hands back: a token's grants are checked and compiled once. */
+  readonly #identities = new WeakMap<object, Identity>()
 
   constructor (options: AuthOptions) {
     const sources = (['secret', 'publicKey', 'jwks'] as const).filter((source) => options[source] !== undefined)
     if (sources.length !== 1) throw new PUBSUB_ERR_OPTION('auth', sources, 'exactly one of secret, publicKey, jwks')
     this.#toleranceMs = (options.clockTolerance ?? 0) * 1000
+    this.#maxGrants = options.maxGrants ?? 1000
+    positiveInteger('auth.maxGrants', this.#maxGrants, 0)
     const common = { clockTolerance: this.#toleranceMs, cache: true }
     try {
       if (options.secret !== undefined) {
@@ -66,16 +74,23 @@ export class Authenticator {
     } catch (err) {
       throw new PUBSUB_ERR_UNAUTHORIZED(`invalid token: ${(err as Error).message}`)
     }
+    const known = this.#identities.get(claims)
+    if (known !== undefined) return known
     const sub = claims.sub
     if (typeof sub !== 'string' || sub === '') throw new PUBSUB_ERR_UNAUTHORIZED('invalid token: no sub')
     const grants = claims.pubsub as Partial<Record<keyof Grants, unknown>> | undefined
-    return {
+    // Every entry counts, malformed ones too: each costs a check here.
+    const count = length(grants?.subscribe) + length(grants?.publish)
+    if (count > this.#maxGrants) throw new PUBSUB_ERR_UNAUTHORIZED(`invalid token: ${count} grants, more than the ${this.#maxGrants} allowed`)
+    const identity: Identity = compileGrants(Object.freeze({
       sub,
-      subscribe: patterns(grants?.subscribe),
-      publish: patterns(grants?.publish),
+      subscribe: Object.freeze(patterns(grants?.subscribe)),
+      publish: Object.freeze(patterns(grants?.publish)),
       // The same tolerance as the check: a token just accepted is not closed at once.
       expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 + this.#toleranceMs : undefined
-    }
+    }))
+    this.#identities.set(claims, identity)
+    return identity
   }
 
   /** A REST caller's identity: the API key, or a token. */
@@ -86,6 +101,10 @@ export class Authenticator {
     }
     return this.verify(token)
   }
+}
+
+function length (value: unknown): number {
+  return Array.isArray(value) ? value.length : 0
 }
 
 /** Grant lists as given, keeping only valid patterns: a malformed grant grants nothing. */

@@ -10,7 +10,7 @@ import { MemoryEngine } from './memory-engine.js'
 import type { Message } from './message.js'
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
 import { Session, type SubscribeResult, type Subscriber } from './session.js'
-import { isPattern, isTopic } from './topic.js'
+import { hasWildcard, isPattern, isTopic, tokenCount } from './topic.js'
 
 /** An in-process subscriber's callback. */
 export type MessageHandler = (message: Message, subscription: string | undefined) => unknown
@@ -219,8 +219,15 @@ export class BrokerSession {
   async subscribe (key: string, recovery?: Recovery): Promise<SubscribeResult> {
     this.#assertOpen()
     if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
-    const max = this.#broker.options.maxSubscriptions
-    if (this.#session.keys.size >= max && !this.#session.keys.has(key)) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(max)
+    const { maxSubscriptions, maxPatternTokens, maxSubscriptionBytes } = this.#broker.options
+    if (hasWildcard(key) && tokenCount(key) > maxPatternTokens) throw invalidTopic(key, `a pattern has at most ${maxPatternTokens} tokens`)
+    const session = this.#session
+    if (!session.keys.has(key)) {
+      if (session.keys.size >= maxSubscriptions) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(`At most ${maxSubscriptions} subscriptions per connection`)
+      if (session.keyBytes + key.length > maxSubscriptionBytes) {
+        throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(`At most ${maxSubscriptionBytes} bytes of topics and patterns per connection`)
+      }
+    }
     return await this.#engine.subscribe(this.#session, key, recovery)
   }
 
@@ -248,7 +255,9 @@ function assertTopic (topic: string): void {
 }
 
 /** The error names the topic, cut short: a client's bad input is not echoed whole. */
-function invalidTopic (topic: unknown): Error {
+function invalidTopic (topic: unknown, why?: string): Error {
   const text = String(topic)
-  return new PUBSUB_ERR_INVALID_TOPIC(text.length > 64 ? `${text.slice(0, 64)}…` : text)
+  const shown = text.length > 64 ? `${text.slice(0, 64)}…` : text
+  // util.format, under @fastify/error, appends an argument past the placeholders after a space.
+  return why === undefined ? new PUBSUB_ERR_INVALID_TOPIC(shown) : new PUBSUB_ERR_INVALID_TOPIC(shown, `(${why})`)
 }

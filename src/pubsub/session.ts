@@ -51,6 +51,8 @@ export class Session {
   readonly subscriber: Subscriber
   /** Topics and patterns this session is subscribed to. */
   readonly keys = new Set<string>()
+  /** The summed length of `keys` (ASCII: their bytes), for maxSubscriptionBytes. */
+  keyBytes = 0
   /** The last fan-out that reached this session (see SubscriptionIndex). */
   mark = 0
   #closed = false

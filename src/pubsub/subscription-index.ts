@@ -4,8 +4,16 @@ import type { Position, Session } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
 import { hasWildcard } from './topic.js'
 
+/**
+ * A node of the pattern trie. Most nodes of a long pattern have one child, so
+ * that child is held inline and a Map is grown only at a second one: a Map
+ * costs several times a node, and a pattern of many tokens is a chain of them.
+ */
 interface PatternNode {
-  /** Next token: a literal, `*` or `>`. */
+  /** The only child and its token (a literal, `*` or `>`), while there is one child. */
+  token: string | undefined
+  child: PatternNode | undefined
+  /** Every child by token, once there are two or more (then `child` is undefined). */
   next: Map<string, PatternNode> | undefined
   /** Sessions subscribed to the pattern that ends at this node. */
   sessions: Set<Session> | undefined
@@ -13,7 +21,41 @@ interface PatternNode {
 }
 
 function newNode (): PatternNode {
-  return { next: undefined, sessions: undefined, pattern: undefined }
+  return { token: undefined, child: undefined, next: undefined, sessions: undefined, pattern: undefined }
+}
+
+function childOf (node: PatternNode, token: string): PatternNode | undefined {
+  if (node.next !== undefined) return node.next.get(token)
+  return node.token === token ? node.child : undefined
+}
+
+function addChild (node: PatternNode, token: string, child: PatternNode): void {
+  if (node.next !== undefined) {
+    node.next.set(token, child)
+  } else if (node.child === undefined) {
+    node.token = token
+    node.child = child
+  } else {
+    node.next = new Map([[node.token as string, node.child], [token, child]])
+    node.token = undefined
+    node.child = undefined
+  }
+}
+
+/** Removes a child; a Map left with one child goes back inline. */
+function removeChild (node: PatternNode, token: string): void {
+  if (node.next === undefined) {
+    node.token = undefined
+    node.child = undefined
+    return
+  }
+  node.next.delete(token)
+  if (node.next.size === 1) {
+    const [only, child] = node.next.entries().next().value as [string, PatternNode]
+    node.next = undefined
+    node.token = only
+    node.child = child
+  }
 }
 
 /**
@@ -51,13 +93,16 @@ export class SubscriptionIndex {
       sessions.add(session)
       this.#subscriptions++
     }
-    session.keys.add(key)
+    if (!session.keys.has(key)) {
+      session.keys.add(key)
+      session.keyBytes += key.length
+    }
     return first
   }
 
   /** Unsubscribes; true when the key has no session left (last local interest). */
   remove (session: Session, key: string): boolean {
-    session.keys.delete(key)
+    if (session.keys.delete(key)) session.keyBytes -= key.length
     const wildcard = hasWildcard(key)
     const map = wildcard ? this.#patterns : this.#exact
     const sessions = map.get(key)
@@ -146,11 +191,10 @@ export class SubscriptionIndex {
   #insertPattern (pattern: string, sessions: Set<Session>): void {
     let node = this.#root
     for (const token of pattern.split('.')) {
-      node.next ??= new Map()
-      let child = node.next.get(token)
+      let child = childOf(node, token)
       if (child === undefined) {
         child = newNode()
-        node.next.set(token, child)
+        addChild(node, token, child)
       }
       node = child
     }
@@ -163,7 +207,7 @@ export class SubscriptionIndex {
     let node: PatternNode | undefined = this.#root
     for (const token of pattern.split('.')) {
       path.push([node, token])
-      node = node.next?.get(token)
+      node = childOf(node, token)
       /* c8 ignore next -- every indexed pattern has its path */
       if (node === undefined) return
     }
@@ -172,9 +216,9 @@ export class SubscriptionIndex {
     // Prune the branch back up to the first node still in use.
     for (let i = path.length - 1; i >= 0; i--) {
       const [parent, token] = path[i] as [PatternNode, string]
-      const child = parent.next?.get(token) as PatternNode
-      if (child.sessions !== undefined || (child.next !== undefined && child.next.size > 0)) return
-      parent.next?.delete(token)
+      const child = childOf(parent, token) as PatternNode
+      if (child.sessions !== undefined || child.child !== undefined || child.next !== undefined) return
+      removeChild(parent, token)
     }
   }
 }
@@ -182,12 +226,20 @@ export class SubscriptionIndex {
 type Visit = (sessions: Set<Session>, pattern: string) => void
 
 function walk (node: PatternNode, tokens: string[], i: number, visit: Visit): void {
-  const next = node.next
   if (i === tokens.length) {
     if (node.sessions !== undefined) visit(node.sessions, node.pattern as string)
     return
   }
-  if (next === undefined) return
+  const next = node.next
+  if (next === undefined) {
+    // One child (or none): compare its token instead of three Map lookups.
+    const child = node.child
+    if (child === undefined) return
+    const token = node.token
+    if (token === '>') visit(child.sessions as Set<Session>, child.pattern as string)
+    else if (token === '*' || token === tokens[i]) walk(child, tokens, i + 1, visit)
+    return
+  }
   const rest = next.get('>')
   if (rest !== undefined) visit(rest.sessions as Set<Session>, rest.pattern as string)
   const literal = next.get(tokens[i] as string)

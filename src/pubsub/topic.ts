@@ -19,6 +19,13 @@ export function isPattern (pattern: string): boolean {
   return pattern.length <= MAX_TOPIC_LENGTH && patternRe.test(pattern)
 }
 
+/** How many tokens a topic or pattern has. */
+export function tokenCount (pattern: string): number {
+  let tokens = 1
+  for (let i = pattern.indexOf('.'); i !== -1; i = pattern.indexOf('.', i + 1)) tokens++
+  return tokens
+}
+
 /** True when a valid pattern has a wildcard token (`*` or `>`). */
 export function hasWildcard (pattern: string): boolean {
   return pattern === '>' || pattern === '*' || pattern.startsWith('*.') ||

@@ -141,6 +141,32 @@ t.test('REST: 401 without or with a bad token, 403 outside the grants, the API k
   await stream.body?.cancel()
 })
 
+t.test('issue 14: a token with more than maxGrants grants is refused with 401; at the limit it works', async (t) => {
+  const { url } = await listen(t, { auth: { secret } })
+  const many = (n: number): string[] => Array.from({ length: n }, (_, i) => `r.${i}`)
+  // 1,000 subscribe grants, one of them malformed, and one publish grant: 1,001 in all.
+  const over = token({ pubsub: { subscribe: [...many(999), 'bad..grant'], publish: ['r.0'] } })
+  const refused = await upgrade(url, `?token=${over}`)
+  t.match(refused.status, / 401 /)
+  t.match(JSON.parse(refused.body.slice(refused.body.indexOf('{'))), { code: 'PUBSUB_ERR_UNAUTHORIZED', message: 'invalid token: 1001 grants, more than the 1000 allowed' })
+  const publish = await fetch(`${url}/publish/r.0`, { method: 'POST', headers: { authorization: `Bearer ${over}`, 'content-type': 'application/json' }, body: '1' })
+  t.equal(publish.status, 401, 'REST refuses it too')
+
+  const limit = token({ pubsub: { subscribe: many(999), publish: ['r.0'] } })
+  const c = await connectWelcomed(t, url, { token: limit })
+  t.match(await c.subscribe('r.998'), { type: 'ack' })
+  for (let i = 0; i < 3; i++) {
+    const id = c.request({ action: 'publish', topic: 'r.0', message: i })
+    t.match(await c.next(), { type: 'ack', id })
+  }
+  const id = c.request({ action: 'subscribe', topic: 'r.*' })
+  t.match(await c.next(), { type: 'error', id, code: 'FORBIDDEN' }, 'a thousand literals do not add up to a wildcard')
+
+  const narrow = await listen(t, { auth: { secret, maxGrants: 2 } })
+  t.match((await upgrade(narrow.url, `?token=${token({ pubsub: { subscribe: ['a', 'b'], publish: 'not a list' } })}`)).status, / 101 /)
+  t.match((await upgrade(narrow.url, `?token=${token({ pubsub: { subscribe: ['a', 'b'], publish: ['c'] } })}`)).status, / 401 /)
+})
+
 t.test('RS256 from a PEM, ES256 from a JWK set; an HS256 token signed with the public key is refused', async (t) => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const publicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()
@@ -164,7 +190,7 @@ t.test('bad auth options fail at registration', async (t) => {
   const Fastify = (await import('fastify')).default
   const fastifyPubsub = (await import('../../src/index.js')).default
   const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()
-  for (const auth of [{}, { secret: 'a', publicKey: 'b' }, { publicKey: 'not a pem' }, { publicKey: ed }]) {
+  for (const auth of [{}, { secret: 'a', publicKey: 'b' }, { publicKey: 'not a pem' }, { publicKey: ed }, { secret: 'a', maxGrants: -1 }]) {
     const app = Fastify()
     t.teardown(() => app.close())
     await t.rejects(async () => { await app.register(fastifyPubsub, { auth }) }, { code: 'PUBSUB_ERR_OPTION', message: /auth/ }, JSON.stringify(auth).slice(0, 40))

@@ -113,6 +113,21 @@ t.test('flooding subscribes: TOO_MANY_SUBSCRIPTIONS past the limit', async (t) =
   await stillServes(t, url)
 })
 
+t.test('issue 14: long patterns and heavy subscription sets are refused, the connection stays', async (t) => {
+  const { app, url } = await listen(t, { maxSubscriptionBytes: 1000 })
+  const c = await connectWelcomed(t, url)
+  // 255 bytes and 128 tokens: within the topic rules, over maxPatternTokens (default 8).
+  const long = [...Array.from({ length: 127 }, () => 'a'), '*'].join('.')
+  c.send({ action: 'subscribe', topic: long, id: 'long' })
+  t.match(await c.next(), { type: 'error', id: 'long', code: 'INVALID_TOPIC', message: /at most 8 tokens/ })
+  for (let i = 0; i < 5; i++) c.send({ action: 'subscribe', topic: `${String(i).padStart(240, 'p')}.*`, id: i })
+  const replies = await c.take(5)
+  t.same(replies.map((r) => r.type), ['ack', 'ack', 'ack', 'ack', 'error'], 'four of 242 bytes fit in 1,000')
+  t.match(replies[4], { id: 4, code: 'TOO_MANY_SUBSCRIPTIONS', message: /1000 bytes/ })
+  t.equal(app.pubsub.counts().patterns, 4)
+  await stillServes(t, url)
+})
+
 t.test('a publish flood with rate limiting on: RATE_LIMITED with ids, then close 1008', async (t) => {
   const options: PubsubOptions = { rateLimit: { rate: 10, burst: 20, sustain: 300 } }
   const { url } = await listen(t, options)

@@ -98,3 +98,58 @@ t.test('a handler that publishes does not reorder or duplicate deliveries', asyn
   t.same(seen.b, ['t#1', 't#2'], 'in seq order')
   t.same(seen.both, ['t#1', 't#2', 'u#1 via *'], 'once each, the echo right after its cause')
 })
+
+t.test('maxPatternTokens: a wildcard pattern with more tokens is INVALID_TOPIC; exact topics are not limited', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  // Issue 14's shape: 255 bytes, 128 tokens; each such subscription used to cost ~27 KB.
+  const long = [...Array.from({ length: 127 }, () => 'a'), '*'].join('.')
+  await t.rejects(session.subscribe(long), { code: 'PUBSUB_ERR_INVALID_TOPIC', message: /\(a pattern has at most 8 tokens\)$/ })
+  await t.rejects(session.subscribe('a.b.c.d.e.f.g.h.>'), { code: 'PUBSUB_ERR_INVALID_TOPIC' }, 'nine tokens')
+  await session.subscribe('a.b.c.d.e.f.g.>')
+  await session.subscribe(long.slice(0, -1) + 'b')
+  t.same([...session.subscriptions].map((key) => key.split('.').length), [8, 128])
+  const narrow = new Broker({ maxPatternTokens: 1 })
+  t.teardown(() => narrow.close())
+  await narrow.subscribe('>', () => {})
+  await t.rejects(narrow.subscribe('a.*', () => {}), { code: 'PUBSUB_ERR_INVALID_TOPIC', message: "Invalid topic 'a.*' (a pattern has at most 1 tokens)" })
+  t.throws(() => new Broker({ maxPatternTokens: 129 }), { code: 'PUBSUB_ERR_OPTION' })
+})
+
+t.test('maxSubscriptionBytes caps the summed length of a session\'s subscriptions', async (t) => {
+  const broker = new Broker({ maxSubscriptionBytes: 10 })
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  await session.subscribe('aaaa')
+  await session.subscribe('bbbb.*')
+  await session.subscribe('aaaa')
+  await t.rejects(session.subscribe('c'), { code: 'PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS', message: 'At most 10 bytes of topics and patterns per connection' })
+  await session.unsubscribe('aaaa')
+  await session.unsubscribe('aaaa')
+  await session.subscribe('cccc')
+  t.same([...session.subscriptions].sort(), ['bbbb.*', 'cccc'])
+  t.throws(() => new Broker({ maxSubscriptionBytes: 0 }), { code: 'PUBSUB_ERR_OPTION' })
+})
+
+t.test('the defaults refuse what crashed issue 14: 1,000 patterns of 255 bytes stop at 64 KiB', async (t) => {
+  const broker = new Broker()
+  t.teardown(() => broker.close())
+  const session = broker.connect({ deliver () {} })
+  const pattern = (i: number): string => `${String(i).padStart(249, 'p')}.x.y.*`
+  let refused: unknown
+  let held = 0
+  for (let i = 0; i < 1000 && refused === undefined; i++) {
+    try {
+      await session.subscribe(pattern(i))
+      held++
+    } catch (err) {
+      refused = err
+    }
+  }
+  t.equal(pattern(0).length, 255)
+  t.equal(held, Math.floor(64 * 1024 / 255))
+  t.match(refused, { code: 'PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS', message: 'At most 65536 bytes of topics and patterns per connection' })
+  // In-process subscribers get the same limits.
+  await t.rejects(broker.subscribe(pattern(0).replace('.x.y.*', '.*.*.*.*.*.*.*.*'), () => {}), { code: 'PUBSUB_ERR_INVALID_TOPIC' })
+})

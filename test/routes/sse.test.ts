@@ -253,6 +253,12 @@ t.test('a subscribe that fails after the stream started ends it with an error ev
   }
 })
 
+t.test('the broker\'s subscription limits reach SSE streams: an error event says why', async (t) => {
+  const { url } = await listen(t, { maxPatternTokens: 2 })
+  const stream = await sse(t, `${url}/sse/${encodeURIComponent('a.b.*')}`)
+  t.match((await stream.until(1))[0], { event: 'error', data: { code: 'INVALID_TOPIC', message: /at most 2 tokens/ } })
+})
+
 t.test('a client gone before its subscribe failed: nothing is written, nothing breaks', async (t) => {
   const { app, url } = await listen(t)
   let fail: () => void = () => {}

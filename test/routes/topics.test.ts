@@ -30,7 +30,7 @@ t.test('GET /topics lists topics and patterns with figures, sorted', async (t) =
 })
 
 t.test('prefix, limit and cursor page through 100,000 topics', async (t) => {
-  const app = await build(t, { maxSubscriptions: 100_000 })
+  const app = await build(t, { maxSubscriptions: 100_000, maxSubscriptionBytes: 1 << 22 })
   const session = app.pubsub.connect({ deliver () {} })
   const names: string[] = []
   for (let i = 0; i < 100_000; i++) names.push(`t${String(i).padStart(6, '0')}`)
