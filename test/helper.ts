@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
+import { MemoryEngine } from '../src/pubsub/memory-engine.js'
+import type { Session } from '../src/pubsub/session.js'
 
 type Test = { teardown: (fn: () => unknown) => void }
 
@@ -199,4 +201,22 @@ export function maskedFrame (payload: string | Buffer, opcode = 0x1): Buffer {
   const length = body.length
   const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff])
   return Buffer.concat([header, Buffer.alloc(4), body])
+}
+
+/** A memory engine whose subscribe tells the subscriber of a loss on the way (as a network engine may), and remembers the session. */
+export function resettingEngine (): { engine: MemoryEngine, sessions: Session[] } {
+  const inner = new MemoryEngine()
+  const sessions: Session[] = []
+  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
+    subscribe: async (session: Session, key: string) => {
+      const result = await inner.subscribe(session, key)
+      sessions.push(session)
+      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
+      return result
+    },
+    publish: inner.publish.bind(inner),
+    removeSession: inner.removeSession.bind(inner),
+    close: inner.close.bind(inner)
+  })
+  return { engine, sessions }
 }

@@ -441,15 +441,15 @@ export class RedisEngine implements Engine {
    * reconnect of the subscriber connection, the command connection may still
    * be coming back (a restarted Redis).
    */
-  async #snapshotPatiently (topic: string): Promise<[number, string, string[]]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#snapshot(topic, true)
-      } catch (err) {
-        if (attempt === CATCH_UP_TRIES || this.#closed) throw err
-        await sleep(100 * attempt)
-      }
+  async #snapshotPatiently (topic: string, attempt = 1): Promise<[number, string, string[]]> {
+    try {
+      return await this.#snapshot(topic, true)
+    } catch (err) {
+      if (attempt === CATCH_UP_TRIES) throw err
     }
+    // Not ref'd: a closing engine fails the next try at once (#redis).
+    await sleep(100 * attempt, undefined, { ref: false })
+    return await this.#snapshotPatiently(topic, attempt + 1)
   }
 
   /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */

@@ -5,9 +5,7 @@ import { connect as connectTcp } from 'node:net'
 import Fastify from 'fastify'
 import fastifyPubsub from '../../src/index.js'
 import { PUBSUB_ERR_UNAVAILABLE } from '../../src/pubsub/errors.js'
-import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
-import type { Session } from '../../src/pubsub/session.js'
-import { connectWelcomed, eventually, listen, rawUpgrade, WAIT_MS } from '../helper.js'
+import { connectWelcomed, eventually, listen, rawUpgrade, resettingEngine, WAIT_MS } from '../helper.js'
 import { sse } from '../sse-client.js'
 
 t.test('a curl -N style client gets subscribed, then every message as an event with id epoch:seq', async (t) => {
@@ -82,18 +80,7 @@ t.test('the subscribed event\'s id is where the stream resumes from: a stream dr
 })
 
 t.test('a reset is an event whose id is where the stream goes on from; during the subscribe the subscribed event stands', async (t) => {
-  const inner = new MemoryEngine()
-  const sessions: Session[] = []
-  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
-    subscribe: async (session: Session, key: string) => {
-      const result = await inner.subscribe(session, key)
-      sessions.push(session)
-      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
-      return result
-    },
-    removeSession: inner.removeSession.bind(inner),
-    close: inner.close.bind(inner)
-  })
+  const { engine, sessions } = resettingEngine()
   const { url } = await listen(t, { engine })
   const stream = await sse(t, `${url}/sse/lossy`)
   const [subscribed] = await stream.until(1)

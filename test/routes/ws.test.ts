@@ -3,7 +3,7 @@ import t from 'tap'
 import WebSocket from 'ws'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
 import type { Session } from '../../src/pubsub/session.js'
-import { connect, connectWelcomed, eventually, listen } from '../helper.js'
+import { connect, connectWelcomed, eventually, listen, resettingEngine } from '../helper.js'
 
 t.test('welcome: a distinct nanoid clientId per connection', async (t) => {
   const { url } = await listen(t)
@@ -234,24 +234,6 @@ function gatedEngine (): { engine: MemoryEngine, release: () => void } {
     close: inner.close.bind(inner)
   })
   return { engine, release }
-}
-
-/** A memory engine whose subscribe tells the subscriber of a loss on the way (as a network engine may), and remembers the session. */
-function resettingEngine (): { engine: MemoryEngine, sessions: Session[] } {
-  const inner = new MemoryEngine()
-  const sessions: Session[] = []
-  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
-    subscribe: async (session: Session, key: string) => {
-      const result = await inner.subscribe(session, key)
-      sessions.push(session)
-      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
-      return result
-    },
-    publish: inner.publish.bind(inner),
-    removeSession: inner.removeSession.bind(inner),
-    close: inner.close.bind(inner)
-  })
-  return { engine, sessions }
 }
 
 t.test('a reset: sent as a frame, except during a subscribe of that key, whose ack stands instead', async (t) => {
