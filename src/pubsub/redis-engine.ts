@@ -50,6 +50,16 @@ interface Listening {
   chain: Promise<void>
 }
 
+/**
+ * Where delivery goes on after a gap that could not be filled: just before
+ * the first message that waited behind the catch-up (it must not be taken
+ * for one already delivered), else `otherwise`.
+ */
+function resumeAt (waiting: Message[], otherwise: Position): Position {
+  const next = waiting[0]
+  return next === undefined ? otherwise : { seq: next.seq - 1, epoch: next.epoch }
+}
+
 /** Reads of history a catch-up tries before it tells the clients it cannot. */
 const CATCH_UP_TRIES = 3
 
@@ -425,11 +435,10 @@ export class RedisEngine implements Engine {
       const since = epoch === from.epoch ? from.seq : 0
       if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
       const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(entries))
-      if (replay === undefined) this.#lost(topic, { seq, epoch })
+      if (replay === undefined) this.#lost(topic, resumeAt(waiting, { seq, epoch }))
       else for (const message of replay) this.#fanout(message)
     } catch {
-      const next = waiting[0]
-      this.#lost(topic, next === undefined ? from : { seq: next.seq - 1, epoch: next.epoch })
+      this.#lost(topic, resumeAt(waiting, from))
     } finally {
       this.#catchingUp.delete(topic)
       for (const message of waiting) this.#receive(message)

@@ -138,6 +138,8 @@ export class RedisProxy {
   readonly silenced = new WeakSet<Socket>()
   /** Subscriber connections made from now on are silenced too. */
   silenceNew = false
+  /** While set, commands on other connections wait here (a command connection that hangs). */
+  held: Array<() => void> | undefined
   #drops = 0
 
   private constructor (port: number) {
@@ -155,7 +157,9 @@ export class RedisProxy {
           proxy.subscribers.add(client)
           if (proxy.silenceNew) proxy.silenced.add(client)
         }
-        upstream.write(data)
+        // Held, not dropped: Redis must answer every command, in order.
+        if (proxy?.held !== undefined && !proxy.subscribers.has(client)) proxy.held.push(() => upstream.write(data))
+        else upstream.write(data)
       })
       let pending = Buffer.alloc(0)
       upstream.on('data', (data: Buffer) => {
@@ -197,6 +201,17 @@ export class RedisProxy {
   /** The next `n` messages pushed to subscribers are lost. */
   drop (n: number): void {
     this.#drops += n
+  }
+
+  /** Commands on connections other than subscribers wait, unanswered, until `release()`. */
+  hold (): void {
+    this.held ??= []
+  }
+
+  release (): void {
+    const held = this.held ?? []
+    this.held = undefined
+    for (const write of held) write()
   }
 
   /** Closes every subscriber connection. */
