@@ -4,6 +4,7 @@ import {
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_UNKNOWN_ACTION
 } from '../pubsub/errors.js'
+import { isIdempotencyKey, MAX_KEY_LENGTH } from '../pubsub/idempotency.js'
 
 /** The request id a reply echoes. */
 export type RequestId = string | number
@@ -28,8 +29,6 @@ export class RequestError extends Error {
 }
 
 const MAX_ID_LENGTH = 64
-/** Longest idempotency key (the contract's; the broker checks the same). */
-const MAX_KEY_LENGTH = 64
 
 /**
  * Parses and checks one text frame against the wire contract. Throws a
@@ -79,7 +78,7 @@ export function parseRequest (text: string): Request {
       // clients: refuse what Fastify refuses in bodies (prototype poisoning).
       if (mayPoison(text) && !isSafe(fields.message)) fail("'message' has a __proto__ or constructor.prototype key")
       const key = fields.key
-      if (key !== undefined && !(typeof key === 'string' && key.length >= 1 && key.length <= MAX_KEY_LENGTH)) fail(`'key' must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
+      if (key !== undefined && !isIdempotencyKey(key)) fail(`'key' must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
       return { action, id, topic, message: fields.message, key: key as string | undefined }
     }
     default:

@@ -7,6 +7,7 @@ import {
   PUBSUB_ERR_UNAVAILABLE
 } from './errors.js'
 import { MemoryEngine } from './memory-engine.js'
+import { isIdempotencyKey, MAX_KEY_LENGTH } from './idempotency.js'
 import type { Message } from './message.js'
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
 import { Session, type SubscribeResult, type Subscriber } from './session.js'
@@ -31,9 +32,6 @@ export interface PublishOptions {
   /** Who published, for metrics (default 'app': in-process). */
   transport?: Transport
 }
-
-/** Longest idempotency key, in characters (the contract's). */
-export const MAX_KEY_LENGTH = 64
 
 /** Options of `broker.topics()`. */
 export interface ListOptions {
@@ -123,7 +121,7 @@ export class Broker {
   async publish (topic: string, data: unknown, { key, transport = 'app' }: PublishOptions = {}): Promise<PublishResult> {
     this.#assertOpen()
     assertTopic(topic)
-    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
+    if (key !== undefined && !isIdempotencyKey(key)) {
       throw new PUBSUB_ERR_BAD_REQUEST(`an idempotency key must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
     }
     let json: string | undefined
