@@ -5,6 +5,7 @@ import t from 'tap'
 import { nanoid } from 'nanoid'
 import WebSocket from 'ws'
 import { PubsubClient } from '../../src/client/index.js'
+import type { RedisEngineOptions } from '../../src/pubsub/redis-engine.js'
 import { connectWelcomed, eventually, type Frame } from '../helper.js'
 import { node, post } from '../redis/node.js'
 import { redisMissing, RedisProxy, RedisServer } from '../redis/redis-server.js'
@@ -12,6 +13,7 @@ import { sse } from '../sse-client.js'
 import { HEAVY, Observer, publishThrough } from './observer.js'
 
 type Test = { teardown: (fn: () => unknown) => void }
+type Node = Awaited<ReturnType<typeof node>>
 
 const missing = redisMissing()
 const MESSAGES = HEAVY ? 2000 : 300
@@ -33,6 +35,14 @@ async function observers (t: Test, base: string, topic: string, count: number): 
     list.push(observer)
   }
   return list
+}
+
+/** Node A reaches Redis through a RedisProxy (the faults are made there), node B directly. */
+async function behindProxy (t: Test, settingsA: Partial<RedisEngineOptions> = {}, settingsB: Partial<RedisEngineOptions> = {}): Promise<{ proxy: RedisProxy, a: Node, b: Node }> {
+  const redis = await RedisServer.start(t)
+  const proxy = await RedisProxy.start(t, redis)
+  const prefix = `${nanoid(6)}:`
+  return { proxy, a: await node(t, proxy.url, prefix, settingsA), b: await node(t, redis.url, prefix, settingsB) }
 }
 
 t.test('a node\'s Redis subscription is cut twice under traffic: its clients get every acknowledged message once, in order, untold', { skip: missing }, async (t) => {
@@ -168,11 +178,7 @@ t.test('a catch-up that cannot read the history (Redis refuses writes) tells the
 })
 
 t.test('messages lost on a live subscription: the next one shows the gap, and the node catches its clients up from history', { skip: missing }, async (t) => {
-  const redis = await RedisServer.start(t)
-  const proxy = await RedisProxy.start(t, redis)
-  const prefix = `${nanoid(6)}:`
-  const a = await node(t, proxy.url, prefix)
-  const b = await node(t, redis.url, prefix)
+  const { proxy, a, b } = await behindProxy(t)
   const subscriber = await connectWelcomed(t, a.url)
   await subscriber.subscribe('lossy')
   proxy.drop(2)
@@ -182,11 +188,7 @@ t.test('messages lost on a live subscription: the next one shows the gap, and th
 })
 
 t.test('a gap that history cannot fill (historySize 0): the clients are told, then delivery goes on', { skip: missing }, async (t) => {
-  const redis = await RedisServer.start(t)
-  const proxy = await RedisProxy.start(t, redis)
-  const prefix = `${nanoid(6)}:`
-  const a = await node(t, proxy.url, prefix, { historySize: 0 })
-  const b = await node(t, redis.url, prefix, { historySize: 0 })
+  const { proxy, a, b } = await behindProxy(t, { historySize: 0 }, { historySize: 0 })
   const subscriber = await connectWelcomed(t, a.url)
   const ack = await subscriber.subscribe('unkept')
   proxy.drop(1)
@@ -196,11 +198,7 @@ t.test('a gap that history cannot fill (historySize 0): the clients are told, th
 })
 
 t.test('a catch-up whose history read hangs: told from the first message that waited, which then follows', { skip: missing }, async (t) => {
-  const redis = await RedisServer.start(t)
-  const proxy = await RedisProxy.start(t, redis)
-  const prefix = `${nanoid(6)}:`
-  const a = await node(t, proxy.url, prefix, { timeout: 200 })
-  const b = await node(t, redis.url, prefix)
+  const { proxy, a, b } = await behindProxy(t, { timeout: 200 })
   const subscriber = await connectWelcomed(t, a.url)
   const ack = await subscriber.subscribe('hung')
   proxy.drop(1)
@@ -213,11 +211,7 @@ t.test('a catch-up whose history read hangs: told from the first message that wa
 })
 
 t.test('a resubscription that gets no answer is given up, and the probe starts over: nothing published meanwhile is lost', { skip: missing }, async (t) => {
-  const redis = await RedisServer.start(t)
-  const proxy = await RedisProxy.start(t, redis)
-  const prefix = `${nanoid(6)}:`
-  const a = await node(t, proxy.url, prefix, { timeout: 200 })
-  const b = await node(t, redis.url, prefix)
+  const { proxy, a, b } = await behindProxy(t, { timeout: 200 })
   const subscriber = await connectWelcomed(t, a.url)
   // A probe recycling the connection on a busy machine answers UNAVAILABLE: try again.
   await eventually(async () => (await subscriber.subscribeOrError('mute')).type === 'ack')
