@@ -13,7 +13,7 @@ const rate = Number(process.env.SOAK_RATE ?? 200)
 const topics = 50
 
 const port = await freePort()
-const server = spawn(process.execPath, ['--import', './dist-bench/bench/lib/loop-monitor.js', 'dist/server.js'], {
+const server = spawn(process.execPath, ['--import', './dist-bench/bench/lib/loop-monitor.js', 'dist/server/main.js'], {
   env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'inherit', 'pipe']
 })

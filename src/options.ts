@@ -2,7 +2,7 @@ import { Authenticator, type AuthOptions } from './auth/authenticator.js'
 import type { PressureOptions, ResolvedPressureOptions } from './plugins/load-shedding.js'
 import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
-import { PUBSUB_ERR_OPTION } from './pubsub/errors.js'
+import { PUBSUB_ERR_OPTION } from './protocol/errors.js'
 import { MAX_INT32, positiveInteger, resolveBrokerOptions, type BrokerOptions } from './pubsub/options.js'
 
 /** Options of the fastify-pubsub plugin. Every limit has a default; see docs/limits.md. */

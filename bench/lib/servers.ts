@@ -110,7 +110,7 @@ async function launchOne (kind: Exclude<LaunchKind, 'fastify-pubsub x2 (Redis)' 
     case 'fastify-pubsub':
       // Limits raised for the 10,000-pattern connection and the 19,000-connection run; logs only warnings.
       Object.assign(env, { LOG_LEVEL: 'warn', MAX_SUBSCRIPTIONS: '20000', MAX_SUBSCRIPTION_BYTES: String(1 << 20), MAX_CONNECTIONS: '20000', MAX_BUFFERED_BYTES: String(8 << 20) })
-      command = node('dist/server.js')
+      command = node('dist/server/main.js')
       break
     case 'raw-ws': command = node('dist-bench/bench/servers/raw-ws.js'); break
     case 'socket.io': command = node('dist-bench/bench/servers/socketio.js'); break

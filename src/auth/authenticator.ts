@@ -1,8 +1,8 @@
 import { createPublicKey, timingSafeEqual, type JsonWebKey } from 'node:crypto'
 import { createDecoder, createVerifier, type Algorithm } from 'fast-jwt'
-import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAUTHORIZED } from '../pubsub/errors.js'
+import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAUTHORIZED } from '../protocol/errors.js'
 import { positiveInteger } from '../pubsub/options.js'
-import { isPattern } from '../pubsub/topic.js'
+import { isPattern } from '../protocol/topic.js'
 import { compileGrants, type Grants } from './grants.js'
 
 /** How tokens are checked. One of `secret`, `publicKey` or `jwks` turns auth on. */

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { PUBSUB_ERR_UNAUTHORIZED } from '../pubsub/errors.js'
+import { PUBSUB_ERR_UNAUTHORIZED } from '../protocol/errors.js'
 import type { Authenticator, Identity } from './authenticator.js'
 
 /**

@@ -1,7 +1,7 @@
 // The client SDK: one object per connection to a fastify-pubsub server, that
 // reconnects by itself and keeps its subscriptions across reconnects. It runs
 // in browsers and in Node: nothing here imports from `node:`.
-import { hasWildcard, matches } from '../pubsub/topic.js'
+import { hasWildcard, matches } from '../protocol/topic.js'
 import { type ReconnectOptions, reconnectDelay, resolveReconnect } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { PubsubClientError } from './errors.js'

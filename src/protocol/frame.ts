@@ -21,3 +21,20 @@ export function encodeTextFrame (payload: string): Buffer {
   frame.write(payload, headerLength)
   return frame
 }
+
+/**
+ * The JSON text of a `message` frame; `json` is the data as JSON text and
+ * `subscription` the pattern the receiver matched through (undefined for an
+ * exact subscription). JSON text never holds a raw newline, so this is one
+ * SSE data line too.
+ */
+export function messageJson (topic: string, subscription: string | undefined, json: string, seq: number, ts: number): string {
+  // Topics and patterns are restricted to characters JSON never escapes.
+  const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
+  return `{"type":"message","topic":"${topic}"${via},"data":${json},"seq":${seq},"ts":${ts}}`
+}
+
+/** One Server-Sent Event of one data line, with an `id:` line when given one. */
+export function encodeSseEvent (data: string, id?: string): Buffer {
+  return Buffer.from(id === undefined ? `data: ${data}\n\n` : `id: ${id}\ndata: ${data}\n\n`)
+}

@@ -1,10 +1,12 @@
+import { isUtf8 } from 'node:buffer'
 import sjson from 'secure-json-parse'
 import {
+  PUBSUB_ERR_BAD_FRAME,
   PUBSUB_ERR_BAD_JSON,
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_UNKNOWN_ACTION
-} from '../pubsub/errors.js'
-import { isIdempotencyKey, MAX_KEY_LENGTH } from '../pubsub/idempotency.js'
+} from './errors.js'
+import { isIdempotencyKey, MAX_KEY_LENGTH } from './idempotency.js'
 
 /** The request id a reply echoes. */
 export type RequestId = string | number
@@ -110,4 +112,23 @@ function requireTopic (fields: Record<string, unknown>, fail: (message: string) 
   const topic = fields.topic
   if (typeof topic !== 'string') fail("'topic' must be a string")
   return topic as string
+}
+
+/** One frame as a request; throws RequestError (with the id when known) for a bad one. */
+export function parseFrame (data: Buffer, isBinary: boolean): Request {
+  if (isBinary) throw new RequestError(new PUBSUB_ERR_BAD_FRAME())
+  // ws leaves UTF-8 to us (skipUTF8Validation), so that bad text is an
+  // error frame rather than a close with 1007.
+  if (!isUtf8(data)) throw new RequestError(new PUBSUB_ERR_BAD_JSON())
+  return parseRequest(data.toString())
+}
+
+/** The id of a refused frame, so that its RATE_LIMITED error carries it; parsed only that far. */
+export function requestIdOf (data: Buffer): RequestId | undefined {
+  try {
+    const id: unknown = (JSON.parse(data.toString()) as { id?: unknown } | null)?.id
+    return isRequestId(id) ? id : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -5,13 +5,13 @@ import {
   PUBSUB_ERR_INVALID_TOPIC,
   PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS,
   PUBSUB_ERR_UNAVAILABLE
-} from './errors.js'
+} from '../protocol/errors.js'
 import { MemoryEngine } from './memory-engine.js'
-import { isIdempotencyKey, MAX_KEY_LENGTH } from './idempotency.js'
+import { isIdempotencyKey, MAX_KEY_LENGTH } from '../protocol/idempotency.js'
 import type { Message } from './message.js'
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
 import { Session, type SubscribeResult, type Subscriber } from './session.js'
-import { hasWildcard, isPattern, isTopic, tokenCount } from './topic.js'
+import { hasWildcard, isPattern, isTopic, tokenCount } from '../protocol/topic.js'
 
 /** An in-process subscriber's callback. */
 export type MessageHandler = (message: Message, subscription: string | undefined) => unknown

@@ -6,7 +6,7 @@ import type { Session, SubscribeResult } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { MAX_INT32, positiveInteger } from './options.js'
-import { hasWildcard } from './topic.js'
+import { hasWildcard } from '../protocol/topic.js'
 
 interface TopicState {
   seq: number

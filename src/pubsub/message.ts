@@ -1,4 +1,4 @@
-import { encodeTextFrame } from '../protocol/frame.js'
+import { encodeSseEvent, encodeTextFrame, messageJson } from '../protocol/frame.js'
 
 /**
  * One published message as every subscriber sees it. The data is serialized
@@ -61,7 +61,7 @@ export class Message {
    */
   sseEvent (subscription?: string): Buffer {
     if (subscription !== undefined) return this.#patternCached(subscription, true)
-    this.#event ??= Buffer.from(`id: ${this.epoch}:${this.seq}\ndata: ${this.#json(undefined)}\n\n`)
+    this.#event ??= encodeSseEvent(this.#json(undefined), `${this.epoch}:${this.seq}`)
     return this.#event
   }
 
@@ -70,16 +70,13 @@ export class Message {
     const key = sse ? `\n${pattern}` : pattern
     let encoded = this.#byPattern.get(key)
     if (encoded === undefined) {
-      encoded = sse ? Buffer.from(`data: ${this.#json(pattern)}\n\n`) : encodeTextFrame(this.#json(pattern))
+      encoded = sse ? encodeSseEvent(this.#json(pattern)) : encodeTextFrame(this.#json(pattern))
       this.#byPattern.set(key, encoded)
     }
     return encoded
   }
 
-  /** The `message` frame's JSON; JSON text never holds a raw newline, so it is one SSE data line too. */
   #json (subscription: string | undefined): string {
-    // Topics and patterns are restricted to characters JSON never escapes.
-    const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
-    return `{"type":"message","topic":"${this.topic}"${via},"data":${this.json},"seq":${this.seq},"ts":${this.ts}}`
+    return messageJson(this.topic, subscription, this.json, this.seq, this.ts)
   }
 }

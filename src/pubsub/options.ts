@@ -1,4 +1,4 @@
-import { PUBSUB_ERR_OPTION } from './errors.js'
+import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
 
 /** Options of the broker itself, whatever the transport. */
 export interface BrokerOptions {

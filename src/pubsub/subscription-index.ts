@@ -2,7 +2,7 @@ import type { EngineCounts } from './engine.js'
 import type { Message } from './message.js'
 import type { Position, Session } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
-import { hasWildcard } from './topic.js'
+import { hasWildcard } from '../protocol/topic.js'
 
 /**
  * A node of the pattern trie. Most nodes of a long pattern have one child, so

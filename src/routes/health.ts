@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { EXEMPT } from '../plugins/load-shedding.js'
 import type { Broker } from '../pubsub/broker.js'
-import { PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
+import { PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
 
 /**
  * `GET /health`: liveness, 200 while the process serves, under pressure too.

@@ -4,7 +4,7 @@ import type { Broker } from '../pubsub/broker.js'
 import type { Authenticator } from '../auth/authenticator.js'
 import { mayPublish } from '../auth/grants.js'
 import { authenticate } from '../auth/http.js'
-import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN } from '../protocol/errors.js'
 import { TopicParams } from './schemas.js'
 
 /**

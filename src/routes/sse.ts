@@ -2,16 +2,16 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { nanoid } from 'nanoid'
 import type { OutgoingHttpHeader } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
-import { FlushScheduler } from '../protocol/frame-writer.js'
+import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
-import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../pubsub/errors.js'
+import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../protocol/errors.js'
 import { MAX_INT32 } from '../pubsub/options.js'
-import { isPattern } from '../pubsub/topic.js'
+import { isPattern } from '../protocol/topic.js'
 import type { Authenticator } from '../auth/authenticator.js'
 import { maySubscribe } from '../auth/grants.js'
 import { authenticate } from '../auth/http.js'
-import { SseStream } from './sse-stream.js'
+import { SseStream } from '../transport/sse-stream.js'
 
 export type SseRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval'> & {
   /** With auth on: a token (header or `?token=`) whose grants cover the topic. */

@@ -4,12 +4,12 @@ import type { ServerResponse } from 'node:http'
 // Brings the `websocket: true` route option into Fastify's types.
 import type {} from '@fastify/websocket'
 import type { ResolvedOptions } from '../options.js'
-import { FlushScheduler } from '../protocol/frame-writer.js'
+import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
-import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../pubsub/errors.js'
+import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
 import type { Authenticator, Identity } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
-import { Connection } from './ws-connection.js'
+import { Connection } from '../transport/ws-connection.js'
 
 export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
   /** With auth on: an upgrade without a valid token is refused with 401. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { compileGrants, covers, GrantTrie, mayPublish, maySubscribe } from '../../src/auth/grants.js'
-import { matches } from '../../src/pubsub/topic.js'
+import { matches } from '../../src/protocol/topic.js'
 
 t.test('a grant covers a pattern only when every topic the pattern matches is granted', async (t) => {
   const rows: Array<[string, string, boolean]> = [

@@ -5,7 +5,7 @@ import type { Test } from 'tap'
 import { Broker, type BrokerSession } from '../../src/pubsub/broker.js'
 import type { Engine, PublishResult } from '../../src/pubsub/engine.js'
 import type { Message } from '../../src/pubsub/message.js'
-import { matches } from '../../src/pubsub/topic.js'
+import { matches } from '../../src/protocol/topic.js'
 import { WAIT_MS } from '../helper.js'
 
 /** The engine settings the suite varies; every engine takes these. */

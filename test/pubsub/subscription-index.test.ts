@@ -2,7 +2,7 @@ import t from 'tap'
 import { Message } from '../../src/pubsub/message.js'
 import { Session } from '../../src/pubsub/session.js'
 import { SubscriptionIndex } from '../../src/pubsub/subscription-index.js'
-import { matches } from '../../src/pubsub/topic.js'
+import { matches } from '../../src/protocol/topic.js'
 
 /** A session that records the topics and subscriptions it is handed. */
 function recorder (): { session: Session, got: Array<[string, string | undefined]> } {

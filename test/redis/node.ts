@@ -2,7 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 import fastifyPubsub from '../../src/index.js'
-import { RedisEngine, type RedisEngineOptions } from '../../src/pubsub/redis-engine.js'
+import { RedisEngine, type RedisEngineOptions } from '../../src/pubsub/redis/engine.js'
 
 type Test = { teardown: (fn: () => unknown) => void }
 

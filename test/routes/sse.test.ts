@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { connect as connectTcp } from 'node:net'
 import Fastify from 'fastify'
 import fastifyPubsub from '../../src/index.js'
-import { PUBSUB_ERR_UNAVAILABLE } from '../../src/pubsub/errors.js'
+import { PUBSUB_ERR_UNAVAILABLE } from '../../src/protocol/errors.js'
 import { connectWelcomed, eventually, listen, rawUpgrade, resettingEngine, WAIT_MS } from '../helper.js'
 import { sse } from '../sse-client.js'
 

@@ -1,0 +1,84 @@
+// Renders docs/configuration.md from src/server/settings.ts: `npm run docs:config`.
+// test/config-doc.test.ts fails when the file is stale.
+import { allowed } from './config.js'
+import { CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
+
+const SECTIONS: Record<Section, string> = {
+  server: 'Server',
+  redis: 'Redis engine ([scaling.md](scaling.md))',
+  auth: 'Authentication ([auth.md](auth.md))',
+  limits: 'Limits ([limits.md](limits.md))',
+  features: 'Routes and metrics ([operations.md](operations.md))',
+  pressure: 'Load shedding ([operations.md](operations.md#load-shedding))'
+}
+
+const INTRO = `# Configuration
+
+<!-- Generated from src/server/settings.ts by \`npm run docs:config\`: edit there. -->
+
+The standalone server (\`npm start\`, or \`npx fastify-pubsub\`) reads every
+setting from the first place that has it:
+
+1. a command-line flag: \`fastify-pubsub --port 9000\` (through npm:
+   \`npm start -- --port 9000\`); every flag takes a value, \`--metrics false\`
+   included;
+2. an environment variable: \`PORT=9000\` (an empty one counts as unset, except
+   for the Authentication settings, where it is refused: \`JWT_SECRET=\` must
+   not turn auth off unnoticed);
+3. a JSON file named by \`--${CONFIG_FILE.flag}\` or \`${CONFIG_FILE.env}\`, whose keys are the
+   setting names: \`{ "port": 9000, "allowedOrigins": ["https://app.example"] }\`;
+4. the default.
+
+Everything is read and checked once, at startup. A value that does not fit
+stops the server with one line naming the setting where it was read (the
+flag, the variable, or the key and the file), the value, and what is
+allowed; exit code 1 (a value the setting keeps secret is not printed). An
+unknown key in the file is refused the same way, and an unknown flag exits 2
+with the usage (\`fastify-pubsub --help\`, which lists every flag), so a typo
+cannot pass unnoticed. A setting given where it cannot act (\`REDIS_TIMEOUT\`
+without \`REDIS_URL\`, the thresholds with \`UNDER_PRESSURE=false\`, …) is
+logged as a warning at startup.
+
+Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
+`
+
+const PLUGIN = `## Plugin options
+
+\`app.register(fastifyPubsub, options)\` takes the settings of the
+Limits and Routes sections under the same names (\`topicTtl\` and
+\`historyTtl\` in **ms** there), and:
+
+| option | default | meaning |
+| --- | --- | --- |
+| \`prefix\` | \`''\` | where the routes are mounted |
+| \`engine\` | in memory | \`{ type: 'redis', url, timeout?, heartbeat?, keyPrefix? }\`, or any \`Engine\` instance (closed with the app) |
+| \`auth\` | off | \`{ secret }\`, \`{ publicKey }\` (PEM text) or \`{ jwks }\` (a key set object), plus \`apiKey\` and \`clockTolerance\` |
+| \`clusterMetrics\` | \`false\` | in a worker of the standalone server's \`--workers\` (which sets it): \`/metrics\` answers for every worker, gathered by the primary |
+| \`rateLimit\` | \`false\` | \`{ rate, burst, sustain? }\`: \`sustain\` ms of refusals (default 5,000) close the connection with 1008 |
+| \`restRateLimit\` | \`false\` | \`{ max, timeWindow }\` |
+| \`underPressure\` | \`false\` | the thresholds of the Load shedding section, plus \`retryAfter\` (s, default 10), \`sampleInterval\` (ms, default 1,000) and \`healthCheck\` (an async function: false sheds load); \`{}\` gives the server's defaults. Off by default for apps, which often have their own |
+
+Every option is checked at registration: a bad one fails \`app.ready()\` with
+\`PUBSUB_ERR_OPTION\` naming it. When the plugin registers
+\`@fastify/websocket\` itself, it turns permessage-deflate off and leaves
+UTF-8 checking to the route (bad text is a \`BAD_JSON\` error frame rather
+than a close with 1007); \`maxPayload\` applies only then.
+
+\`requestTimeout\` is Fastify's own option, not the plugin's: give your
+instance one, as the server does (\`Fastify({ requestTimeout: 10_000 })\`),
+or a request whose body or headers trickle in holds its connection for as
+long as the client likes ([limits.md](limits.md)).
+`
+
+export function renderConfigurationDoc (): string {
+  const keys = Object.keys(SETTINGS) as SettingKey[]
+  const sections = (Object.keys(SECTIONS) as Section[]).map((section) => {
+    const rows = keys.filter((key) => SETTINGS[key].section === section).map((key) => {
+      const schema = SETTINGS[key]
+      const fallback = schema.shown ?? `\`${defaultText(key)}\``
+      return `| \`${key}\` | \`${envName(key)}\` | \`--${flagName(key)}\` | ${fallback} | ${schema.description}. Takes ${allowed(schema)}. |`
+    })
+    return `## ${SECTIONS[section]}\n\n| setting | environment | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`
+  })
+  return [INTRO, ...sections, PLUGIN].join('\n')
+}

@@ -1,0 +1,106 @@
+// The Redis engine passes the same conformance suite as the memory engine,
+// against a redis-server of its own.
+import t from 'tap'
+import { nanoid } from 'nanoid'
+import Fastify from 'fastify'
+import fastifyPubsub from '../../../src/index.js'
+import { Broker } from '../../../src/pubsub/broker.js'
+import { RedisEngine } from '../../../src/pubsub/redis/engine.js'
+import { eventually } from '../../helper.js'
+import { engineConformance } from '../engine-conformance.js'
+import { redisMissing, RedisServer } from '../../redis/redis-server.js'
+
+const missing = redisMissing()
+if (missing !== false) {
+  t.comment(`skipped: ${missing}`)
+} else {
+  const redis = await RedisServer.start(t)
+  engineConformance(t, {
+    makeEngine: async (settings) => {
+      // A prefix of its own: tests share the server, not their topics.
+      const engine = new RedisEngine({ url: redis.url, keyPrefix: `${nanoid(6)}:`, heartbeat: 100, ...settings })
+      await engine.ready()
+      return engine
+    },
+    countsDeliveries: false
+  })
+
+  t.test('metrics read the local counts; history lives in Redis (0 bytes here)', async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(fastifyPubsub, { engine: new RedisEngine({ url: redis.url, keyPrefix: `${nanoid(6)}:` }) })
+    await app.ready()
+    await eventually(() => app.pubsub.ready)
+    await app.pubsub.subscribe('m.*', () => {})
+    await app.pubsub.publish('m.1', 'x')
+    const metrics = (await app.inject('/metrics')).body
+    t.match(metrics, /^pubsub_patterns 1$/m)
+    t.match(metrics, /^pubsub_history_bytes 0$/m)
+  })
+
+  t.test('Redis away: subscribes fail and leave nothing behind, heartbeats warn, unsubscribe and close neither hang nor throw', async (t) => {
+    const own = await RedisServer.start(t)
+    const warnings: string[] = []
+    const engine = new RedisEngine({ url: own.url, timeout: 200, heartbeat: 20, logger: { warn (_obj, msg) { warnings.push(msg) } } })
+    await engine.ready()
+    const broker = new Broker({}, { engine })
+    const session = broker.connect({ deliver () {} })
+    await session.subscribe('x')
+    await own.stop()
+    await t.rejects(session.subscribe('y'), { code: 'PUBSUB_ERR_UNAVAILABLE', message: /redis/ })
+    t.same([...session.subscriptions], ['x'], 'the failed subscription is not kept')
+    await eventually(() => warnings.includes('redis heartbeat failed') && warnings.includes('redis connection error'))
+    await session.unsubscribe('x')
+    await broker.close()
+    await engine.close()
+    t.equal(engine.healthy(), false)
+    await t.rejects(engine.publish('x', '1'), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'engine is closed' })
+  })
+
+  t.test('nodes with skewed clocks: a replay starts after the last expired entry, never with a gap', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix, historyTtl: 60_000 })
+    await engine.ready()
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    for (let i = 1; i <= 4; i++) await broker.publish('skew', i)
+    // Rewrite the history as two nodes with clocks a minute apart would have: 1 and 3 look expired.
+    const old = Date.now() - 120_000
+    const fresh = Date.now()
+    const entries = [`1\n${old}\n1`, `2\n${fresh}\n2`, `3\n${old}\n3`, `4\n${fresh}\n4`]
+    const resp = ['DEL', `${prefix}history:skew`]
+    await redis.run(`*2\r\n${resp.map((part) => `$${part.length}\r\n${part}`).join('\r\n')}`)
+    const push = ['RPUSH', `${prefix}history:skew`, ...entries]
+    await redis.run(`*${push.length}\r\n${push.map((part) => `$${Buffer.byteLength(part)}\r\n${part}`).join('\r\n')}`)
+    const page = await broker.history('skew')
+    t.same(page?.messages.map((m) => m.seq), [4], 'not 2 and 4')
+    t.equal(page?.first, 4)
+  })
+
+  t.test('a key prefix with glob characters is refused', async (t) => {
+    for (const keyPrefix of ['a*:', 'b?', '[c]:', 'd e', '']) {
+      t.throws(() => new RedisEngine({ url: redis.url, keyPrefix }), { code: 'PUBSUB_ERR_OPTION', message: /keyPrefix/ }, JSON.stringify(keyPrefix))
+    }
+  })
+
+  t.test('ready() gives up when Redis never answers', async (t) => {
+    const engine = new RedisEngine({ url: 'redis://127.0.0.1:1', timeout: 100 })
+    t.teardown(() => engine.close())
+    await t.rejects(engine.ready(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'redis: not connected' })
+  })
+
+  t.test('keys changed by hand under a running node: figures degrade, reads of a broken key fail cleanly', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix })
+    await engine.ready()
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    await broker.connect({ deliver () {} }).subscribe('kept')
+    await redis.run(`DEL ${prefix}meta:kept`)
+    t.match((await broker.topics()).topics, [{ topic: 'kept', subscribers: 1, seq: 0, epoch: '' }])
+    t.match(await broker.topic('kept'), { subscribers: 1, seq: 0, epoch: '' })
+    await redis.run(`SET ${prefix}presence:ghost broken`)
+    await redis.run(`ZADD ${prefix}nodes ${Date.now() + 60_000} ghost`)
+    await t.rejects(broker.topics(), { code: 'PUBSUB_ERR_UNAVAILABLE', message: /WRONGTYPE/ })
+  })
+}
