@@ -52,7 +52,7 @@ t.test('imports under src/ point down the layers', async (t) => {
     const from = layerOf(file)
     for (const { specifier, typeOnly } of imports(file)) {
       if (!specifier.startsWith('.')) {
-        if (WITHOUT_FASTIFY.has(from) && (specifier === 'fastify' || specifier.startsWith('@fastify/') && specifier !== '@fastify/error')) {
+        if (WITHOUT_FASTIFY.has(from) && (specifier === 'fastify' || (specifier.startsWith('@fastify/') && specifier !== '@fastify/error'))) {
           wrong.push(`${relative(src, file)} imports ${specifier}`)
         }
         continue

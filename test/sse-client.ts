@@ -58,4 +58,3 @@ export async function sse (t: { teardown: (fn: () => void) => void }, url: strin
   t.teardown(() => client.close())
   return client
 }
-

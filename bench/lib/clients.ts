@@ -190,7 +190,10 @@ async function connectMqtt (options: ConnectOptions): Promise<BenchClient> {
         let i = at + 1
         let byte: number
         do {
-          if (i >= stream.length) return void (stream = Buffer.from(stream.subarray(at)))
+          if (i >= stream.length) {
+            stream = Buffer.from(stream.subarray(at))
+            return
+          }
           byte = stream[i++] as number
           length += (byte & 0x7f) * multiplier
           multiplier *= 128

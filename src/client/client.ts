@@ -253,7 +253,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
   #addSubscription (topic: string): LocalSubscription {
     let resolve!: (ack: SubscribeAck) => void
     let reject!: (error: PubsubClientError) => void
-    const ready = new Promise<SubscribeAck>((res, rej) => { resolve = res; reject = rej })
+    const ready = new Promise<SubscribeAck>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
     // Nobody has to await `ready`; failures also reach the `error` event.
     ready.catch(() => {})
     const subscription = { topic, wildcard: hasWildcard(topic), handlers: new Set<MessageHandler<any>>(), acked: false, ready, resolve, reject }

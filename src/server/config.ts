@@ -214,7 +214,7 @@ function authOptions (s: Settings): { auth?: AuthOptions } {
   // configuration error naming the setting (any secret will do).
   if (key !== 'jwtSecret') {
     try {
-      new Authenticator(auth)
+      new Authenticator(auth) // eslint-disable-line no-new -- constructing it checks the options
     } catch (err) {
       throw new PUBSUB_ERR_OPTION(names(key), s[key], (err as Error).message.replace(/^Invalid option 'auth': /, ''))
     }

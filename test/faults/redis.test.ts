@@ -237,6 +237,7 @@ t.test('fresh subscribes during a publish burst: after an ack with seq N only se
   let running = true
   let sent = 0
   const pump = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the test's end clears it
     while (running) {
       for (let k = 0; k < 50; k++) publisher.send({ action: 'publish', topic: 'busy', message: ++sent })
       await publisher.take(50)

@@ -394,6 +394,7 @@ export function engineConformance (t: Test, options: ConformanceOptions): void {
     let stop = false
     let published = 10
     const publisher = (async () => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- the test's end sets it
       while (!stop) {
         await broker.publish('race', ++published)
         if (published % 10 === 0) await new Promise((resolve) => setImmediate(resolve))

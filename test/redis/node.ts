@@ -23,4 +23,3 @@ export async function post (url: string, topic: string, data: unknown, key?: str
   if (key !== undefined) headers['idempotency-key'] = key
   return await fetch(`${url}/publish/${topic}`, { method: 'POST', headers, body: JSON.stringify(data) })
 }
-

@@ -148,7 +148,8 @@ export class RedisProxy {
 
   static async start (t: Test, redis: RedisServer): Promise<RedisProxy> {
     const sockets = new Set<Socket>()
-    let proxy: RedisProxy | undefined
+    // Assigned once the server listens; the connection handler reads it.
+    let proxy: RedisProxy | undefined // eslint-disable-line prefer-const
     const server = createServer((client) => {
       const upstream = connectTcp(redis.port, '127.0.0.1')
       sockets.add(client).add(upstream)

@@ -32,4 +32,3 @@ export async function logLine (child: ReturnType<typeof spawn>, test: (line: Rec
     child.on('exit', (code) => reject(new Error(`exited with ${code} first`)))
   })
 }
-

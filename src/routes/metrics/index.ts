@@ -32,6 +32,8 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   const registry = new Registry()
   const registers = [registry]
 
+  // prom-client metrics register themselves in `registers` when constructed.
+  /* eslint-disable no-new */
   /** A counter whose value is read from `read()` at each scrape. */
   function counter (name: string, help: string, read: () => number): void {
     new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
@@ -44,6 +46,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   function gauge (name: string, help: string, read: () => number, aggregator: 'sum' | 'min' = 'sum'): void {
     new Gauge({ name, help, registers, aggregator, collect () { this.set(read()) } })
   }
+  /* eslint-enable no-new */
 
   gauge('pubsub_connections', 'Open WebSocket connections and SSE streams', () => counters.connections)
   gauge('pubsub_subscriptions', 'Subscriptions held by connections and in-process subscribers', () => broker.counts().subscriptions)
