@@ -1,6 +1,7 @@
 // The client SDK: one object per connection to a fastify-pubsub server, that
 // reconnects by itself and keeps its subscriptions across reconnects. It runs
 // in browsers and in Node: nothing here imports from `node:`.
+import { MAX_INT32 } from '../protocol/limits.js'
 import { hasWildcard, matches } from '../protocol/topic.js'
 import { type ReconnectOptions, reconnectDelay, resolveReconnect } from './backoff.js'
 import { Emitter } from './emitter.js'
@@ -556,7 +557,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     const expiresAt = typeof this.#token === 'function' ? expiryOf(token) : undefined
     if (expiresAt === undefined) return
     const left = expiresAt - Date.now()
-    this.#refreshTimer = setTimeout(() => { void this.#refresh() }, Math.min(MAX_TIMER, Math.max(0, left - Math.min(30_000, left / 5))))
+    this.#refreshTimer = setTimeout(() => { void this.#refresh() }, Math.min(MAX_INT32, Math.max(0, left - Math.min(30_000, left / 5))))
   }
 
   async #refresh (): Promise<void> {
@@ -588,9 +589,6 @@ function randomKey (): string {
   for (const byte of crypto.getRandomValues(new Uint8Array(16))) key += byte.toString(16).padStart(2, '0')
   return key
 }
-
-/** The largest delay setTimeout takes. */
-const MAX_TIMER = 2 ** 31 - 1
 
 /** A JWT's `exp` in ms, read without verifying (the server verifies); undefined when there is none. */
 function expiryOf (token: string | undefined): number | undefined {
