@@ -7,7 +7,7 @@ import type {
 import { hasWildcard, matches } from '../protocol/topic.js'
 import { type ReconnectOptions, reconnectDelay, resolveReconnect } from './backoff.js'
 import { Emitter } from './emitter.js'
-import { PubsubClientError } from './errors.js'
+import { optionError, PubsubClientError } from './errors.js'
 import { type Outgoing, type Replies, RequestTracker } from './requests.js'
 import { Tokens } from './token.js'
 import type {
@@ -61,7 +61,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     super()
     this.url = options.url
     const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (WebSocket === undefined) throw new TypeError('no global WebSocket: pass one as the WebSocket option (in Node 20, the ws package)')
+    if (WebSocket === undefined) throw optionError('no global WebSocket: pass one as the WebSocket option (in Node 20, the ws package)')
     this.#WebSocket = WebSocket
     const timeout = positive('requestTimeout', options.requestTimeout ?? 10_000)
     this.#reconnect = options.reconnect === false ? false : resolveReconnect(options.reconnect)
@@ -401,6 +401,6 @@ function randomKey (): string {
 }
 
 function positive (name: string, value: number, min = 1): number {
-  if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`)
+  if (!Number.isInteger(value) || value < min) throw optionError(`${name} must be an integer >= ${min}, got ${String(value)}`)
   return value
 }

@@ -330,16 +330,17 @@ t.test('a URL the WebSocket refuses closes the client at once', async (t) => {
   t.equal(client.state, 'closed')
 })
 
-t.test('options are checked; the global WebSocket is the default', async (t) => {
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0 }), { name: 'TypeError', message: 'requestTimeout must be an integer >= 1, got 0' })
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, maxQueued: -1 }), /maxQueued/)
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { jitter: 2 } }), { message: 'reconnect.jitter must be a number from 0 to 1, got 2' })
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { factor: Number.NaN } }), /reconnect.factor/)
+t.test('options are checked, with TypeErrors of code OPTION; the global WebSocket is the default', async (t) => {
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0 }), { name: 'TypeError', code: 'OPTION', message: 'requestTimeout must be an integer >= 1, got 0' })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, maxQueued: -1 }), { name: 'TypeError', code: 'OPTION', message: /maxQueued/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { jitter: 2 } }), { name: 'TypeError', code: 'OPTION', message: 'reconnect.jitter must be a number from 0 to 1, got 2' })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { factor: Number.NaN } }), { name: 'TypeError', code: 'OPTION', message: /reconnect.factor/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0, reconnect: { jitter: 2 } }), { message: /requestTimeout/ }, 'requestTimeout is checked before reconnect')
   const global = globalThis as { WebSocket?: unknown }
   const saved = global.WebSocket
   t.teardown(() => { global.WebSocket = saved })
   global.WebSocket = undefined
-  t.throws(() => new PubsubClient({ url: 'ws://x' }), { name: 'TypeError', message: /no global WebSocket/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x' }), { name: 'TypeError', code: 'OPTION', message: /no global WebSocket/ })
   global.WebSocket = WebSocket
   const { url } = await listen(t)
   const client = new PubsubClient({ url: url.replace(/^http/, 'ws') + '/ws' })
