@@ -5,8 +5,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
 import WebSocket from 'ws'
 import { PubsubClient } from '../../src/client/index.js'
-import { connectWelcomed, listen, rawUpgrade, type Frame } from '../helper.js'
-import { Inbox } from '../client/helper.js'
+import { connectWelcomed, Inbox, listen, rawUpgrade, type Frame } from '../helper.js'
 
 const secret = randomBytes(32).toString('hex')
 const grants = { subscribe: ['news.>', 'user:17.*'], publish: ['user:17.outbox'] }

@@ -2,8 +2,8 @@ import t from 'tap'
 import WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
 import { PubsubClient, PubsubClientError, type PubsubMessage } from '../../src/client/index.js'
-import { build, eventually, listen } from '../helper.js'
-import { Inbox, scriptedServer, sdk } from './helper.js'
+import { build, eventually, Inbox, listen } from '../helper.js'
+import { scriptedServer, sdk } from './helper.js'
 
 t.test('connect resolves at the welcome; state and events follow', async (t) => {
   const { url } = await listen(t)
