@@ -2,12 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
+import type { Test } from 'tap'
 import WebSocket from 'ws'
 import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
 import type { Session } from '../src/pubsub/session.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 /** How long a test waits for an event it expects before failing. */
 export const WAIT_MS = 5000

@@ -3,10 +3,9 @@
 // sends (silence, unreadable frames). Handlers feed helper.ts's Inbox.
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
 import { PubsubClient, type ClientOptions } from '../../src/client/index.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 /** A client of `${base}/ws` (base as `listen` returns it), closed at teardown. */
 export function sdk (t: Test, base: string, options: Partial<ClientOptions> = {}): PubsubClient {
