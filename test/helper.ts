@@ -2,15 +2,53 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
+import type { Test } from 'tap'
 import WebSocket from 'ws'
 import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
 import type { Session } from '../src/pubsub/session.js'
 
-type Test = { teardown: (fn: () => unknown) => void }
-
 /** How long a test waits for an event it expects before failing. */
 export const WAIT_MS = 5000
+
+/**
+ * Collects what arrives (frames, handler calls, events) in order; `next()`
+ * awaits the next one not yet read, failing after `ms`. The one waiting
+ * primitive of the tests: a frame or call is never missed, and nothing waits
+ * on a fixed timer.
+ */
+export class Inbox<T> {
+  /** Everything pushed, read or not. */
+  readonly items: T[] = []
+  readonly #what: string
+  #read = 0
+  #wakers: Array<() => void> = []
+
+  /** `what` names the items in the timeout error, such as `frame`. */
+  constructor (what = 'item') {
+    this.#what = what
+  }
+
+  readonly push = (item: T): void => {
+    this.items.push(item)
+    const wakers = this.#wakers
+    this.#wakers = []
+    for (const wake of wakers) wake()
+  }
+
+  async next (ms = WAIT_MS): Promise<T> {
+    const deadline = Date.now() + ms
+    while (this.#read === this.items.length) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`no ${this.#what} within ${ms} ms`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#wakers.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+    return this.items[this.#read++] as T
+  }
+}
 
 /** A fresh app with the plugin, ready, closed at teardown. */
 export async function build (t: Test, opts: PubsubOptions = {}, fastifyOpts: FastifyServerOptions = {}): Promise<FastifyInstance> {
@@ -38,19 +76,13 @@ export type Frame = Record<string, any>
  */
 export class Client {
   readonly ws: WebSocket
-  readonly #frames: Frame[] = []
-  readonly #waiters: Array<(frame: Frame) => void> = []
+  readonly #frames = new Inbox<Frame>('frame')
   readonly closed: Promise<{ code: number, reason: string }>
   #nextId = 1
 
   constructor (ws: WebSocket) {
     this.ws = ws
-    ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame
-      const waiter = this.#waiters.shift()
-      if (waiter !== undefined) waiter(frame)
-      else this.#frames.push(frame)
-    })
+    ws.on('message', (data) => { this.#frames.push(JSON.parse(String(data)) as Frame) })
     this.closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }))
     ws.on('error', () => {})
   }
@@ -69,16 +101,7 @@ export class Client {
 
   /** The next frame, in arrival order; fails after `ms`. */
   async next (ms = WAIT_MS): Promise<Frame> {
-    const queued = this.#frames.shift()
-    if (queued !== undefined) return queued
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
-        reject(new Error(`no frame within ${ms} ms`))
-      }, ms)
-      const waiter = (frame: Frame): void => { clearTimeout(timer); resolve(frame) }
-      this.#waiters.push(waiter)
-    })
+    return await this.#frames.next(ms)
   }
 
   /** The next `n` frames. */

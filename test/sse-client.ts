@@ -1,5 +1,6 @@
 // An SSE client at the HTTP level, as curl -N sees a stream: events parsed as they arrive.
 import { request as httpRequest, type IncomingMessage } from 'node:http'
+import type { Test } from 'tap'
 import { eventually, WAIT_MS } from './helper.js'
 
 export interface SseEvent { id?: string, event: string, data: any }
@@ -50,7 +51,7 @@ export class SseClient {
   }
 }
 
-export async function sse (t: { teardown: (fn: () => void) => void }, url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+export async function sse (t: Test, url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     httpRequest(url, { headers }, resolve).on('error', reject).end()
   })

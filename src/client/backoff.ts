@@ -1,3 +1,5 @@
+import { optionError } from './errors.js'
+
 /** How the client spaces its reconnect attempts. */
 export interface ReconnectOptions {
   /** Delay before the first attempt, in ms. Default 250. */
@@ -30,7 +32,7 @@ export function reconnectDelay (attempt: number, options: ReconnectOptions, rand
   return Math.round(base * (1 - options.jitter * random()))
 }
 
-/** Fills in and checks reconnect options; throws a TypeError naming the bad one. */
+/** Fills in and checks reconnect options; throws a TypeError (code `OPTION`) naming the bad one. */
 export function resolveReconnect (options: Partial<ReconnectOptions> = {}): ReconnectOptions {
   const resolved = { ...defaultReconnect, ...options }
   for (const [name, min, max] of [
@@ -38,7 +40,7 @@ export function resolveReconnect (options: Partial<ReconnectOptions> = {}): Reco
   ] as const) {
     const value = resolved[name]
     if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-      throw new TypeError(`reconnect.${name} must be a number from ${min} to ${max}, got ${String(value)}`)
+      throw optionError(`reconnect.${name} must be a number from ${min} to ${max}, got ${String(value)}`)
     }
   }
   return resolved

@@ -17,6 +17,8 @@ export type ClientErrorCode =
   | 'CONNECTION'
   /** A message handler threw; `cause` holds what it threw. */
   | 'HANDLER'
+  /** (thrown by the constructor, on a `TypeError`) An option is missing or out of range. */
+  | 'OPTION'
 
 /** Every error the client rejects with or emits: `code` is stable, `message` is for people. */
 export class PubsubClientError extends Error {
@@ -27,4 +29,13 @@ export class PubsubClientError extends Error {
     this.name = 'PubsubClientError'
     this.code = code
   }
+}
+
+/**
+ * A bad option, thrown by the constructor: a `TypeError`, as JavaScript
+ * throws for a bad argument (and the server's PUBSUB_ERR_OPTION is), with
+ * the client's stable code `OPTION`.
+ */
+export function optionError (message: string): TypeError & { code: 'OPTION' } {
+  return Object.assign(new TypeError(message), { code: 'OPTION' as const })
 }

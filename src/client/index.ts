@@ -3,7 +3,7 @@ export { PubsubClient } from './client.js'
 export type {
   ClientEvents, ClientOptions, ClientState, MessageHandler, PublishAck, PubsubMessage,
   SubscribeAck, Subscription, TokenProvider, WebSocketConstructor, WebSocketLike
-} from './client.js'
+} from './types.js'
 export { PubsubClientError } from './errors.js'
 export type { ClientErrorCode } from './errors.js'
 export { defaultReconnect, reconnectDelay } from './backoff.js'

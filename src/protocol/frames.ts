@@ -2,10 +2,22 @@
 // server builds them and the SDK parses them, so a frame the contract lacks
 // stops compiling on both sides.
 
-import type { RequestId } from './request.js'
+// Types only, and no import from request.ts (node:buffer): the SDK bundles
+// this file for browsers.
+
+/** The request id a reply echoes. */
+export type RequestId = string | number
 
 /** `action` of a client frame, and of the `ack` that answers it. */
 export type Action = 'subscribe' | 'unsubscribe' | 'publish' | 'ping' | 'auth'
+
+/** Every frame a client sends, as parseRequest (request.ts) returns it. */
+export type ClientFrame =
+  | { action: 'subscribe', id?: RequestId, topic: string, since?: number, epoch?: string }
+  | { action: 'unsubscribe', id?: RequestId, topic: string }
+  | { action: 'publish', id?: RequestId, topic: string, message: unknown, key?: string }
+  | { action: 'ping', id?: RequestId }
+  | { action: 'auth', id?: RequestId, token: string }
 
 /** The first frame of every connection. */
 export interface WelcomeFrame {

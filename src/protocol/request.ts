@@ -6,17 +6,13 @@ import {
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_UNKNOWN_ACTION
 } from './errors.js'
+import type { ClientFrame, RequestId } from './frames.js'
 import { isIdempotencyKey, MAX_KEY_LENGTH } from './idempotency.js'
 
-/** The request id a reply echoes. */
-export type RequestId = string | number
+export type { RequestId } from './frames.js'
 
-export type Request =
-  | { action: 'subscribe', id?: RequestId, topic: string, since?: number, epoch?: string }
-  | { action: 'unsubscribe', id?: RequestId, topic: string }
-  | { action: 'publish', id?: RequestId, topic: string, message: unknown, key?: string }
-  | { action: 'ping', id?: RequestId }
-  | { action: 'auth', id?: RequestId, token: string }
+/** A checked client frame (the union lives in frames.ts, which the SDK shares). */
+export type Request = ClientFrame
 
 /** Thrown by parseRequest: the error, and the id to echo when the frame had a valid one. */
 export class RequestError extends Error {

@@ -39,8 +39,7 @@ export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrok
   return Object.freeze(resolved)
 }
 
-/** The largest value a timer or ws's maxPayload takes (both use 32-bit signed integers). */
-export const MAX_INT32 = 2 ** 31 - 1
+export { MAX_INT32 } from '../protocol/limits.js'
 
 /** Throws PUBSUB_ERR_OPTION unless `value` is an integer from `min` to `max`. */
 export function positiveInteger (name: string, value: unknown, min = 1, max = Number.MAX_SAFE_INTEGER): void {

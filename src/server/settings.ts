@@ -1,13 +1,12 @@
 import proxyAddr from '@fastify/proxy-addr'
 import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
 import { normalizeOrigins, ORIGINS_RULE } from '../options.js'
+import { MAX_INT32 } from '../protocol/limits.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 
 // Every setting of the standalone server, once: its type, range, default and
 // meaning. config.ts reads them from a JSON file, the environment and flags;
 // docs/configuration.md and `--help` are rendered from here.
-
-const MAX_INT32 = 2 ** 31 - 1
 
 /** What a setting adds to its JSON schema: where it is read from, and in what unit. */
 interface Source {

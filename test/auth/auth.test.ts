@@ -5,8 +5,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
 import WebSocket from 'ws'
 import { PubsubClient } from '../../src/client/index.js'
-import { connectWelcomed, listen, rawUpgrade, type Frame } from '../helper.js'
-import { Inbox } from '../client/helper.js'
+import { connectWelcomed, eventually, Inbox, listen, rawUpgrade, type Frame } from '../helper.js'
 
 const secret = randomBytes(32).toString('hex')
 const grants = { subscribe: ['news.>', 'user:17.*'], publish: ['user:17.outbox'] }
@@ -200,11 +199,17 @@ t.test('bad auth options fail at registration', async (t) => {
 t.test('the SDK takes a token provider: called per connection, and again to refresh before exp', async (t) => {
   const { app, url } = await listen(t, { auth: { secret } })
   let calls = 0
+  const expiries: number[] = []
   const client = new PubsubClient({
     url: url.replace(/^http/, 'ws') + '/ws',
     WebSocket,
     reconnect: { initialDelay: 5 },
-    token: async () => { calls++; return token({ exp: now() + 2 }) }
+    token: async () => {
+      calls++
+      const exp = now() + 2
+      expiries.push(exp * 1000)
+      return token({ exp })
+    }
   })
   t.teardown(() => client.close())
   const closes = new Inbox<{ code: number }>()
@@ -212,9 +217,12 @@ t.test('the SDK takes a token provider: called per connection, and again to refr
   await client.connect()
   const inbox = new Inbox<{ data: unknown }>()
   await client.subscribe('news.sports', inbox.push).ready
-  // Past the first token's exp: refreshed, not closed with 1008.
-  await new Promise((resolve) => setTimeout(resolve, 2500))
+  // The refresh, a fifth of the token's life before its exp.
+  await eventually(() => calls >= 2)
   t.ok(calls >= 2, `the provider was called again (${calls} calls)`)
+  // Just past the moment the server would have closed it with 1008 unrefreshed.
+  const firstExpiry = expiries[0] as number
+  await eventually(() => Date.now() > firstExpiry + 100)
   t.same(closes.items, [], 'never closed')
   await app.pubsub.publish('news.sports', 'still here')
   t.match(await inbox.next(), { data: 'still here' })

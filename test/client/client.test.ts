@@ -2,8 +2,8 @@ import t from 'tap'
 import WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
 import { PubsubClient, PubsubClientError, type PubsubMessage } from '../../src/client/index.js'
-import { build, eventually, listen } from '../helper.js'
-import { Inbox, scriptedServer, sdk } from './helper.js'
+import { build, eventually, Inbox, listen } from '../helper.js'
+import { scriptedServer, sdk } from './helper.js'
 
 t.test('connect resolves at the welcome; state and events follow', async (t) => {
   const { url } = await listen(t)
@@ -324,22 +324,57 @@ t.test('close rejects what waits with CLOSED, stops everything and can be called
   t.equal(unopened.state, 'closed')
 })
 
+t.test('close three times: every call settles, the socket closes once, nothing reconnects', async (t) => {
+  const { url, server } = await scriptedServer(t, () => {})
+  const serverCloses = new Inbox<number>()
+  server.on('connection', (socket) => { socket.on('close', serverCloses.push) })
+  const client = sdk(t, url, { reconnect: { initialDelay: 1, jitter: 0 } })
+  const closes = new Inbox<{ code: number, reason: string }>()
+  client.on('close', closes.push)
+  client.on('reconnecting', () => { t.fail('a closed client does not reconnect') })
+  await client.connect()
+  const pending = t.rejects(client.ping(), { code: 'CLOSED' })
+  await Promise.all([client.close(), client.close(), client.close()])
+  await pending
+  t.equal(await serverCloses.next(), 1000, 'the server sees a normal close')
+  t.same(closes.items, [{ code: 1000, reason: '' }], 'one close event')
+  for (let i = 0; i < 3; i++) await client.close()
+  t.equal(closes.items.length, 1, 'later calls close nothing more')
+  t.equal(client.state, 'closed')
+
+  // Between attempts: close clears the wait for the next one (a leaked timer would hold the process a minute).
+  const offline = sdk(t, 'http://127.0.0.1:1', { reconnect: { initialDelay: 60_000, maxDelay: 60_000, jitter: 0 } })
+  offline.on('error', () => {})
+  const reconnecting = new Inbox<{ attempt: number, delay: number }>()
+  offline.on('reconnecting', reconnecting.push)
+  const connecting = t.rejects(offline.connect(), { code: 'CLOSED' })
+  t.same(await reconnecting.next(), { attempt: 1, delay: 60_000 })
+  await Promise.all([offline.close(), offline.close(), offline.close()])
+  await connecting
+  t.equal(offline.state, 'closed')
+
+  const idle = new PubsubClient({ url: 'ws://127.0.0.1:1/ws', WebSocket })
+  for (let i = 0; i < 3; i++) await idle.close()
+  t.equal(idle.state, 'closed')
+})
+
 t.test('a URL the WebSocket refuses closes the client at once', async (t) => {
   const client = new PubsubClient({ url: 'not a url', WebSocket })
   await t.rejects(client.connect(), { code: 'CONNECTION', message: /cannot connect to not a url/ })
   t.equal(client.state, 'closed')
 })
 
-t.test('options are checked; the global WebSocket is the default', async (t) => {
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0 }), { name: 'TypeError', message: 'requestTimeout must be an integer >= 1, got 0' })
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, maxQueued: -1 }), /maxQueued/)
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { jitter: 2 } }), { message: 'reconnect.jitter must be a number from 0 to 1, got 2' })
-  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { factor: Number.NaN } }), /reconnect.factor/)
+t.test('options are checked, with TypeErrors of code OPTION; the global WebSocket is the default', async (t) => {
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0 }), { name: 'TypeError', code: 'OPTION', message: 'requestTimeout must be an integer >= 1, got 0' })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, maxQueued: -1 }), { name: 'TypeError', code: 'OPTION', message: /maxQueued/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { jitter: 2 } }), { name: 'TypeError', code: 'OPTION', message: 'reconnect.jitter must be a number from 0 to 1, got 2' })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, reconnect: { factor: Number.NaN } }), { name: 'TypeError', code: 'OPTION', message: /reconnect.factor/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x', WebSocket, requestTimeout: 0, reconnect: { jitter: 2 } }), { message: /requestTimeout/ }, 'requestTimeout is checked before reconnect')
   const global = globalThis as { WebSocket?: unknown }
   const saved = global.WebSocket
   t.teardown(() => { global.WebSocket = saved })
   global.WebSocket = undefined
-  t.throws(() => new PubsubClient({ url: 'ws://x' }), { name: 'TypeError', message: /no global WebSocket/ })
+  t.throws(() => new PubsubClient({ url: 'ws://x' }), { name: 'TypeError', code: 'OPTION', message: /no global WebSocket/ })
   global.WebSocket = WebSocket
   const { url } = await listen(t)
   const client = new PubsubClient({ url: url.replace(/^http/, 'ws') + '/ws' })

@@ -1,45 +1,17 @@
-// Helpers for the SDK tests: a client on `ws` closed at teardown, an inbox
-// that handlers feed, and a scripted WebSocket server for the replies a real
-// fastify-pubsub never sends (silence, unreadable frames).
+// Helpers for the SDK tests: a client on `ws` closed at teardown, and a
+// scripted WebSocket server for the replies a real fastify-pubsub never
+// sends (silence, unreadable frames). Handlers feed helper.ts's Inbox.
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
 import { PubsubClient, type ClientOptions } from '../../src/client/index.js'
-import { WAIT_MS } from '../helper.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 /** A client of `${base}/ws` (base as `listen` returns it), closed at teardown. */
 export function sdk (t: Test, base: string, options: Partial<ClientOptions> = {}): PubsubClient {
   const client = new PubsubClient({ url: base.replace(/^http/, 'ws') + '/ws', WebSocket, ...options })
   t.teardown(() => client.close())
   return client
-}
-
-/** Collects what a handler or listener is called with; `next()` awaits the next one in order. */
-export class Inbox<T> {
-  readonly items: T[] = []
-  #read = 0
-  #wake: (() => void) | undefined
-
-  readonly push = (item: T): void => {
-    this.items.push(item)
-    this.#wake?.()
-  }
-
-  async next (ms = WAIT_MS): Promise<T> {
-    const deadline = Date.now() + ms
-    while (this.#read === this.items.length) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`nothing arrived within ${ms} ms`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.#wake = () => { clearTimeout(timer); resolve() }
-      })
-      this.#wake = undefined
-    }
-    return this.items[this.#read++] as T
-  }
 }
 
 /**

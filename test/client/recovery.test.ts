@@ -1,8 +1,8 @@
 // The SDK across connections cut by the server: every message exactly once, in order.
 import t from 'tap'
 import type { PubsubMessage } from '../../src/client/index.js'
-import { eventually, listen } from '../helper.js'
-import { Inbox, scriptedServer, sdk } from './helper.js'
+import { eventually, Inbox, listen } from '../helper.js'
+import { scriptedServer, sdk } from './helper.js'
 
 /** mulberry32: a small seeded generator, so that a failing run can be replayed. */
 function random (seed: number): () => number {

@@ -2,10 +2,9 @@
 // own (this machine cannot download one, and CI installs the chromium package).
 import { existsSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Test } from 'tap'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-type Test = { teardown: (fn: () => unknown) => void, fail: (message: string) => void }
 
 /**
  * Whether the browser tests can run here. Without Chromium they are skipped

@@ -4,8 +4,8 @@ import Fastify from 'fastify'
 import WebSocket from 'ws'
 import fastifyPubsub from '../../src/index.js'
 import type { PubsubMessage } from '../../src/client/index.js'
-import { eventually, listen } from '../helper.js'
-import { Inbox, sdk } from '../client/helper.js'
+import { eventually, Inbox, listen } from '../helper.js'
+import { sdk } from '../client/helper.js'
 import { browserMissing, launch, openConsole, publishInPage, subscribeInPage } from './browser.js'
 
 const missing = browserMissing()

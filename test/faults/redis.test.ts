@@ -1,7 +1,7 @@
 // The fault suite on Redis: real redis-server processes killed, stalled and
 // restarted, and a node's subscriber connection cut, under traffic from real
 // SDK clients. Whatever breaks, the invariant of observer.ts holds.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { nanoid } from 'nanoid'
 import WebSocket from 'ws'
 import { PubsubClient } from '../../src/client/index.js'
@@ -12,7 +12,6 @@ import { redisMissing, RedisProxy, RedisServer } from '../redis/redis-server.js'
 import { sse } from '../sse-client.js'
 import { HEAVY, Observer, publishThrough } from './observer.js'
 
-type Test = { teardown: (fn: () => unknown) => void }
 type Node = Awaited<ReturnType<typeof node>>
 
 const missing = redisMissing()

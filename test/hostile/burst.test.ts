@@ -2,15 +2,13 @@
 // to subscribers that read as fast as they can, each in a process of its own:
 // none of them is a slow consumer, whatever the server queued for it within
 // one turn. A subscriber that stops reading still is.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { connect as connectTcp } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import { connectWelcomed, eventually, listen, WAIT_MS } from '../helper.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 const TOTAL = 300
 const PAYLOAD = 'x'.repeat(60_000)

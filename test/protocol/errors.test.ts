@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import * as errors from '../../src/protocol/errors.js'
 
@@ -21,4 +22,16 @@ t.test('each export is named after its code, and every wire code is in the contr
   t.same(CONTRACT_CODES.filter((c) => !suffixes.includes(c)), [], 'every contract code has a constructor')
   t.equal(errors.wireCode(new Error('plain')), undefined)
   t.equal(errors.wireCode({ code: 'FST_ERR_X' }), undefined)
+})
+
+t.test('every error code is documented: wire codes in protocol.md, the others in full in docs/', async (t) => {
+  // As fastify's test/internals/errors.test.js holds its error table to docs/Reference/Errors.md.
+  const docs = new URL('../../docs/', import.meta.url)
+  const protocol = readFileSync(new URL('protocol.md', docs), 'utf8')
+  const all = readdirSync(docs).filter((name) => name.endsWith('.md')).map((name) => readFileSync(new URL(name, docs), 'utf8')).join('\n')
+  for (const name of Object.keys(errors).filter((name) => name.startsWith('PUBSUB_ERR_'))) {
+    const suffix = name.slice('PUBSUB_ERR_'.length)
+    if (NOT_ON_THE_WIRE.includes(suffix)) t.ok(all.includes(`\`${name}\``), `${name} is in docs/`)
+    else t.ok(protocol.includes(`\`${suffix}\``), `${suffix} is in docs/protocol.md`)
+  }
 })

@@ -1,10 +1,9 @@
 // A fastify-pubsub node on a Redis engine, as the multi-node tests start them.
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
 import fastifyPubsub from '../../src/index.js'
 import { RedisEngine, type RedisEngineOptions } from '../../src/pubsub/redis/engine.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 /** A node: an app on its own port with a Redis engine under `prefix`; its engine is ready. */
 export async function node (t: Test, url: string, prefix: string, settings: Partial<RedisEngineOptions> = {}): Promise<{ app: FastifyInstance, url: string, engine: RedisEngine }> {

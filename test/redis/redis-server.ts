@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Test } from 'tap'
 import { eventually } from '../helper.js'
-
-type Test = { teardown: (fn: () => unknown) => void }
 
 /** Why the Redis tests cannot run here, or false. In CI a missing redis-server is a failure. */
 export function redisMissing (): string | false {

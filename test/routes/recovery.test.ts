@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Recovery } from '../../src/pubsub/engine.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
 import type { Session, SubscribeResult } from '../../src/pubsub/session.js'
-import { connectWelcomed, listen, type Frame } from '../helper.js'
+import { connectWelcomed, eventually, listen, type Frame } from '../helper.js'
 
 t.test('subscribe with since and epoch: ack, the missed messages in order, then live', async (t) => {
   const { app, url } = await listen(t)
@@ -42,8 +42,7 @@ t.test('a replay longer than maxBufferedBytes is paced, and live messages publis
     await app.pubsub.publish('big', payload)
     if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
-  const deadline = Date.now() + 10_000
-  while (seqs.length < 600 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  await eventually(() => seqs.length >= 600, 10_000)
   t.same(seqs, Array.from({ length: 600 }, (_, i) => i + 1), 'seq 1..600 exactly once, in order')
   t.equal(c.ws.readyState, c.ws.OPEN, 'not closed as a slow consumer')
   t.equal(app.pubsub.counters.slowConsumers, 0)
@@ -58,10 +57,11 @@ t.test('a client that stops reading during a replay is closed with 1013 once liv
   const { epoch } = (await app.pubsub.topic('pile'))!
   c.ws.pause()
   c.send({ action: 'subscribe', topic: 'pile', since: 0, epoch, id: 1 })
-  for (let i = 0; i < 200 && app.pubsub.counters.slowConsumers === 0; i++) {
+  await eventually(async () => {
+    if (app.pubsub.counters.slowConsumers > 0) return true
     await app.pubsub.publish('pile', payload)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+    return false
+  })
   t.equal(app.pubsub.counters.slowConsumers, 1, 'held live messages count against the same limit')
   t.equal((await app.pubsub.topic('pile'))?.subscribers, 0, 'its subscriptions ended at once')
 })
