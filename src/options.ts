@@ -2,6 +2,7 @@ import { Authenticator, type AuthOptions } from './auth/authenticator.js'
 import type { PressureOptions, ResolvedPressureOptions } from './plugins/load-shedding.js'
 import type { RedisEngineConfig } from './plugins/pubsub.js'
 import type { Engine } from './pubsub/engine.js'
+import { normalizeOrigins } from './auth/origins.js'
 import { PUBSUB_ERR_OPTION } from './protocol/errors.js'
 import { MAX_INT32, positiveInteger, resolveBrokerOptions, type BrokerOptions } from './pubsub/options.js'
 
@@ -201,31 +202,4 @@ const PRESSURE_DEFAULTS: ResolvedPressureOptions = { maxEventLoopDelay: 1000, ma
 
 function pick<T extends object, K extends keyof T> (from: T, ...keys: K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>
-}
-
-export const ORIGINS_RULE = "origins such as 'https://app.example.com' (no path, no wildcard subdomain), or '*'"
-
-/**
- * Origins as browsers send them (scheme://host[:port], lowercase, default
- * port left out), so that a configured 'https://App.example.com/' matches.
- * `null` (sandboxed and file: documents) is refused: it would admit any site.
- */
-export function normalizeOrigins (origins: unknown): string[] {
-  if (origins === undefined) return []
-  const invalid = (): never => {
-    throw new PUBSUB_ERR_OPTION('allowedOrigins', origins, ORIGINS_RULE)
-  }
-  if (!Array.isArray(origins)) return invalid()
-  return origins.map((origin: unknown) => {
-    if (origin === '*') return origin
-    if (typeof origin !== 'string' || origin === 'null') return invalid()
-    try {
-      const url = new URL(origin)
-      // A '*' in a host would be kept literally and never match: no wildcard subdomains.
-      if (url.pathname !== '/' || url.search !== '' || url.origin === 'null' || url.hostname.includes('*')) return invalid()
-      return url.origin
-    } catch {
-      return invalid()
-    }
-  })
 }

@@ -1,6 +1,6 @@
 import proxyAddr from '@fastify/proxy-addr'
 import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
-import { normalizeOrigins, ORIGINS_RULE } from '../options.js'
+import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 
 // Every setting of the standalone server, once: its type, range, default and
@@ -110,7 +110,7 @@ export const SettingsSchema = Type.Object({
     description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags",
     default: [],
     // The plugin's own rule, so that what passes here registers.
-    check: (origins: unknown) => { try { normalizeOrigins(origins); return true } catch { return false } },
+    check: isOriginList,
     allowed: ORIGINS_RULE,
     ...limits
   }),
