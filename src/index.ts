@@ -2,8 +2,8 @@
 // `app.register(fastifyPubsub, { prefix: '/realtime' })`. The pieces are
 // exported too, for apps that want only some of them.
 export { default, default as fastifyPubsub } from './app.js'
-export { resolveOptions, type PubsubOptions, type ResolvedOptions } from './options.js'
-export { default as pubsubPlugin, type PubsubPluginOptions, type RedisEngineConfig } from './plugins/pubsub.js'
+export { resolveOptions, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions } from './options.js'
+export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pubsub.js'
 export { default as sseRoute, type SseRouteOptions } from './routes/sse.js'
 export { default as wsRoute, type WsRouteOptions } from './routes/ws.js'
 export { default as publishRoute, type PublishRouteOptions } from './routes/publish.js'
