@@ -285,10 +285,10 @@ function optionError (error: SchemaError, input: Record<string, unknown>): Insta
 
 /** What a schema takes, in words: for PUBSUB_ERR_OPTION and the docs. */
 export function allowed (schema: TSchema): string {
-  const { type, minimum, maximum, anyOf, allowed: words } = schema as TSchema & OptionMeta & { type?: string, minimum?: number, maximum?: number, anyOf?: Array<{ const?: unknown }> }
+  const { type, minimum, maximum, anyOf, unit, allowed: words } = schema as TSchema & OptionMeta & { type?: string, minimum?: number, maximum?: number, anyOf?: Array<{ const?: unknown }> }
   if (words !== undefined) return words
   if (anyOf !== undefined) return `one of ${anyOf.map((option) => String(option.const)).join(', ')}`
-  if (type === 'integer') return rangeText({ minimum: minimum as number, maximum: maximum as number })
+  if (type === 'integer') return rangeText({ minimum: minimum as number, maximum: maximum as number }) + (unit === 'ms' ? ' (ms)' : '')
   if (type === 'number') return `a number from ${minimum as number} to ${maximum as number}`
   if (type === 'boolean') return 'true or false'
   return 'a non-empty string'
