@@ -258,9 +258,12 @@ function offObject (schema: TSchema): TSchema | undefined {
 
 type SchemaError = ReturnType<typeof Value.Errors>[number]
 
-/** An error that says what is wrong: not the summary of a union, nor the `false` branch of an object that was given. */
+/**
+ * An error that says what is wrong: not the `false` branch of an object
+ * option that was given an object. (A union's summary comes after its
+ * branches' errors, so one of those is found first.)
+ */
 function relevant (error: SchemaError): boolean {
-  if (error.keyword === 'anyOf') return false
   return !/\/anyOf\/0$/.test(error.schemaPath)
 }
 
