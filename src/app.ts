@@ -25,6 +25,8 @@ import wsRoute from './routes/ws.js'
  */
 async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Promise<void> {
   const options = resolveOptions(opts)
+  // Checked by resolveOptions, which leaves it out so that every route can take `options` whole.
+  const prefix = opts.prefix ?? ''
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(fastifyWebsocket, {
       // permessage-deflate stays off: it costs memory per connection and opens
@@ -41,23 +43,20 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     })
   }
   // The decorator escapes to the host app; the routes stay under the prefix.
-  const { engine, maxSubscriptions, maxPatternTokens, maxSubscriptionBytes, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys } = options
-  await fastify.register(pubsubPlugin, { engine, maxSubscriptions, maxPatternTokens, maxSubscriptionBytes, presenceLimit, topicTtl, maxTopics, historySize, historyTtl, idempotencyWindow, maxIdempotencyKeys })
+  await fastify.register(pubsubPlugin, options)
   await fastify.register(async function routes (scope) {
     // First, so that its onRequest hook is on every route of the scope. A
     // host app with its own @fastify/under-pressure keeps that one.
     if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsub, options.underPressure)
     if (options.docs) await scope.register(docsRoute)
-    // Not `options` whole: its `prefix` would be applied a second time.
-    const { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit, authenticator } = options
-    await scope.register(wsRoute, { maxBufferedBytes, maxConnections, pingInterval, closeGrace, allowedOrigins, rateLimit, authenticator })
-    await scope.register(sseRoute, { maxBufferedBytes, maxConnections, pingInterval, authenticator })
-    await scope.register(publishRoute, { bodyLimit: options.bodyLimit, restRateLimit: options.restRateLimit, authenticator })
-    await scope.register(topicsRoute, { authenticator })
+    await scope.register(wsRoute, options)
+    await scope.register(sseRoute, options)
+    await scope.register(publishRoute, options)
+    await scope.register(topicsRoute, options)
     await scope.register(healthRoute)
-    if (options.metrics) await scope.register(metricsRoute, { metricsTopics: options.metricsTopics, clusterMetrics: options.clusterMetrics })
+    if (options.metrics) await scope.register(metricsRoute, options)
     if (options.console) await scope.register(consoleRoute)
-  }, { prefix: options.prefix })
+  }, { prefix })
 }
 
 export default fp(fastifyPubsub, { fastify: '5.x', name: 'fastify-pubsub' })

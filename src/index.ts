@@ -1,13 +1,41 @@
 // fastify-pubsub: `import fastifyPubsub from 'fastify-pubsub'`, then
-// `app.register(fastifyPubsub, { prefix: '/realtime' })`. The pieces are
-// exported too, for apps that want only some of them.
+// `app.register(fastifyPubsub, { prefix: '/realtime' })`. Also exported:
+// the broker plugin alone, the Broker and its engines (also without
+// Fastify, from 'fastify-pubsub/broker'), their types and the errors. The
+// browser SDK is 'fastify-pubsub/client'. The route plugins are internal:
+// they take options only resolveOptions makes.
 export { default, default as fastifyPubsub } from './app.js'
-export { resolveOptions, type PubsubOptions, type ResolvedOptions } from './options.js'
-export { default as pubsubPlugin, type PubsubPluginOptions, type RedisEngineConfig } from './plugins/pubsub.js'
-export { default as sseRoute, type SseRouteOptions } from './routes/sse.js'
-export { default as wsRoute, type WsRouteOptions } from './routes/ws.js'
-export { default as publishRoute, type PublishRouteOptions } from './routes/publish.js'
-export { default as topicsRoute } from './routes/topics.js'
-export { default as healthRoute } from './routes/health.js'
-export { default as consoleRoute } from './routes/console.js'
-export * from './pubsub/index.js'
+export { resolveOptions, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions } from './options.js'
+export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pubsub.js'
+export type { AuthOptions } from './auth/authenticator.js'
+export type { PressureOptions } from './plugins/load-shedding.js'
+export {
+  Broker,
+  BrokerSession,
+  type BrokerLogger,
+  type BrokerOptions,
+  type Engine,
+  type HistoryPage,
+  type ListOptions,
+  MemoryEngine,
+  type MemoryEngineOptions,
+  Message,
+  type MessageHandler,
+  type PatternInfo,
+  type PublishResult,
+  type Recovery,
+  RedisEngine,
+  type RedisEngineOptions,
+  type SubscribeResult,
+  type Subscriber,
+  type TopicInfo,
+  type TopicPage,
+  type TopicQuery,
+  hasWildcard,
+  isPattern,
+  isTopic,
+  matches,
+  MAX_TOPIC_LENGTH
+} from './pubsub/index.js'
+// The whole table: every error a caller may meet, by its code.
+export * from './protocol/errors.js'

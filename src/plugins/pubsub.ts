@@ -3,12 +3,8 @@ import fp from 'fastify-plugin'
 import { Broker } from '../pubsub/broker.js'
 import type { Engine } from '../pubsub/engine.js'
 import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.js'
-import { RedisEngine, type RedisEngineOptions } from '../pubsub/redis/engine.js'
-
-/** The Redis engine by configuration rather than by instance. */
-export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
-  type: 'redis'
-}
+import { RedisEngine } from '../pubsub/redis/engine.js'
+import type { RedisEngineConfig } from '../options.js'
 import type { BrokerOptions } from '../pubsub/options.js'
 
 declare module 'fastify' {

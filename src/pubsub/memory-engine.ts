@@ -5,7 +5,7 @@ import { Message } from './message.js'
 import type { Session, SubscribeResult } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
 import { SubscriptionIndex } from './subscription-index.js'
-import { MAX_INT32, positiveInteger } from './options.js'
+import { limit } from './defaults.js'
 import { hasWildcard } from '../protocol/topic.js'
 
 interface TopicState {
@@ -77,18 +77,12 @@ export class MemoryEngine implements Engine {
   #epochs = 0
 
   constructor (options: MemoryEngineOptions = {}) {
-    this.#topicTtl = options.topicTtl ?? 5 * 60_000
-    positiveInteger('topicTtl', this.#topicTtl, 1, MAX_INT32)
-    this.#maxTopics = options.maxTopics ?? 100_000
-    positiveInteger('maxTopics', this.#maxTopics)
-    this.#historySize = options.historySize ?? 100
-    positiveInteger('historySize', this.#historySize, 0)
-    this.#historyTtl = options.historyTtl ?? 5 * 60_000
-    positiveInteger('historyTtl', this.#historyTtl, 1, MAX_INT32)
-    this.#idempotencyWindow = options.idempotencyWindow ?? 5 * 60_000
-    positiveInteger('idempotencyWindow', this.#idempotencyWindow, 1, MAX_INT32)
-    this.#maxIdempotencyKeys = options.maxIdempotencyKeys ?? 100_000
-    positiveInteger('maxIdempotencyKeys', this.#maxIdempotencyKeys)
+    this.#topicTtl = limit('topicTtl', options.topicTtl)
+    this.#maxTopics = limit('maxTopics', options.maxTopics)
+    this.#historySize = limit('historySize', options.historySize)
+    this.#historyTtl = limit('historyTtl', options.historyTtl)
+    this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
+    this.#maxIdempotencyKeys = limit('maxIdempotencyKeys', options.maxIdempotencyKeys)
     this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, this.#historyTtl, 30_000))
     this.#sweeper.unref()
   }

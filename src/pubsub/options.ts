@@ -1,4 +1,7 @@
-import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
+import { limit } from './defaults.js'
+
+// Kept here for the files that import them from here.
+export { MAX_INT32, positiveInteger } from './defaults.js'
 
 /** Options of the broker itself, whatever the transport. */
 export interface BrokerOptions {
@@ -25,25 +28,10 @@ export type ResolvedBrokerOptions = Readonly<Required<BrokerOptions>>
 
 /** Copies, checks and defaults broker options once; throws PUBSUB_ERR_OPTION. */
 export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrokerOptions {
-  const resolved = {
-    maxSubscriptions: options.maxSubscriptions ?? 1000,
-    maxPatternTokens: options.maxPatternTokens ?? 8,
-    maxSubscriptionBytes: options.maxSubscriptionBytes ?? 64 * 1024,
-    presenceLimit: options.presenceLimit ?? 100
-  }
-  positiveInteger('maxSubscriptions', resolved.maxSubscriptions)
-  // A topic of 256 bytes has at most 128 tokens.
-  positiveInteger('maxPatternTokens', resolved.maxPatternTokens, 1, 128)
-  positiveInteger('maxSubscriptionBytes', resolved.maxSubscriptionBytes)
-  positiveInteger('presenceLimit', resolved.presenceLimit, 0, 10_000)
-  return Object.freeze(resolved)
-}
-
-export { MAX_INT32 } from '../protocol/limits.js'
-
-/** Throws PUBSUB_ERR_OPTION unless `value` is an integer from `min` to `max`. */
-export function positiveInteger (name: string, value: unknown, min = 1, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new PUBSUB_ERR_OPTION(name, value, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`)
-  }
+  return Object.freeze({
+    maxSubscriptions: limit('maxSubscriptions', options.maxSubscriptions),
+    maxPatternTokens: limit('maxPatternTokens', options.maxPatternTokens),
+    maxSubscriptionBytes: limit('maxSubscriptionBytes', options.maxSubscriptionBytes),
+    presenceLimit: limit('presenceLimit', options.presenceLimit)
+  })
 }

@@ -9,6 +9,7 @@ import type { Broker } from '../pubsub/broker.js'
 import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
 import type { Authenticator, Identity } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
+import { sameHost } from '../auth/origins.js'
 import { Connection } from '../transport/ws-connection.js'
 
 export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
@@ -168,16 +169,6 @@ interface Admission {
   response: ServerResponse
   /** The listener on the request's socket that releases the slot if it closes first. */
   onClose: () => void
-}
-
-function sameHost (origin: string, host: string | undefined): boolean {
-  try {
-    const url = new URL(origin)
-    // A browser sends the serialized origin, nothing more.
-    return url.origin === origin && url.host === host
-  } catch {
-    return false
-  }
 }
 
 export default wsRoute

@@ -1,7 +1,9 @@
-// Renders docs/configuration.md from src/server/settings.ts: `npm run docs:config`.
+// Renders docs/configuration.md from src/server/settings.ts and the plugin's
+// options schema (src/options.ts): `npm run docs:config`.
 // test/config-doc.test.ts fails when the file is stale.
-import { allowed } from './config.js'
-import { CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
+import type { TSchema } from 'typebox'
+import { allowed as optionAllowed, PubsubOptionsSchema, type OptionMeta } from '../options.js'
+import { allowed, CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
 
 const SECTIONS: Record<Section, string> = {
   server: 'Server',
@@ -14,7 +16,7 @@ const SECTIONS: Record<Section, string> = {
 
 const INTRO = `# Configuration
 
-<!-- Generated from src/server/settings.ts by \`npm run docs:config\`: edit there. -->
+<!-- Generated from src/server/settings.ts and src/options.ts by \`npm run docs:config\`: edit there. -->
 
 The standalone server (\`npm start\`, or \`npx fastify-pubsub\`) reads every
 setting from the first place that has it:
@@ -44,31 +46,41 @@ Apps that mount the plugin pass options instead: see [Plugin options](#plugin-op
 
 const PLUGIN = `## Plugin options
 
-\`app.register(fastifyPubsub, options)\` takes the settings of the
-Limits and Routes sections under the same names (\`topicTtl\` and
-\`historyTtl\` in **ms** there), and:
+\`app.register(fastifyPubsub, options)\` takes the options below: those the
+standalone server has as settings under the same names, with the same
+defaults and ranges (durations are integers of ms here), and a few that
+only code can give.
+`
 
-| option | default | meaning |
-| --- | --- | --- |
-| \`prefix\` | \`''\` | where the routes are mounted |
-| \`engine\` | in memory | \`{ type: 'redis', url, timeout?, heartbeat?, keyPrefix? }\`, or any \`Engine\` instance (closed with the app) |
-| \`auth\` | off | \`{ secret }\`, \`{ publicKey }\` (PEM text) or \`{ jwks }\` (a key set object), plus \`apiKey\` and \`clockTolerance\` |
-| \`clusterMetrics\` | \`false\` | in a worker of the standalone server's \`--workers\` (which sets it): \`/metrics\` answers for every worker, gathered by the primary |
-| \`rateLimit\` | \`false\` | \`{ rate, burst, sustain? }\`: \`sustain\` ms of refusals (default 5,000) close the connection with 1008 |
-| \`restRateLimit\` | \`false\` | \`{ max, timeWindow }\` |
-| \`underPressure\` | \`false\` | the thresholds of the Load shedding section, plus \`retryAfter\` (s, default 10), \`sampleInterval\` (ms, default 1,000) and \`healthCheck\` (an async function: false sheds load); \`{}\` gives the server's defaults. Off by default for apps, which often have their own |
-
+const PLUGIN_END = `
 Every option is checked at registration: a bad one fails \`app.ready()\` with
-\`PUBSUB_ERR_OPTION\` naming it. When the plugin registers
-\`@fastify/websocket\` itself, it turns permessage-deflate off and leaves
-UTF-8 checking to the route (bad text is a \`BAD_JSON\` error frame rather
-than a close with 1007); \`maxPayload\` applies only then.
+\`PUBSUB_ERR_OPTION\` naming it (\`rateLimit.burst\` for a nested one). When
+the plugin registers \`@fastify/websocket\` itself, it turns permessage-deflate
+off and leaves UTF-8 checking to the route (bad text is a \`BAD_JSON\` error
+frame rather than a close with 1007); \`maxPayload\` applies only then.
 
 \`requestTimeout\` is Fastify's own option, not the plugin's: give your
 instance one, as the server does (\`Fastify({ requestTimeout: 10_000 })\`),
 or a request whose body or headers trickle in holds its connection for as
 long as the client likes ([limits.md](limits.md)).
 `
+
+type Described = TSchema & OptionMeta & { description: string, default?: unknown, anyOf?: TSchema[], properties?: Record<string, Described> }
+
+/** One row per plugin option, and one per field of an object option (`rateLimit.rate`). */
+function pluginRows (): string[] {
+  const rows: string[] = []
+  const row = (name: string, schema: Described): void => {
+    const fallback = schema.shown ?? (schema.default === undefined ? 'required' : `\`${JSON.stringify(schema.default).replaceAll('"', "'")}\``)
+    rows.push(`| \`${name}\` | ${fallback} | ${schema.description}. Takes ${optionAllowed(schema)}. |`)
+  }
+  for (const [key, schema] of Object.entries(PubsubOptionsSchema.properties as unknown as Record<string, Described>)) {
+    row(key, schema)
+    const object = schema.anyOf?.find((branch) => (branch as { type?: string }).type === 'object') as Described | undefined
+    for (const [field, inner] of Object.entries(object?.properties ?? {})) row(`${key}.${field}`, inner)
+  }
+  return rows
+}
 
 export function renderConfigurationDoc (): string {
   const keys = Object.keys(SETTINGS) as SettingKey[]
@@ -80,5 +92,6 @@ export function renderConfigurationDoc (): string {
     })
     return `## ${SECTIONS[section]}\n\n| setting | environment | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`
   })
-  return [INTRO, ...sections, PLUGIN].join('\n')
+  const plugin = `${PLUGIN}\n| option | default | meaning |\n| --- | --- | --- |\n${pluginRows().join('\n')}\n${PLUGIN_END}`
+  return [INTRO, ...sections, plugin].join('\n')
 }

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import Value from 'typebox/value'
 import { Authenticator, type AuthOptions } from '../auth/authenticator.js'
-import type { PubsubOptions } from '../options.js'
+import { PubsubOptionsSchema, type PubsubOptions } from '../options.js'
 import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
-import { CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey, type Settings } from './settings.js'
+import { allowed, CONFIG_FILE, envName, flagName, parseDuration, SETTINGS, type SettingKey, type Settings } from './settings.js'
 
 /** The standalone server's configuration. See docs/configuration.md. */
 export interface Config {
@@ -74,10 +74,10 @@ export function readSettings (env: NodeJS.ProcessEnv, argv: string[]): Settings 
     // An empty variable is unset, except for auth, where it would turn auth off unnoticed.
     const fromEnv = SETTINGS[key].section === 'auth' ? env[envName(key)] : nonEmpty(env[envName(key)])
     const value = flag !== undefined
-      ? checked(key, `--${flagName(key)}`, fromText(key, flag))
+      ? checked(key, `--${flagName(key)}`, flag, true)
       : fromEnv !== undefined
-        ? checked(key, envName(key), fromText(key, fromEnv))
-        : key in file ? checked(key, `${key} in ${path as string}`, file[key]) : SETTINGS[key].default
+        ? checked(key, envName(key), fromEnv, true)
+        : key in file ? checked(key, `${key} in ${path as string}`, file[key], false) : SETTINGS[key].default
     if (value !== undefined) settings[key] = value
   }
   return settings as Settings
@@ -118,57 +118,36 @@ function fromText (key: SettingKey, raw: string): unknown {
   return raw
 }
 
-function checked (key: SettingKey, where: string, value: unknown): unknown {
+/**
+ * A setting's value from `raw`: a flag's or variable's text (`text`), or the
+ * file's JSON value. Durations read `30s` and the like from either. Throws
+ * PUBSUB_ERR_OPTION naming `where` when it does not fit.
+ */
+function checked (key: SettingKey, where: string, raw: unknown, text: boolean): unknown {
   const schema = SETTINGS[key]
-  if (!Value.Check(schema, value) || schema.check?.(value) === false) throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : value, allowed(schema))
+  const value = schema.unit === 'ms' ? parseDuration(raw, schema.wasSeconds === true) : text ? fromText(key, raw as string) : raw
+  if (!Value.Check(schema, value) || schema.check?.(value) === false) {
+    throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : schema.unit === 'ms' ? raw : value, allowed(schema))
+  }
   return value
 }
 
 /** What an error shows instead of a value it must not print. */
 const HIDDEN = '(hidden)'
 
-/** What a setting takes, in words, for error messages and the docs. */
-export function allowed (schema: (typeof SETTINGS)[SettingKey]): string {
-  const { type, minimum, maximum, anyOf } = schema as { type?: string, minimum?: number, maximum?: number, anyOf?: Array<{ const: string }> }
-  if (schema.allowed !== undefined) return schema.allowed
-  if (anyOf !== undefined) return `one of ${anyOf.map((option) => option.const).join(', ')}`
-  if (type === 'integer') return maximum === Number.MAX_SAFE_INTEGER ? `an integer >= ${minimum as number}` : `an integer from ${minimum as number} to ${maximum as number}`
-  if (type === 'number') return `a number from ${minimum as number} to ${maximum as number}`
-  if (type === 'boolean') return 'true or false'
-  return 'a non-empty string'
-}
+/** The settings that are plugin options under the same name and in the same form. */
+const SHARED = KEYS.filter((key) => key in PubsubOptionsSchema.properties && !['rateLimit', 'restRateLimit', 'underPressure'].includes(key))
 
 function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
   if (s.workers > 1 && s.redisUrl === undefined) {
     throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')}: the in-memory engine is one per process`)
   }
   const pubsub: PubsubOptions = {
-    prefix: s.prefix,
+    ...Object.fromEntries(SHARED.map((key) => [key, s[key]])),
     ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix } }),
     ...authOptions(s),
-    maxSubscriptions: s.maxSubscriptions,
-    maxPatternTokens: s.maxPatternTokens,
-    maxSubscriptionBytes: s.maxSubscriptionBytes,
-    presenceLimit: s.presenceLimit,
-    maxPayload: s.maxPayload,
-    bodyLimit: s.bodyLimit,
-    maxBufferedBytes: s.maxBufferedBytes,
-    topicTtl: s.topicTtl * 1000,
-    maxTopics: s.maxTopics,
-    historySize: s.historySize,
-    historyTtl: s.historyTtl * 1000,
-    idempotencyWindow: s.idempotencyWindow * 1000,
-    maxIdempotencyKeys: s.maxIdempotencyKeys,
-    maxConnections: s.maxConnections,
-    pingInterval: s.pingInterval,
-    closeGrace: s.closeGrace,
-    allowedOrigins: s.allowedOrigins,
     rateLimit: pair(s.rateLimit, 'rate', 'burst'),
     restRateLimit: pair(s.restRateLimit, 'max', 'timeWindow'),
-    console: s.console,
-    docs: s.docs,
-    metrics: s.metrics,
-    metricsTopics: s.metricsTopics,
     underPressure: s.underPressure && {
       maxEventLoopDelay: s.maxEventLoopDelay,
       maxHeapUsedBytes: s.maxHeapUsedBytes,

@@ -1,37 +1,48 @@
 import proxyAddr from '@fastify/proxy-addr'
 import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
-import { normalizeOrigins, ORIGINS_RULE } from '../options.js'
-import { MAX_INT32 } from '../protocol/limits.js'
+import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
+import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options.js'
+import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 
 // Every setting of the standalone server, once: its type, range, default and
-// meaning. config.ts reads them from a JSON file, the environment and flags;
-// docs/configuration.md and `--help` are rendered from here.
+// meaning. Those that are plugin options take the plugin's schema (one
+// default, one range) and add where they are read from. config.ts reads
+// them from a JSON file, the environment and flags; docs/configuration.md
+// and `--help` are rendered from here.
 
 /** What a setting adds to its JSON schema: where it is read from, and in what unit. */
-interface Source {
+interface Source extends OptionMeta {
   /** The environment variable; by default the key in SCREAMING_SNAKE_CASE. */
   env?: string
   /** The flag without `--`; by default the key in kebab-case. */
   flag?: string
-  /** How the value reads in the docs when the schema has no `default`. */
-  shown?: string
-  /** What it takes, in words, when the type does not say it. */
-  allowed?: string
   /** Never printed: an error names the setting without its value. */
   secret?: boolean
   /** A check past what the schema says, for values only code can judge. */
   check?: (value: unknown) => boolean
+  /**
+   * A duration that was in seconds before durations were ms everywhere: a
+   * bare number is refused, so that an old `TOPIC_TTL=300` cannot become
+   * 300 ms unnoticed.
+   */
+  wasSeconds?: boolean
+  /** In place of the plugin option's, where a setting is stricter. */
+  pattern?: string
   section: Section
 }
 
 export type Section = 'server' | 'redis' | 'auth' | 'limits' | 'features' | 'pressure'
 
+/** A plugin option's schema, read as a setting from `source`. */
+function option<T extends TSchema> (schema: T, source: Source): T {
+  return { ...schema, ...source }
+}
 function integer (description: string, fallback: number, minimum: number, maximum: number, source: Source): TInteger {
   return Type.Integer({ description, default: fallback, minimum, maximum, ...source })
 }
 function ms (description: string, fallback: number, source: Source, minimum = 1): TInteger {
-  return integer(`${description} (ms)`, fallback, minimum, MAX_INT32, source)
+  return Type.Integer({ description, default: fallback, minimum, maximum: MAX_INT32, unit: 'ms', ...source })
 }
 function flag (description: string, fallback: boolean, source: Source): TBoolean {
   return Type.Boolean({ description, default: fallback, ...source })
@@ -50,6 +61,10 @@ const auth = { section: 'auth' } as const
 const limits = { section: 'limits' } as const
 const features = { section: 'features' } as const
 const pressure = { section: 'pressure' } as const
+const seconds = { section: 'limits', wasSeconds: true } as const
+
+const PLUGIN = PubsubOptionsSchema.properties
+const PRESSURE = PressureSchema.properties
 
 export const SettingsSchema = Type.Object({
   host: Type.String({ description: "Interface to listen on; '0.0.0.0' for every IPv4 interface", default: '127.0.0.1', minLength: 1, ...server }),
@@ -66,7 +81,8 @@ export const SettingsSchema = Type.Object({
     allowed: 'IP addresses or CIDR ranges (comma-separated outside the file)',
     ...server
   }),
-  prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-, not dots alone)", ...server }),
+  // Stricter than the plugin's: a path segment of what Fastify routes as written.
+  prefix: option(PLUGIN.prefix, { pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-, not dots alone)", ...server }),
 
   redisUrl: Type.Optional(Type.String({
     description: 'Run on the Redis engine at this URL (redis://[user:password@]host:port/db, rediss:// for TLS); unset: in memory. See scaling.md',
@@ -78,9 +94,9 @@ export const SettingsSchema = Type.Object({
     // It may hold a password.
     secret: true
   })),
-  redisTimeout: ms('How long a Redis command may take before the request fails with UNAVAILABLE', 1000, redis),
-  redisHeartbeat: ms('Interval of presence refreshes and subscription probes', 5000, redis, 10),
-  redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: 'pubsub:', pattern: '^[A-Za-z0-9_.:-]+$', allowed: 'letters, digits and _.:- (no glob characters)', ...redis }),
+  redisTimeout: Type.Integer({ description: 'How long a Redis command may take before the request fails with UNAVAILABLE', ...LIMITS.redisTimeout, ...redis }),
+  redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),
+  redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: KEY_PREFIX.default, pattern: KEY_PREFIX.pattern, allowed: KEY_PREFIX.allowed, ...redis }),
 
   jwtSecret: text('Turns auth on with HS256 and this secret (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset', secret: true }),
   jwtPublicKey: text('Path (from the working directory) to a PEM public key (RSA: RS256, EC P-256: ES256): turns auth on', { ...auth, shown: 'unset' }),
@@ -89,50 +105,50 @@ export const SettingsSchema = Type.Object({
   jwtClockTolerance: integer('Seconds of clock skew tolerated on `exp` and `nbf`', 0, 0, 3600, auth),
   jwtMaxGrants: integer('Grants a token may carry, `subscribe` and `publish` together; a token with more is refused with 401', 1000, 0, Number.MAX_SAFE_INTEGER, auth),
 
-  maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxSubscriptions: integer('Subscriptions one connection may hold', 1000, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxPatternTokens: integer('Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)', 8, 1, 128, limits),
-  maxSubscriptionBytes: integer('Bytes the topics and patterns of one connection\'s subscriptions may add up to; past it TOO_MANY_SUBSCRIPTIONS', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32, limits),
-  bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxBufferedBytes: integer('Bytes one client left unread for a whole turn past which it is closed with 1013 (slow consumer); 8 times it queued at once, too', 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, limits),
-  maxTopics: integer('Topics the in-memory engine remembers; past it a new topic\'s sequence is not kept', 100_000, 1, Number.MAX_SAFE_INTEGER, limits),
-  topicTtl: integer('Seconds a topic with no exact subscriber keeps its sequence after its last publish', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
-  historySize: integer('Messages each topic retains for recovery and its history route; 0 turns history off', 100, 0, Number.MAX_SAFE_INTEGER, limits),
-  historyTtl: integer('Seconds a retained message is kept', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
-  idempotencyWindow: integer('Seconds a publish\'s idempotency key (`key`, `Idempotency-Key`) is remembered: a repeat within it answers the first reply, `duplicate: true`', 300, 1, Math.floor(MAX_INT32 / 1000), limits),
-  maxIdempotencyKeys: integer('Idempotency keys the in-memory engine remembers; past it the oldest is forgotten early', 100_000, 1, Number.MAX_SAFE_INTEGER, limits),
-  presenceLimit: integer('Client ids `GET /topics/:topic` lists at most; 0 lists none', 100, 0, 10_000, limits),
-  pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, limits, 10),
-  closeGrace: ms('How long a client closed by the server gets to finish the close handshake', 5000, limits),
-  allowedOrigins: Type.Array(Type.String(), {
-    description: "Browser origins allowed to connect besides the server's own host ('*': any); comma-separated in the environment and flags",
-    default: [],
+  maxConnections: option(PLUGIN.maxConnections, limits),
+  maxSubscriptions: option(PLUGIN.maxSubscriptions, limits),
+  maxPatternTokens: option(PLUGIN.maxPatternTokens, limits),
+  maxSubscriptionBytes: option(PLUGIN.maxSubscriptionBytes, limits),
+  maxPayload: option(PLUGIN.maxPayload, limits),
+  bodyLimit: option(PLUGIN.bodyLimit, limits),
+  maxBufferedBytes: option(PLUGIN.maxBufferedBytes, limits),
+  maxTopics: option(PLUGIN.maxTopics, limits),
+  topicTtl: option(PLUGIN.topicTtl, seconds),
+  historySize: option(PLUGIN.historySize, limits),
+  historyTtl: option(PLUGIN.historyTtl, seconds),
+  idempotencyWindow: option(PLUGIN.idempotencyWindow, seconds),
+  maxIdempotencyKeys: option(PLUGIN.maxIdempotencyKeys, limits),
+  presenceLimit: option(PLUGIN.presenceLimit, limits),
+  pingInterval: option(PLUGIN.pingInterval, limits),
+  closeGrace: option(PLUGIN.closeGrace, limits),
+  allowedOrigins: option(PLUGIN.allowedOrigins, {
     // The plugin's own rule, so that what passes here registers.
-    check: (origins: unknown) => { try { normalizeOrigins(origins); return true } catch { return false } },
-    allowed: ORIGINS_RULE,
+    check: isOriginList,
+    allowed: `${ORIGINS_RULE} (comma-separated outside the file)`,
     ...limits
   }),
   rateLimit: pair('Inbound WebSocket frames per connection as `rate,burst` (per second, bucket size), or `off`', limits),
   restRateLimit: pair('`POST /publish` requests per client address as `max,timeWindow` (window in ms), or `off`', limits),
 
-  console: flag('Serve the web console at `GET /`', true, features),
-  docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true, features),
-  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter and two clock reads per message stay)', true, features),
-  metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000, features),
+  console: option(PLUGIN.console, features),
+  docs: option(PLUGIN.docs, features),
+  metrics: option(PLUGIN.metrics, features),
+  metricsTopics: option(PLUGIN.metricsTopics, features),
 
   underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics). On for the server; off by default for apps mounting the plugin', true, pressure),
-  maxEventLoopDelay: ms('Mean event-loop delay over a sample past which requests are refused; 0: off', 1000, pressure, 0),
-  maxHeapUsedBytes: integer('V8 heap in use, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),
-  maxRssBytes: integer('Resident set size, in bytes, past which requests are refused; 0: off', 0, 0, Number.MAX_SAFE_INTEGER, pressure),
-  maxEventLoopUtilization: Type.Number({ description: 'Event-loop utilization (0 to 1) past which requests are refused; 0: off', default: 0, minimum: 0, maximum: 1, ...pressure })
+  maxEventLoopDelay: option(PRESSURE.maxEventLoopDelay, pressure),
+  maxHeapUsedBytes: option(PRESSURE.maxHeapUsedBytes, pressure),
+  maxRssBytes: option(PRESSURE.maxRssBytes, pressure),
+  maxEventLoopUtilization: option(PRESSURE.maxEventLoopUtilization, pressure)
 }, { additionalProperties: false })
 
 export type Settings = Static<typeof SettingsSchema>
 export type SettingKey = keyof Settings & string
 
 /** The settings' schemas by key, with the metadata above. */
-export const SETTINGS = SettingsSchema.properties as unknown as Record<SettingKey, TSchema & Source & { type?: string, description: string, default?: unknown, pattern?: string }>
+export const SETTINGS = SettingsSchema.properties as unknown as Record<SettingKey, SettingSchema>
+
+export type SettingSchema = TSchema & Source & { type?: string, description: string, default?: unknown, pattern?: string, minimum?: number, maximum?: number }
 
 export function envName (key: SettingKey): string {
   return SETTINGS[key].env ?? key.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()
@@ -150,5 +166,41 @@ export function defaultText (key: SettingKey): string {
   const { shown, default: value } = SETTINGS[key]
   if (shown !== undefined) return shown
   if (Array.isArray(value)) return value.join(',') || 'none'
+  if (SETTINGS[key].unit === 'ms') return formatDuration(value as number)
   return value === '' ? "''" : String(value)
+}
+
+/** What a setting takes, in words, for error messages and the docs. */
+export function allowed (schema: SettingSchema): string {
+  if (schema.unit !== 'ms') return optionAllowed(schema)
+  const range = `from ${formatDuration(schema.minimum as number)} to ${formatDuration(schema.maximum as number)}`
+  return schema.wasSeconds === true
+    ? `a duration with its unit, ${range}, such as '30s' or '5m' (a bare number is refused: this setting took seconds before)`
+    : `a duration ${range}, such as '250ms', '30s', '5m' or '1h' (a bare number is ms)`
+}
+
+const UNITS = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const
+const DURATION = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/
+
+/**
+ * A duration as ms: `250ms`, `30s`, `5m`, `1h`, or a number of ms (text
+ * from a flag or variable, a number or text in the file). undefined when it
+ * reads as none, or is a bare number where a unit is required.
+ */
+export function parseDuration (raw: unknown, unitRequired: boolean): number | undefined {
+  if (typeof raw === 'number') return unitRequired ? undefined : raw
+  const match = typeof raw === 'string' ? DURATION.exec(raw) : null
+  if (match === null) return undefined
+  const unit = match[2] as keyof typeof UNITS | undefined
+  if (unit === undefined) return unitRequired ? undefined : Number(match[1])
+  // Rounded off the float error of '0.29s'; a fraction of a ms stays and is refused.
+  return Math.round(Number(match[1]) * UNITS[unit] * 1000) / 1000
+}
+
+/** ms as the largest unit that says it exactly: 300000 → '5m'. */
+export function formatDuration (value: number): string {
+  for (const [unit, size] of Object.entries(UNITS)) {
+    if (value !== 0 && value % size === 0) return `${value / size}${unit}`
+  }
+  return `${value}ms`
 }

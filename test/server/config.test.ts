@@ -19,10 +19,15 @@ function configFile (content: unknown): string {
 
 const KEYS = Object.keys(SETTINGS) as SettingKey[]
 
-/** A valid value other than the default, as typed in the file and as text for env and flags. */
-function sample (key: SettingKey): { typed: unknown, text: string } {
-  const schema = SETTINGS[key] as { type?: string, anyOf?: unknown, default?: unknown, minimum?: number, maximum?: number }
+/** A valid value other than the default, as typed in the file (`file` when it is written otherwise) and as text for env and flags. */
+function sample (key: SettingKey): { typed: unknown, text: string, file?: unknown } {
+  const schema = SETTINGS[key] as { type?: string, anyOf?: unknown, default?: unknown, minimum?: number, maximum?: number, unit?: string, wasSeconds?: boolean }
   if (schema.anyOf !== undefined) return { typed: 'debug', text: 'debug' }
+  if (schema.unit === 'ms') {
+    // A second more, written with its unit.
+    const value = (schema.default as number) + 1000
+    return { typed: value, text: `${value / 1000}s`, file: schema.wasSeconds === true ? `${value}ms` : value }
+  }
   switch (schema.type) {
     case 'integer': {
       const value = Math.min((schema.default as number) + 1, schema.maximum as number)
@@ -87,10 +92,10 @@ t.test('defaults', async (t) => {
 
 t.test('every setting is read from a flag, the environment and the file', async (t) => {
   for (const key of KEYS) {
-    const { typed, text } = sample(key)
+    const { typed, text, file = typed } = sample(key)
     t.same(readSettings({}, [`--${flagName(key)}`, text])[key], typed, `--${flagName(key)}`)
     t.same(readSettings({ [envName(key)]: text }, [])[key], typed, envName(key))
-    t.same(readSettings({}, ['--config', configFile({ [key]: typed })])[key], typed, `${key} in a file`)
+    t.same(readSettings({}, ['--config', configFile({ [key]: file })])[key], typed, `${key} in a file`)
   }
   t.equal(new Set(KEYS.map(envName)).size, KEYS.length, 'no two settings share a variable')
   t.equal(new Set(KEYS.map(flagName)).size, KEYS.length, 'or a flag')
@@ -99,7 +104,7 @@ t.test('every setting is read from a flag, the environment and the file', async 
 t.test('every number at the ends of its range passes the plugin\'s own checks too', async (t) => {
   const numeric = KEYS.filter((key) => ['integer', 'number'].includes(SETTINGS[key].type as string) && key !== 'workers')
   for (const end of ['minimum', 'maximum'] as const) {
-    const env = Object.fromEntries(numeric.map((key) => [envName(key), String((SETTINGS[key] as unknown as Record<string, unknown>)[end])]))
+    const env = Object.fromEntries(numeric.map((key) => [envName(key), String((SETTINGS[key] as unknown as Record<string, unknown>)[end]) + (SETTINGS[key].unit === 'ms' ? 'ms' : '')]))
     const config = loadConfig({ ...env, JWT_SECRET: 'secret' }, [])
     const app = Fastify()
     await app.register(fastifyPubsub, config.pubsub)
@@ -122,10 +127,12 @@ t.test('precedence: flag, then environment, then file, then default', async (t) 
 })
 
 t.test('the file maps onto the plugin options like the environment does', async (t) => {
-  const config = loadConfig({}, ['--config', configFile({ topicTtl: 60, historyTtl: 30, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5, jwtMaxGrants: 50 })])
+  const config = loadConfig({}, ['--config', configFile({ topicTtl: '1m', historyTtl: '30s', idempotencyWindow: '90000ms', closeGrace: 250, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5, jwtMaxGrants: 50 })])
   t.match(config.pubsub, {
     topicTtl: 60_000,
     historyTtl: 30_000,
+    idempotencyWindow: 90_000,
+    closeGrace: 250,
     rateLimit: { rate: 50, burst: 100 },
     restRateLimit: false,
     engine: { type: 'redis', url: 'redis://127.0.0.1:6390', timeout: 1000, heartbeat: 5000, keyPrefix: 'pubsub:' },
@@ -133,6 +140,36 @@ t.test('the file maps onto the plugin options like the environment does', async 
     auth: { secret: 's', apiKey: 'k', clockTolerance: 5, maxGrants: 50 }
   })
   t.equal(config.workers, 2)
+})
+
+t.test('durations are ms, and read 250ms, 30s, 5m, 1h from flags, the environment and the file', async (t) => {
+  const rows: Array<[string, string, number]> = [
+    ['CLOSE_TIMEOUT', '30s', 30_000],
+    ['CLOSE_TIMEOUT', '250ms', 250],
+    ['CLOSE_TIMEOUT', '2500', 2500],
+    ['CLOSE_TIMEOUT', '1.5s', 1500],
+    ['CLOSE_TIMEOUT', '.29s', 290],
+    ['REDIS_HEARTBEAT', '1m', 60_000],
+    ['TOPIC_TTL', '1h', 3_600_000],
+    ['HISTORY_TTL', '5m', 300_000],
+    ['IDEMPOTENCY_WINDOW', '300000ms', 300_000],
+    ['MAX_EVENT_LOOP_DELAY', '0', 0]
+  ]
+  for (const [name, text, ms] of rows) {
+    const key = (Object.keys(SETTINGS) as SettingKey[]).find((k) => envName(k) === name) as SettingKey
+    t.equal(readSettings({ [name]: text }, [])[key], ms, `${name}=${text}`)
+  }
+  t.equal(readSettings({}, ['--topic-ttl', '90s']).topicTtl, 90_000, 'a flag')
+  t.equal(readSettings({}, ['--config', configFile({ pingInterval: '1m', closeTimeout: 2000 })]).pingInterval, 60_000, 'the file, as text')
+  t.equal(readSettings({}, ['--config', configFile({ closeTimeout: 2000 })]).closeTimeout, 2000, 'the file, as a number of ms')
+  t.equal(loadConfig({ TOPIC_TTL: '2m' }, []).pubsub.topicTtl, 120_000, 'handed to the plugin in ms')
+})
+
+t.test('a bare number for a setting that took seconds before is refused, not read as ms', async (t) => {
+  for (const [env, argv, where] of [[{ TOPIC_TTL: '300' }, [], 'TOPIC_TTL'], [{ HISTORY_TTL: '60' }, [], 'HISTORY_TTL'], [{}, ['--idempotency-window', '300'], '--idempotency-window']] as Array<[Record<string, string>, string[], string]>) {
+    t.throws(() => loadConfig(env, argv), { code: 'PUBSUB_ERR_OPTION', message: new RegExp(`^Invalid option '${where}': "\\d+" \\(a duration with its unit, from 1ms to 2147483647ms, such as '30s' or '5m' \\(a bare number is refused: this setting took seconds before\\)\\)$`) }, where)
+  }
+  t.throws(() => loadConfig({}, ['--config', configFile({ topicTtl: 300 })]), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'topicTtl in .*': 300 \(a duration with its unit/ }, 'in the file too')
 })
 
 t.test('settings given where they cannot act are warned about, not refused', async (t) => {
@@ -166,6 +203,13 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{ CLOSE_TIMEOUT: String(2 ** 31) }, [], /CLOSE_TIMEOUT/],
     [{ REQUEST_TIMEOUT: '0' }, [], /REQUEST_TIMEOUT/],
     [{ TOPIC_TTL: '-5' }, [], /TOPIC_TTL/],
+    [{ TOPIC_TTL: '0s' }, [], /TOPIC_TTL/],
+    [{ TOPIC_TTL: '5 m' }, [], /TOPIC_TTL/],
+    [{ TOPIC_TTL: '5d' }, [], /TOPIC_TTL/],
+    [{ CLOSE_TIMEOUT: '0.5ms' }, [], /'CLOSE_TIMEOUT': "0.5ms" \(a duration from 1ms to 2147483647ms, such as '250ms', '30s', '5m' or '1h' \(a bare number is ms\)\)/],
+    [{ CLOSE_TIMEOUT: '25d' }, [], /CLOSE_TIMEOUT/],
+    [{ CLOSE_TIMEOUT: '600h' }, [], /'CLOSE_TIMEOUT': "600h"/],
+    [{}, file({ closeTimeout: true }), /'closeTimeout in .*': true \(a duration/],
     [{ HISTORY_SIZE: '-1' }, [], /HISTORY_SIZE/],
     [{ HISTORY_TTL: '0' }, [], /HISTORY_TTL/],
     [{ PRESENCE_LIMIT: 'all' }, [], /PRESENCE_LIMIT/],

@@ -1,7 +1,8 @@
 // Checked by `tsc --noEmit` (npm test), never run: what a TypeScript user of
 // the package writes must compile, and misuse must not.
 import Fastify from 'fastify'
-import fastifyPubsub, { Broker, type Message, type PublishResult, type PubsubOptions, type TopicPage } from '../../src/index.js'
+import * as pkg from '../../src/index.js'
+import fastifyPubsub, { Broker, MemoryEngine, PUBSUB_ERR_OPTION, pubsubPlugin, type Message, type PublishResult, type PubsubOptions, type RedisEngineConfig, type TopicPage } from '../../src/index.js'
 
 export async function consumer (): Promise<void> {
   const app = Fastify()
@@ -22,6 +23,17 @@ export async function consumer (): Promise<void> {
   const standalone = new Broker({ maxSubscriptions: 10 })
   const session = standalone.connect({ deliver (message, subscription) { return [message.frame(subscription)] } })
   await session.subscribe('a.>')
+
+  const redis: RedisEngineConfig = { type: 'redis', url: 'redis://127.0.0.1:6379', timeout: 500 }
+  await Fastify().register(fastifyPubsub, { engine: redis, topicTtl: 60_000, rateLimit: { rate: 10, burst: 20 } })
+  await Fastify().register(pubsubPlugin, { engine: new MemoryEngine({ historySize: 10 }) })
+  const optionError: Error = new PUBSUB_ERR_OPTION('maxPayload', 0, 'an integer >= 1')
+
+  // @ts-expect-error: the route plugins are internal (they take pre-resolved options)
+  void pkg.wsRoute
+  // @ts-expect-error: and so is the broker's subscription index
+  void pkg.SubscriptionIndex
+  void optionError
 
   // @ts-expect-error: options are typed
   await app.register(fastifyPubsub, { maxPayload: 'big' })

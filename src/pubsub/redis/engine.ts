@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineCounts, FanoutListener, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 import { Message } from '../message.js'
-import { MAX_INT32, positiveInteger } from '../options.js'
+import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import { PUBLISH, SNAPSHOT } from './scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
@@ -115,24 +115,18 @@ export class RedisEngine implements Engine {
   #closed = false
 
   constructor (options: RedisEngineOptions) {
-    this.#prefix = options.keyPrefix ?? 'pubsub:'
+    this.#prefix = options.keyPrefix ?? KEY_PREFIX.default
     // A glob character would let this node's PSUBSCRIBE match another deployment's channels.
-    if (typeof this.#prefix !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(this.#prefix)) {
-      throw new PUBSUB_ERR_OPTION('keyPrefix', this.#prefix, 'letters, digits and _.:- only')
+    if (typeof this.#prefix !== 'string' || !new RegExp(KEY_PREFIX.pattern).test(this.#prefix)) {
+      throw new PUBSUB_ERR_OPTION('keyPrefix', this.#prefix, KEY_PREFIX.allowed)
     }
-    const timeout = options.timeout ?? 1000
-    positiveInteger('timeout', timeout, 1, MAX_INT32)
-    this.#historySize = options.historySize ?? 100
-    positiveInteger('historySize', this.#historySize, 0)
-    this.#historyTtl = options.historyTtl ?? 5 * 60_000
-    positiveInteger('historyTtl', this.#historyTtl, 1, MAX_INT32)
-    const topicTtl = options.topicTtl ?? 5 * 60_000
-    positiveInteger('topicTtl', topicTtl, 1, MAX_INT32)
+    const timeout = limit('redisTimeout', options.timeout, 'timeout')
+    this.#historySize = limit('historySize', options.historySize)
+    this.#historyTtl = limit('historyTtl', options.historyTtl)
+    const topicTtl = limit('topicTtl', options.topicTtl)
     this.#metaTtl = Math.max(topicTtl, this.#historyTtl)
-    this.#idempotencyWindow = options.idempotencyWindow ?? 5 * 60_000
-    positiveInteger('idempotencyWindow', this.#idempotencyWindow, 1, MAX_INT32)
-    this.#heartbeatMs = options.heartbeat ?? 5000
-    positiveInteger('heartbeat', this.#heartbeatMs, 10, MAX_INT32)
+    this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
+    this.#heartbeatMs = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
     this.#log = options.logger
     const redisOptions: RedisOptions = {
       // Fail fast: ioredis would otherwise queue commands while offline and
