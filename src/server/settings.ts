@@ -119,7 +119,7 @@ export const SettingsSchema = Type.Object({
 
   console: flag('Serve the web console at `GET /`', true, features),
   docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true, features),
-  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter and two clock reads per message stay)', true, features),
+  metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter per message stays)', true, features),
   metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000, features),
 
   underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics). On for the server; off by default for apps mounting the plugin', true, pressure),
