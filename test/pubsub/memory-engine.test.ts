@@ -1,8 +1,8 @@
 import t from 'tap'
 import { Broker } from '../../src/pubsub/broker.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import { engineConformance } from '../../src/pubsub/conformance.js'
 import { eventually, WAIT_MS } from '../helper.js'
-import { engineConformance } from './engine-conformance.js'
 
 engineConformance({ builder: (settings) => new MemoryEngine(settings), test: t, wait: WAIT_MS })
 

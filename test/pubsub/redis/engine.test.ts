@@ -6,8 +6,8 @@ import Fastify from 'fastify'
 import fastifyPubsub from '../../../src/index.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import { RedisEngine } from '../../../src/pubsub/redis/engine.js'
+import { engineConformance } from '../../../src/pubsub/conformance.js'
 import { eventually, WAIT_MS } from '../../helper.js'
-import { engineConformance } from '../engine-conformance.js'
 import { redisMissing, RedisServer } from '../../redis/redis-server.js'
 
 const missing = redisMissing()
