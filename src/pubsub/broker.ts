@@ -278,8 +278,7 @@ export class Broker {
   }
 
   async #subscribe (session: Session, key: string, recovery: Recovery | undefined): Promise<SubscribeResult> {
-    if (session.closed || this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
-    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
+    this.#assertUsable(session, key)
     const { maxSubscriptions, maxPatternTokens, maxSubscriptionBytes } = this.options
     const wildcard = hasWildcard(key)
     if (wildcard && tokenCount(key) > maxPatternTokens) throw invalidTopic(key, `a pattern has at most ${maxPatternTokens} tokens`)
@@ -321,8 +320,7 @@ export class Broker {
 
   /** Removes one subscription; resolves once the engine stopped listening, if that was the last. */
   async #remove (session: Session, key: string): Promise<void> {
-    if (session.closed || this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
-    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
+    this.#assertUsable(session, key)
     await this.#unindex(session, key)
   }
 
@@ -343,6 +341,12 @@ export class Broker {
 
   #assertOpen (): void {
     if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('broker is closed')
+  }
+
+  /** A request of an open session, for a valid topic or pattern. */
+  #assertUsable (session: Session, key: string): void {
+    if (session.closed || this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
+    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
   }
 }
 
