@@ -6,7 +6,8 @@ import type { Test } from 'tap'
 import WebSocket from 'ws'
 import fastifyPubsub, { type PubsubOptions } from '../src/index.js'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
-import type { Session } from '../src/pubsub/session.js'
+import type { EngineLink, Recovery, Snapshot } from '../src/pubsub/engine.js'
+import type { Position } from '../src/pubsub/session.js'
 
 /** How long a test waits for an event it expects before failing. */
 export const WAIT_MS = 5000
@@ -226,20 +227,20 @@ export function maskedFrame (payload: string | Buffer, opcode = 0x1): Buffer {
   return Buffer.concat([header, Buffer.alloc(4), body])
 }
 
-/** A memory engine whose subscribe tells the subscriber of a loss on the way (as a network engine may), and remembers the session. */
-export function resettingEngine (): { engine: MemoryEngine, sessions: Session[] } {
-  const inner = new MemoryEngine()
-  const sessions: Session[] = []
-  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
-    subscribe: async (session: Session, key: string) => {
-      const result = await inner.subscribe(session, key)
-      sessions.push(session)
-      session.subscriber.reset?.(key, { seq: 99, epoch: 'during' })
-      return result
-    },
-    publish: inner.publish.bind(inner),
-    removeSession: inner.removeSession.bind(inner),
-    close: inner.close.bind(inner)
-  })
-  return { engine, sessions }
+/** A memory engine whose snapshot tells the subscribers of a loss on the way (as a network engine may); `reset` tells them again. */
+export function resettingEngine (): { engine: MemoryEngine, reset: (key: string, position: Position | undefined) => void } {
+  let link: EngineLink | undefined
+  class ResettingEngine extends MemoryEngine {
+    override attach (attached: EngineLink): void {
+      super.attach(attached)
+      link = attached
+    }
+
+    override async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+      const snapshot = await super.snapshot(topic, recovery)
+      link?.reset(topic, { seq: 99, epoch: 'during' })
+      return snapshot
+    }
+  }
+  return { engine: new ResettingEngine(), reset: (key, position) => { link?.reset(key, position) } }
 }

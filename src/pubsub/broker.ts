@@ -1,5 +1,6 @@
+import { performance } from 'node:perf_hooks'
 import { Counters, type Transport } from './counters.js'
-import type { Engine, EngineCounts, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage } from './engine.js'
+import type { Engine, EngineCounts, EngineLink, HistoryPage, Presence, PublishResult, Recovery, TopicInfo, TopicPage } from './engine.js'
 import {
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_INVALID_TOPIC,
@@ -10,7 +11,10 @@ import { MemoryEngine } from './memory-engine.js'
 import { isIdempotencyKey, MAX_KEY_LENGTH } from '../protocol/idempotency.js'
 import type { Message } from './message.js'
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
-import { Session, type SubscribeResult, type Subscriber } from './session.js'
+import type { BrokerSession, SubscribeResult, Subscriber } from './session.js'
+
+export type { BrokerSession } from './session.js'
+import { SubscriptionIndex, type IndexedSession } from './subscription-index.js'
 import { hasWildcard, isPattern, isTopic, tokenCount } from '../protocol/topic.js'
 
 /** An in-process subscriber's callback. */
@@ -19,6 +23,22 @@ export type MessageHandler = (message: Message, subscription: string | undefined
 /** The few logger methods the broker uses; pino and Fastify's logger fit. */
 export interface BrokerLogger {
   error (obj: object, msg: string): void
+}
+
+/**
+ * Told of each local fan-out of a message (published here or arriving from
+ * another node; also of a node's catch-up replays): the sessions it reached
+ * on this node, and the ms from its publish to the end of this fan-out (in
+ * process: the monotonic clock from the publish call; from another node:
+ * their wall clocks, whose difference is in it).
+ */
+export type FanoutObserver = (message: Message, delivered: number, latencyMs: number) => void
+
+/** What `broker.observe()` takes; either callback may be left out. */
+export interface BrokerObserver {
+  /** A publish the engine took (not a duplicate). */
+  published? (topic: string): void
+  fanout?: FanoutObserver
 }
 
 /** Options of `broker.publish()`. */
@@ -55,32 +75,54 @@ export interface ListOptions {
  */
 export class Broker {
   readonly options: ResolvedBrokerOptions
-  /** Counters for metrics (src/routes/metrics.ts). */
+  /** Counters for metrics (src/routes/metrics). */
   readonly counters = new Counters()
   readonly #engine: Engine
+  readonly #presence: Presence
   readonly #log: BrokerLogger | undefined
+  /** Every local session's subscriptions: the broker fans out, whatever the engine. */
+  readonly #index = new SubscriptionIndex()
+  /** The engine's listen of each key with local sessions, while it may still be on its way (network engines only). */
+  readonly #listens = new Map<string, Promise<void>>()
+  readonly #hub: Hub
+  // Undefined while nobody observes: the fan-out path then pays one check.
+  #publishedObservers: Array<(topic: string) => void> | undefined
+  #fanoutObservers: FanoutObserver[] | undefined
+  /** performance.now() at the publish being handed to the engine, while observed: in-process fan-outs happen within it. */
+  #publishStarted: number | undefined
   #closed = false
 
   constructor (options: BrokerOptions = {}, deps: { engine?: Engine, logger?: BrokerLogger } = {}) {
     this.options = resolveBrokerOptions(options)
     this.#engine = deps.engine ?? new MemoryEngine()
-    this.#engine.onFanout = (message, delivered, latencyMs) => { this.counters.fanout(message, delivered, latencyMs) }
+    this.#presence = this.#engine.presence
     this.#log = deps.logger
+    this.#hub = {
+      subscribe: async (session, key, recovery) => await this.#subscribe(session, key, recovery),
+      unsubscribe: async (session, key) => { await this.#remove(session, key) },
+      close: (session) => { this.#closeSession(session) }
+    }
+    const link: EngineLink = {
+      deliver: (message) => this.#deliver(message),
+      reset: (key, position) => { this.#index.reset(key, position) },
+      local: this.#index
+    }
+    this.#engine.attach(link)
   }
 
   get closed (): boolean {
     return this.#closed
   }
 
-  /** Open, with an engine that can take work (for the Redis engine: connected). */
-  get ready (): boolean {
+  /** Open, with an engine that can take work now (for the Redis engine: connected); what readiness reports. */
+  get healthy (): boolean {
     return !this.#closed && this.#engine.healthy()
   }
 
   /** Starts a session for a subscriber, such as one WebSocket connection. */
   connect (subscriber: Subscriber): BrokerSession {
     this.#assertOpen()
-    return new BrokerSession(this, this.#engine, subscriber)
+    return new Session(this.#hub, subscriber)
   }
 
   /**
@@ -116,7 +158,9 @@ export class Broker {
   /**
    * Publishes a JSON value to a concrete topic. Rejects with
    * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
-   * `undefined`, or a bad key) or PUBSUB_ERR_UNAVAILABLE (closed).
+   * `undefined`, or a bad key) or PUBSUB_ERR_UNAVAILABLE (closed). The
+   * result's `delivered` counts the sessions on this node the message is
+   * handed to, whatever the engine.
    */
   async publish (topic: string, data: unknown, { key, transport = 'app' }: PublishOptions = {}): Promise<PublishResult> {
     this.#assertOpen()
@@ -133,16 +177,48 @@ export class Broker {
       throw new PUBSUB_ERR_BAD_REQUEST(`message cannot be serialized as JSON: ${(err as Error).message}`)
     }
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
-    const result = await this.#engine.publish(topic, json, key)
+    let pending: Promise<PublishResult>
+    if (this.#fanoutObservers === undefined) {
+      pending = this.#engine.publish(topic, json, key)
+    } else {
+      // An in-process engine fans out within this call: its latency is measured from here.
+      this.#publishStarted = performance.now()
+      try {
+        pending = this.#engine.publish(topic, json, key)
+      } finally {
+        this.#publishStarted = undefined
+      }
+    }
+    const result = await pending
     if (result.duplicate === true) return result
     this.counters.published[transport]++
-    this.counters.hooks.published?.(topic)
+    const observers = this.#publishedObservers
+    if (observers !== undefined) for (const observer of observers) observer(topic)
     return result
   }
 
-  /** Subscriptions, topics and patterns now (this node's, for a network engine). */
+  /**
+   * Calls `observer` on each publish and each local fan-out (metrics do);
+   * returns a function that stops it. Nothing is paid on the fan-out path
+   * while nobody observes.
+   */
+  observe (observer: BrokerObserver): () => void {
+    const published = observer.published?.bind(observer)
+    const fanout = observer.fanout?.bind(observer)
+    if (published !== undefined) this.#publishedObservers = [...this.#publishedObservers ?? [], published]
+    if (fanout !== undefined) this.#fanoutObservers = [...this.#fanoutObservers ?? [], fanout]
+    let observing = true
+    return () => {
+      if (!observing) return
+      observing = false
+      this.#publishedObservers = without(this.#publishedObservers, published)
+      this.#fanoutObservers = without(this.#fanoutObservers, fanout)
+    }
+  }
+
+  /** Subscriptions, topics and patterns of this node's sessions. */
   counts (): EngineCounts {
-    return this.#engine.counts()
+    return this.#index.counts
   }
 
   /** A page of topics and patterns, sorted by name. */
@@ -187,65 +263,139 @@ export class Broker {
     await this.#engine.close()
   }
 
-  #assertOpen (): void {
-    if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('broker is closed')
-  }
-}
-
-/** One subscriber's subscriptions, as returned by `broker.connect()`. */
-export class BrokerSession {
-  readonly #broker: Broker
-  readonly #engine: Engine
-  readonly #session: Session
-
-  constructor (broker: Broker, engine: Engine, subscriber: Subscriber) {
-    this.#broker = broker
-    this.#engine = engine
-    this.#session = new Session(subscriber)
+  /** The engine's way back (EngineLink.deliver): the local fan-out of one message. */
+  #deliver (message: Message): number {
+    const delivered = this.#index.deliver(message)
+    this.counters.deliveries += delivered
+    const observers = this.#fanoutObservers
+    if (observers !== undefined) {
+      const started = this.#publishStarted
+      // The publishing node's wall clock against this one's: ms resolution.
+      const latencyMs = started === undefined ? Date.now() - message.ts : performance.now() - started
+      for (const observer of observers) observer(message, delivered, latencyMs)
+    }
+    return delivered
   }
 
-  /** Topics and patterns this session is subscribed to. */
-  get subscriptions (): ReadonlySet<string> {
-    return this.#session.keys
-  }
-
-  /**
-   * Subscribes to a topic or pattern; idempotent. Resolves once live. With
-   * `recovery`, also says whether what was missed since then can be replayed,
-   * and gives it (see Engine.subscribe).
-   */
-  async subscribe (key: string, recovery?: Recovery): Promise<SubscribeResult> {
-    this.#assertOpen()
-    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
-    const { maxSubscriptions, maxPatternTokens, maxSubscriptionBytes } = this.#broker.options
-    if (hasWildcard(key) && tokenCount(key) > maxPatternTokens) throw invalidTopic(key, `a pattern has at most ${maxPatternTokens} tokens`)
-    const session = this.#session
-    if (!session.keys.has(key)) {
+  async #subscribe (session: Session, key: string, recovery: Recovery | undefined): Promise<SubscribeResult> {
+    this.#assertUsable(session, key)
+    const { maxSubscriptions, maxPatternTokens, maxSubscriptionBytes } = this.options
+    const wildcard = hasWildcard(key)
+    if (wildcard && tokenCount(key) > maxPatternTokens) throw invalidTopic(key, `a pattern has at most ${maxPatternTokens} tokens`)
+    // A repeated subscribe that fails must not take the first one with it.
+    const had = session.keys.has(key)
+    if (!had) {
       if (session.keys.size >= maxSubscriptions) throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(`At most ${maxSubscriptions} subscriptions per connection`)
       if (session.keyBytes + key.length > maxSubscriptionBytes) {
         throw new PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS(`At most ${maxSubscriptionBytes} bytes of topics and patterns per connection`)
       }
     }
-    return await this.#engine.subscribe(this.#session, key, recovery)
+    // Indexed first, so that a message sent on once the engine listens reaches it.
+    const first = this.#index.add(session, key)
+    this.#presence.changed(key)
+    try {
+      const listening = first ? this.#listen(key) : this.#listens.get(key)
+      if (listening !== undefined) await listening
+      if (session.closed) throw new PUBSUB_ERR_UNAVAILABLE('session closed')
+      if (wildcard) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
+      // An in-process engine answers in this turn: no publish falls between
+      // the replay and the live messages.
+      const { seq, epoch, replay } = await this.#engine.snapshot(key, recovery)
+      const result: SubscribeResult = { topic: key, seq, epoch }
+      if (recovery === undefined) return result
+      result.recovered = replay !== undefined
+      if (replay !== undefined && replay.length > 0) result.replay = replay
+      return result
+    } catch (err) {
+      if (!had) void this.#unindex(session, key)
+      throw err
+    }
   }
 
-  /** Ends a subscription; idempotent. No message reaches it once this resolves. */
-  async unsubscribe (key: string): Promise<void> {
-    this.#assertOpen()
-    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
-    await this.#engine.unsubscribe(this.#session, key)
+  #listen (key: string): Promise<void> | undefined {
+    const listening = this.#engine.listen(key)
+    if (listening !== undefined) this.#listens.set(key, listening)
+    return listening
   }
 
-  /** Ends every subscription at once; idempotent. */
-  close (): void {
-    if (this.#session.closed) return
-    this.#session.markClosed()
-    if (!this.#broker.closed) this.#engine.removeSession(this.#session)
+  /** Removes one subscription; resolves once the engine stopped listening, if that was the last. */
+  async #remove (session: Session, key: string): Promise<void> {
+    this.#assertUsable(session, key)
+    await this.#unindex(session, key)
+  }
+
+  #unindex (session: Session, key: string): Promise<void> | undefined {
+    const last = this.#index.remove(session, key)
+    this.#presence.changed(key)
+    if (!last) return
+    this.#listens.delete(key)
+    return this.#engine.unlisten(key)?.catch(() => {})
+  }
+
+  #closeSession (session: Session): void {
+    if (session.closed) return
+    session.closed = true
+    if (this.#closed) return
+    for (const key of [...session.keys]) void this.#unindex(session, key)
   }
 
   #assertOpen (): void {
-    if (this.#session.closed || this.#broker.closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
+    if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('broker is closed')
   }
+
+  /** A request of an open session, for a valid topic or pattern. */
+  #assertUsable (session: Session, key: string): void {
+    if (session.closed || this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('session is closed')
+    if (typeof key !== 'string' || !isPattern(key)) throw invalidTopic(key)
+  }
+}
+
+/** The broker's private operations that a session calls. */
+interface Hub {
+  subscribe (session: Session, key: string, recovery: Recovery | undefined): Promise<SubscribeResult>
+  unsubscribe (session: Session, key: string): Promise<void>
+  close (session: Session): void
+}
+
+/**
+ * The broker's record of one subscriber, as the subscription index holds it
+ * and as `connect()` returns it (typed as BrokerSession, so its keys and
+ * fan-out mark stay internal).
+ */
+class Session implements BrokerSession, IndexedSession {
+  readonly subscriber: Subscriber
+  readonly keys = new Set<string>()
+  keyBytes = 0
+  mark = 0
+  closed = false
+  readonly #hub: Hub
+
+  constructor (hub: Hub, subscriber: Subscriber) {
+    this.#hub = hub
+    this.subscriber = subscriber
+  }
+
+  get subscriptions (): ReadonlySet<string> {
+    return this.keys
+  }
+
+  async subscribe (key: string, recovery?: Recovery): Promise<SubscribeResult> {
+    return await this.#hub.subscribe(this, key, recovery)
+  }
+
+  async unsubscribe (key: string): Promise<void> {
+    await this.#hub.unsubscribe(this, key)
+  }
+
+  close (): void {
+    this.#hub.close(this)
+  }
+}
+
+function without<T> (list: T[] | undefined, item: T | undefined): T[] | undefined {
+  if (item === undefined) return list
+  const rest = (list as T[]).filter((x) => x !== item)
+  return rest.length === 0 ? undefined : rest
 }
 
 function assertTopic (topic: string): void {

@@ -1,15 +1,5 @@
-import type { Message } from './message.js'
-
 /** Where a publish came from. */
 export type Transport = 'ws' | 'http' | 'app'
-
-/** What the metrics route adds on the hot path when it is registered: see src/routes/metrics.ts. */
-export interface MetricsHooks {
-  /** A publish, after the engine took it. */
-  published? (topic: string): void
-  /** A fan-out on this node that reached `delivered` sessions, `latencyMs` after its publish (FanoutListener). */
-  fanout? (message: Message, delivered: number, latencyMs: number): void
-}
 
 /**
  * What the broker and its routes count, as plain numbers: incrementing costs
@@ -17,7 +7,7 @@ export interface MetricsHooks {
  */
 export class Counters {
   readonly published: Record<Transport, number> = { ws: 0, http: 0, app: 0 }
-  /** Messages handed to sessions on this node. */
+  /** Messages handed to sessions on this node (by the broker's fan-out). */
   deliveries = 0
   /** Frames a connection did not get: it was over maxBufferedBytes, or closing. */
   dropped = 0
@@ -28,7 +18,6 @@ export class Counters {
   readonly errors = new Map<string, number>()
   /** Requests refused by load shedding, by reason (eventLoopDelay, heapUsedBytes, …). */
   readonly shed = new Map<string, number>()
-  hooks: MetricsHooks = {}
 
   error (code: string): void {
     increment(this.errors, code)
@@ -36,12 +25,6 @@ export class Counters {
 
   shedLoad (reason: string): void {
     increment(this.shed, reason)
-  }
-
-  /** The engine's FanoutListener. */
-  fanout (message: Message, delivered: number, latencyMs: number): void {
-    this.deliveries += delivered
-    this.hooks.fanout?.(message, delivered, latencyMs)
   }
 }
 

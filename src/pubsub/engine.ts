@@ -1,12 +1,17 @@
 import type { Message } from './message.js'
-import type { Session, SubscribeResult } from './session.js'
+import type { Position } from './session.js'
+import type { SortedKeys } from './sorted-keys.js'
 
 /** What a publish returns. */
 export interface PublishResult {
   topic: string
   seq: number
   epoch: string
-  /** Sessions the message was handed to (on this node, for a network engine). */
+  /**
+   * Sessions on this node the message is handed to, whatever the engine:
+   * in-process subscribers and connections with a matching subscription.
+   * Subscribers on other nodes are not counted.
+   */
   delivered: number
   /** The publish's key was used within the idempotency window: this is the first publish's result, and nothing was published. */
   duplicate?: true
@@ -39,14 +44,6 @@ export interface HistoryPage {
   messages: Message[]
 }
 
-/**
- * Told of each local fan-out of a published message (not of replays): the
- * sessions it reached on this node, and the ms from its publish to the end
- * of this fan-out, on the engine's clock (in process: the monotonic clock;
- * across nodes: their wall clocks, whose difference is in it).
- */
-export type FanoutListener = (message: Message, delivered: number, latencyMs: number) => void
-
 export interface PatternInfo {
   pattern: string
   subscribers: number
@@ -75,31 +72,98 @@ export interface TopicPage {
   next?: string
 }
 
+/** A topic's position when a session subscribes, and what it missed when it asked to recover. */
+export interface Snapshot {
+  seq: number
+  epoch: string
+  /**
+   * Asked to recover: the retained messages after `since`, in order (maybe
+   * none), or undefined when some of them are gone (not recovered).
+   */
+  replay?: Message[] | undefined
+}
+
 /**
- * Where messages get their sequence numbers and how they reach subscribers.
- * The broker validates every argument before calling an engine, and keeps
- * calls of one session in order. Each engine passes test/pubsub/engine-conformance.ts.
+ * The broker's local subscriptions as an engine may read them (never write):
+ * presence and listings count them, a network engine follows them.
+ */
+export interface LocalSubscriptions {
+  /** Local sessions subscribed to exactly this topic or pattern. */
+  count (key: string): number
+  /** How many local sessions a message to `topic` would reach now. */
+  reach (topic: string): number
+  /** Client ids (or subs) of up to `limit` local sessions subscribed exactly to `key`. */
+  clientIds (key: string, limit: number): string[]
+  /** Topics with a local exact subscriber, sorted. */
+  readonly topicNames: SortedKeys
+  /** Patterns with a local subscriber, sorted. */
+  readonly patternNames: SortedKeys
+}
+
+/**
+ * What the broker gives an engine once, in `attach`: the way back for
+ * messages, and a read-only view of who is subscribed on this node.
+ */
+export interface EngineLink {
+  /**
+   * Hands a message to every local session subscribed to its topic, once
+   * each, synchronously; returns how many. For a message published here, call
+   * it from within `publish` (an in-process engine) or when it comes back from
+   * the network; also for messages a node catches up on.
+   */
+  deliver (message: Message): number
+  /** Messages of `key` may have been lost: its local sessions are told (Subscriber.reset). */
+  reset (key: string, position: Position | undefined): void
+  readonly local: LocalSubscriptions
+}
+
+/** Who is subscribed, across nodes (centrifuge's PresenceManager). */
+export interface Presence {
+  /** The broker calls it after a local session joined or left `key` (a topic or pattern). */
+  changed (key: string): void
+  /** Sessions subscribed to exactly `key` on every node, with up to `limit` of their client ids. */
+  subscribers (key: string, limit: number): Promise<{ count: number, clients: string[] }>
+  /** Subscriber counts of every topic and pattern someone subscribes to, for listing. */
+  counts (): Promise<Map<string, number>>
+}
+
+/**
+ * Where messages get their sequence numbers, and the link between nodes. The
+ * broker keeps the local subscriptions and fans out; it tells the engine of
+ * the first and last local interest in a key (`listen`, `unlisten`), takes
+ * a snapshot for each topic subscribe, and gets messages back through the
+ * `EngineLink` it attaches. It validates every argument before calling.
+ * Each engine passes the conformance suite, `fastify-pubsub/engine-conformance`.
  */
 export interface Engine {
+  /** Called once by the broker, before anything else. */
+  attach (link: EngineLink): void
+  readonly presence: Presence
   /**
-   * Adds the session's subscription to a valid topic or pattern. When the
-   * promise resolves the subscription is live: any message published from
-   * then on reaches the session. A session closed meanwhile is not added.
-   * With `recovery`, the result says whether every message after `since` in
-   * that epoch is still retained, and gives them in `replay`; delivered
-   * messages may overlap the replay (the caller drops seqs already replayed)
-   * but never leave a gap after it. Patterns never recover.
+   * The first local session subscribed to `key`. When the returned promise
+   * resolves (at once when it returns nothing), messages to it arrive
+   * through `link.deliver`.
    */
-  subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult>
-  /** Removes one subscription; a no-op when there is none. */
-  unsubscribe (session: Session, key: string): Promise<void>
-  /** Removes every subscription of a closed session, at once. */
-  removeSession (session: Session): void
+  listen (key: string): Promise<void> | undefined
+  /** The last local session of `key` left; failures are the engine's to absorb. */
+  unlisten (key: string): Promise<void> | undefined
   /**
-   * Assigns the next seq of `topic` and delivers; `json` is the data as JSON
-   * text. With `key` (1 to 64 characters), a publish whose key was used on
-   * the same topic within the idempotency window is not applied: it resolves
-   * with the first one's result and `duplicate: true`, on every node.
+   * A topic's latest seq and epoch, for a session subscribing to it (and
+   * subscribed already). With `recovery`, whether every message after
+   * `since` in that epoch is still retained, and those messages in `replay`;
+   * delivered messages may overlap the replay (the caller drops seqs
+   * already replayed) but never leave a gap after it. An in-process engine
+   * answers within the call, so that no publish falls in between.
+   */
+  snapshot (topic: string, recovery?: Recovery): Promise<Snapshot>
+  /**
+   * Assigns the next seq of `topic` and sends the message on, `json` being
+   * the data as JSON text. With `key` (1 to 64 characters), a publish whose
+   * key was used on the same topic within the idempotency window is not
+   * applied: it resolves with the first one's result and `duplicate: true`,
+   * on every node. `delivered` is what `link.deliver` returned, for an engine
+   * that fans out within this call; else what `link.local.reach(topic)`
+   * counts, for a network engine whose message comes back later.
    */
   publish (topic: string, json: string, key?: string): Promise<PublishResult>
   topics (query: TopicQuery): Promise<TopicPage>
@@ -109,12 +173,8 @@ export interface Engine {
   history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined>
   /** JSON bytes of retained messages (this node's, for metrics), cheaply. */
   historyBytes (): number
-  /** Subscriptions, topics and patterns now, cheaply (read at each metrics scrape). */
-  counts (): EngineCounts
   /** Whether the engine can take work now (readiness): a network engine is connected. */
   healthy (): boolean
   /** Releases everything; idempotent. */
   close (): Promise<void>
-  /** Set by the broker (metrics: deliveries, publish-to-fan-out latency); an engine without it reports neither. */
-  onFanout?: FanoutListener | undefined
 }

@@ -1,11 +1,12 @@
-// The broker on its own, without Fastify: `import { Broker } from 'fastify-pubsub/broker'`.
-export { Broker, BrokerSession, type BrokerLogger, type ListOptions, type MessageHandler } from './broker.js'
-export type { Engine, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+// The broker on its own, without Fastify, and what an engine implements.
+export { Broker, type BrokerLogger, type BrokerObserver, type FanoutObserver, type ListOptions, type MessageHandler } from './broker.js'
+export type {
+  Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, Presence, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery
+} from './engine.js'
 export * from '../protocol/errors.js'
 export { MemoryEngine, type MemoryEngineOptions } from './memory-engine.js'
 export { RedisEngine, type RedisEngineOptions } from './redis/engine.js'
 export { Message } from './message.js'
 export { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
-export { Session, type SubscribeResult, type Subscriber } from './session.js'
-export { SubscriptionIndex } from './subscription-index.js'
+export type { BrokerSession, Position, SubscribeResult, Subscriber } from './session.js'
 export { hasWildcard, isPattern, isTopic, matches, MAX_TOPIC_LENGTH } from '../protocol/topic.js'

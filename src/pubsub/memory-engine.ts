@@ -1,10 +1,9 @@
 import { nanoid } from 'nanoid'
-import type { Engine, EngineCounts, FanoutListener, HistoryPage, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from './engine.js'
+import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, Presence, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from './engine.js'
 import { History, replayFrom } from './history.js'
 import { Message } from './message.js'
-import type { Session, SubscribeResult } from './session.js'
+import { LocalPresence } from './presence.js'
 import { SortedKeys } from './sorted-keys.js'
-import { SubscriptionIndex } from './subscription-index.js'
 import { limit } from './defaults.js'
 import { hasWildcard } from '../protocol/topic.js'
 
@@ -58,8 +57,10 @@ export interface MemoryEngineOptions {
  * const broker = new Broker({}, { engine: new MemoryEngine({ topicTtl: 60_000 }) })
  */
 export class MemoryEngine implements Engine {
-  onFanout: FanoutListener | undefined
-  readonly #index = new SubscriptionIndex()
+  readonly presence: Presence
+  /** The broker's, once attached: publish hands each message to it, in the same call. */
+  #link!: EngineLink
+  readonly #presence = new LocalPresence(() => this.#link.local)
   readonly #topics = new Map<string, TopicState>()
   /** The names of #topics, sorted for listing. */
   readonly #names = new SortedKeys()
@@ -85,38 +86,40 @@ export class MemoryEngine implements Engine {
     this.#maxIdempotencyKeys = limit('maxIdempotencyKeys', options.maxIdempotencyKeys)
     this.#sweeper = setInterval(() => { this.#sweep() }, Math.min(this.#topicTtl, this.#historyTtl, 30_000))
     this.#sweeper.unref()
+    this.presence = this.#presence
   }
 
-  async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
-    this.#index.add(session, key)
-    if (hasWildcard(key)) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
-    const state = this.#topicState(key)
-    const result: SubscribeResult = { topic: key, seq: state.seq, epoch: state.epoch }
-    if (recovery === undefined) return result
-    // Taken in the same turn as the subscription: no publish falls between
-    // the replay and the live messages.
-    const replay = replayFrom(key, state, recovery, () => {
-      state.history?.expire(Date.now() - this.#historyTtl)
-      return state.history?.after(0) ?? []
-    })
-    result.recovered = replay !== undefined
-    if (replay !== undefined && replay.length > 0) result.replay = replay
-    return result
+  attach (link: EngineLink): void {
+    this.#link = link
+  }
+
+  /** Nothing to set up: publish delivers through the broker's index at once. */
+  listen (): undefined {}
+
+  unlisten (key: string): undefined {
+    if (!hasWildcard(key)) this.#forgetIfIdle(key, Date.now())
+  }
+
+  // Answered within the call (an async function runs to its first await),
+  // in the broker's turn of the subscription: no publish falls between the
+  // replay and the live messages.
+  async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+    const state = this.#topicState(topic)
+    const snapshot: Snapshot = { seq: state.seq, epoch: state.epoch }
+    if (recovery !== undefined) {
+      snapshot.replay = replayFrom(topic, state, recovery, () => {
+        state.history?.expire(Date.now() - this.#historyTtl)
+        return state.history?.after(0) ?? []
+      })
+    }
+    return snapshot
   }
 
   async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
     const state = this.#topics.get(topic)
-    if (state === undefined || (this.#index.count(topic) === 0 && !this.#retains(state))) return undefined
+    if (state === undefined || (this.#local.count(topic) === 0 && !this.#retains(state))) return undefined
     const messages = (state.history?.after(since, limit) ?? []).map((m) => new Message(topic, m.seq, state.epoch, m.ts, m.json))
     return { topic, seq: state.seq, epoch: state.epoch, first: state.history?.first, messages }
-  }
-
-  async unsubscribe (session: Session, key: string): Promise<void> {
-    this.#remove(session, key)
-  }
-
-  removeSession (session: Session): void {
-    for (const key of session.keys) this.#remove(session, key)
   }
 
   async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
@@ -141,22 +144,20 @@ export class MemoryEngine implements Engine {
   }
 
   #publish (topic: string, json: string): PublishResult {
-    const started = performance.now()
     const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
     const seq = ++state.seq
     const ts = Date.now()
     state.lastPublish = ts
     if (this.#historySize > 0) (state.history ??= new History(this.#historySize)).push({ seq, ts, json })
     const message = new Message(topic, seq, state.epoch, ts, json)
-    const delivered = this.#index.deliver(message)
-    this.onFanout?.(message, delivered, performance.now() - started)
+    const delivered = this.#link.deliver(message)
     return { topic, seq, epoch: state.epoch, delivered }
   }
 
   async topics (query: TopicQuery): Promise<TopicPage> {
     const page: TopicPage = { topics: [], patterns: [] }
     const topicNames = this.#listed(query)
-    const patternNames = this.#index.patternNames.from(query.prefix, query.after)
+    const patternNames = this.#link.local.patternNames.from(query.prefix, query.after)
     let topic = topicNames.next()
     let pattern = patternNames.next()
     let last = ''
@@ -172,7 +173,7 @@ export class MemoryEngine implements Engine {
         topic = topicNames.next()
       } else {
         last = pattern.value as string
-        page.patterns.push({ pattern: last, subscribers: this.#index.count(last) })
+        page.patterns.push({ pattern: last, subscribers: this.#local.count(last) })
         pattern = patternNames.next()
       }
     }
@@ -181,14 +182,10 @@ export class MemoryEngine implements Engine {
 
   async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
     const state = this.#topics.get(name)
-    if (state === undefined || (this.#index.count(name) === 0 && !this.#retains(state))) return undefined
+    if (state === undefined || (this.#local.count(name) === 0 && !this.#retains(state))) return undefined
     const info = this.#info(name)
-    info.clients = this.#index.clientIds(name, presence)
+    info.clients = (await this.#presence.subscribers(name, presence)).clients
     return info
-  }
-
-  counts (): EngineCounts {
-    return this.#index.counts
   }
 
   /** JSON bytes retained by every topic's history: a sum at each call, for metrics scrapes. */
@@ -212,7 +209,7 @@ export class MemoryEngine implements Engine {
   /** Topic names to list: those with an exact subscriber or retained messages. */
   * #listed (query: TopicQuery): Generator<string> {
     for (const name of this.#names.from(query.prefix, query.after)) {
-      if (this.#index.count(name) > 0 || this.#retains(this.#topics.get(name) as TopicState)) yield name
+      if (this.#local.count(name) > 0 || this.#retains(this.#topics.get(name) as TopicState)) yield name
     }
   }
 
@@ -225,7 +222,7 @@ export class MemoryEngine implements Engine {
 
   #info (name: string): TopicInfo {
     const state = this.#topics.get(name) as TopicState
-    return { topic: name, subscribers: this.#index.count(name), seq: state.seq, epoch: state.epoch }
+    return { topic: name, subscribers: this.#local.count(name), seq: state.seq, epoch: state.epoch }
   }
 
   #topicState (topic: string): TopicState {
@@ -242,13 +239,13 @@ export class MemoryEngine implements Engine {
     return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0, history: undefined }
   }
 
-  #remove (session: Session, key: string): void {
-    if (this.#index.remove(session, key) && !hasWildcard(key)) this.#forgetIfIdle(key, Date.now())
+  get #local (): LocalSubscriptions {
+    return this.#link.local
   }
 
   #forgetIfIdle (topic: string, now: number): void {
     const state = this.#topics.get(topic)
-    if (state === undefined || now - state.lastPublish < this.#topicTtl || this.#index.count(topic) > 0 || this.#retains(state)) return
+    if (state === undefined || now - state.lastPublish < this.#topicTtl || this.#local.count(topic) > 0 || this.#retains(state)) return
     this.#topics.delete(topic)
     this.#names.delete(topic)
   }

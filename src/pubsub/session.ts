@@ -1,3 +1,4 @@
+import type { Recovery } from './engine.js'
 import type { Message } from './message.js'
 
 /** Whatever receives messages: a WebSocket connection, an in-process callback. */
@@ -43,30 +44,22 @@ export interface SubscribeResult {
 }
 
 /**
- * The broker's record of one subscriber: its subscriptions, and the mark the
- * subscription index uses to hand each message over once. Engines read it;
- * only the subscription index writes `keys` and `mark`.
+ * One subscriber's subscriptions, as `broker.connect()` returns them. The
+ * broker's own record behind it (keys, the fan-out mark) stays internal.
  */
-export class Session {
-  readonly subscriber: Subscriber
+export interface BrokerSession {
   /** Topics and patterns this session is subscribed to. */
-  readonly keys = new Set<string>()
-  /** The summed length of `keys` (ASCII: their bytes), for maxSubscriptionBytes. */
-  keyBytes = 0
-  /** The last fan-out that reached this session (see SubscriptionIndex). */
-  mark = 0
-  #closed = false
-
-  constructor (subscriber: Subscriber) {
-    this.subscriber = subscriber
-  }
-
-  get closed (): boolean {
-    return this.#closed
-  }
-
-  /** Marks the session closed; the broker removes its subscriptions. */
-  markClosed (): void {
-    this.#closed = true
-  }
+  readonly subscriptions: ReadonlySet<string>
+  /**
+   * Subscribes to a topic or pattern; idempotent. Resolves once live: any
+   * message published from then on reaches the session. With `recovery`,
+   * also says whether what was missed since then can be replayed, and gives
+   * it; live messages may overlap the replay, never leave a gap after it.
+   * Patterns never recover.
+   */
+  subscribe (key: string, recovery?: Recovery): Promise<SubscribeResult>
+  /** Ends a subscription; idempotent. No message reaches it once this resolves. */
+  unsubscribe (key: string): Promise<void>
+  /** Ends every subscription at once; idempotent. */
+  close (): void
 }

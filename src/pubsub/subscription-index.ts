@@ -1,6 +1,6 @@
-import type { EngineCounts } from './engine.js'
+import type { EngineCounts, LocalSubscriptions } from './engine.js'
 import type { Message } from './message.js'
-import type { Position, Session } from './session.js'
+import type { Position, Subscriber } from './session.js'
 import { SortedKeys } from './sorted-keys.js'
 import { hasWildcard } from '../protocol/topic.js'
 
@@ -19,6 +19,22 @@ interface PatternNode {
   sessions: Set<Session> | undefined
   pattern: string | undefined
 }
+
+/**
+ * What the index holds of a session: its subscriber, its keys, and the mark
+ * that hands each message over once. Only the index writes `keys`, `keyBytes`
+ * and `mark`; nothing outside the broker sees them.
+ */
+export interface IndexedSession {
+  readonly subscriber: Subscriber
+  readonly keys: Set<string>
+  /** The summed length of `keys` (ASCII: their bytes), for maxSubscriptionBytes. */
+  keyBytes: number
+  /** The last fan-out that reached this session. */
+  mark: number
+}
+
+type Session = IndexedSession
 
 function newNode (): PatternNode {
   return { token: undefined, child: undefined, next: undefined, sessions: undefined, pattern: undefined }
@@ -59,12 +75,12 @@ function removeChild (node: PatternNode, token: string): void {
 }
 
 /**
- * The local side of every engine: which sessions want which topics and
- * patterns, and the fan-out of one message to them. Exact topics sit in a Map;
+ * The broker's local subscriptions, whatever the engine: which sessions want
+ * which topics and patterns, and the fan-out of one message to them. Exact topics sit in a Map;
  * patterns in a token trie, so the cost of a publish grows with the matching
  * subscriptions, not with all of them.
  */
-export class SubscriptionIndex {
+export class SubscriptionIndex implements LocalSubscriptions {
   readonly #exact = new Map<string, Set<Session>>()
   readonly #patterns = new Map<string, Set<Session>>()
   readonly #root = newNode()
@@ -124,7 +140,6 @@ export class SubscriptionIndex {
     return (hasWildcard(key) ? this.#patterns : this.#exact).get(key)?.size ?? 0
   }
 
-  /** Subscriptions, topics with an exact subscriber, and patterns subscribed to. */
   /** Client ids of up to `limit` sessions subscribed exactly to `topic`. */
   clientIds (topic: string, limit: number): string[] {
     const ids: string[] = []
@@ -138,6 +153,7 @@ export class SubscriptionIndex {
     return ids
   }
 
+  /** Subscriptions, topics with an exact subscriber, and patterns subscribed to. */
   get counts (): EngineCounts {
     return { subscriptions: this.#subscriptions, topics: this.#topicNames.size, patterns: this.#patternNames.size }
   }
@@ -179,6 +195,30 @@ export class SubscriptionIndex {
       walk(this.#root, message.topic.split('.'), 0, visit)
     }
     return delivered
+  }
+
+  /**
+   * How many sessions a message to `topic` would reach now, as `deliver`
+   * counts them: for a publish whose fan-out happens later (a network engine).
+   */
+  reach (topic: string): number {
+    const mark = ++this.#fanouts
+    let reached = 0
+    const exact = this.#exact.get(topic)
+    if (exact !== undefined) {
+      reached = exact.size
+      for (const session of exact) session.mark = mark
+    }
+    if (this.#patterns.size > 0) {
+      walk(this.#root, topic.split('.'), 0, (sessions) => {
+        for (const session of sessions) {
+          if (session.mark === mark) continue
+          session.mark = mark
+          reached++
+        }
+      })
+    }
+    return reached
   }
 
   /** Tells every session subscribed to exactly `key` that messages of it may have been lost (Subscriber.reset). */

@@ -17,7 +17,7 @@ const healthRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', { config: EXEMPT, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
   fastify.get('/ready', { schema: { summary: 'Readiness', response: { 200: Status } } }, async () => {
     if (broker.closed) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the broker is closed')
-    if (!broker.ready) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the engine is unavailable')
+    if (!broker.healthy) throw new PUBSUB_ERR_UNAVAILABLE('not ready: the engine is unavailable')
     return { status: 'ready' }
   })
 }

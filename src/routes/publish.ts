@@ -44,7 +44,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
           topic: Type.String(),
           seq: Type.Integer(),
           epoch: Type.String(),
-          delivered: Type.Integer({ description: 'Subscribers the message was handed to' }),
+          delivered: Type.Integer({ description: 'Sessions on this node the message is handed to (subscribers on other nodes are not counted)' }),
           duplicate: Type.Optional(Type.Boolean({ description: 'The Idempotency-Key was used before: this is the first reply, nothing was published' }))
         })
       }

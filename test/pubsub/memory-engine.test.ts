@@ -1,10 +1,10 @@
 import t from 'tap'
 import { Broker } from '../../src/pubsub/broker.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import { engineConformance } from '../../src/pubsub/conformance.js'
 import { eventually } from '../helper.js'
-import { engineConformance } from './engine-conformance.js'
 
-engineConformance(t, { makeEngine: (settings) => new MemoryEngine(settings), countsDeliveries: true })
+engineConformance({ builder: (settings) => new MemoryEngine(settings), test: t })
 
 /** Resolves once `topic` has started a new sequence (its epoch is no longer `epoch`). */
 async function forgotten (broker: Broker, topic: string, epoch: string): Promise<void> {

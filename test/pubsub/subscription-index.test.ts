@@ -1,13 +1,18 @@
 import t from 'tap'
 import { Message } from '../../src/pubsub/message.js'
-import { Session } from '../../src/pubsub/session.js'
-import { SubscriptionIndex } from '../../src/pubsub/subscription-index.js'
+import type { Subscriber } from '../../src/pubsub/session.js'
+import { SubscriptionIndex, type IndexedSession } from '../../src/pubsub/subscription-index.js'
 import { matches } from '../../src/protocol/topic.js'
 
+/** What the broker's sessions are to the index. */
+function indexed (subscriber: Subscriber): IndexedSession {
+  return { subscriber, keys: new Set(), keyBytes: 0, mark: 0 }
+}
+
 /** A session that records the topics and subscriptions it is handed. */
-function recorder (): { session: Session, got: Array<[string, string | undefined]> } {
+function recorder (): { session: IndexedSession, got: Array<[string, string | undefined]> } {
   const got: Array<[string, string | undefined]> = []
-  return { session: new Session({ deliver (m, via) { got.push([m.topic, via]) } }), got }
+  return { session: indexed({ deliver (m, via) { got.push([m.topic, via]) } }), got }
 }
 
 // A small deterministic generator, so a failure can be replayed from its seed.
@@ -39,7 +44,9 @@ t.test('the trie agrees with matches() while patterns come and go', async (t) =>
 
     const topic = randomTopic()
     for (const s of sessions) s.got.length = 0
+    const reach = index.reach(topic)
     const delivered = index.deliver(new Message(topic, 1, 'e', 0, 'null'))
+    t.equal(reach, delivered, `round ${round}: reach(${topic}) counts what deliver reaches`)
     let expectedCount = 0
     for (const s of sessions) {
       const keys = [...s.session.keys].filter((k) => matches(k, topic))
@@ -82,7 +89,7 @@ t.test('pruning keeps the branches still in use', async (t) => {
 t.test('reset reaches the sessions of exactly that key, and skips subscribers that cannot be told', async (t) => {
   const index = new SubscriptionIndex()
   const told: Array<[string, unknown]> = []
-  const telling = new Session({ deliver () {}, reset (key, position) { told.push([key, position]) } })
+  const telling = indexed({ deliver () {}, reset (key, position) { told.push([key, position]) } })
   const silent = recorder().session
   index.add(telling, 'a')
   index.add(silent, 'a')

@@ -178,7 +178,7 @@ t.test('engine: { type: "redis" } and REDIS_URL configure it; bad engine options
   t.teardown(() => app.close())
   await app.register(fastifyPubsub, { engine: { type: 'redis', url: redis.url, keyPrefix: `${nanoid(6)}:` } })
   await app.ready()
-  await eventually(() => app.pubsub.ready)
+  await eventually(() => app.pubsub.healthy)
   t.match(await app.pubsub.publish('configured', 1), { seq: 1 })
   const bad = Fastify()
   t.teardown(() => bad.close())

@@ -12,7 +12,7 @@ export async function node (t: Test, url: string, prefix: string, settings: Part
   t.teardown(() => app.close())
   await app.register(fastifyPubsub, { engine })
   await app.listen({ host: '127.0.0.1', port: 0 })
-  await engine.ready()
+  await engine.whenConnected()
   return { app, engine, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
 }
 

@@ -1,8 +1,7 @@
 // Recovery over the WebSocket protocol, message history over REST, presence.
 import t from 'tap'
-import type { Recovery } from '../../src/pubsub/engine.js'
+import type { EngineLink, Recovery, Snapshot } from '../../src/pubsub/engine.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
-import type { Session, SubscribeResult } from '../../src/pubsub/session.js'
 import { connectWelcomed, eventually, listen, type Frame } from '../helper.js'
 
 t.test('subscribe with since and epoch: ack, the missed messages in order, then live', async (t) => {
@@ -121,19 +120,27 @@ class OverlappingEngine extends MemoryEngine {
   /** Resolves once the late copies of the last recovering subscribe were delivered. */
   late: Promise<void> = Promise.resolve()
 
-  override async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
-    const result = await super.subscribe(session, key, recovery)
-    const replay = result.replay ?? []
-    for (const message of replay) session.subscriber.deliver(message, undefined)
-    if (recovery !== undefined) await this.publish(key, '"during"')
+  #link: EngineLink | undefined
+
+  override attach (link: EngineLink): void {
+    super.attach(link)
+    this.#link = link
+  }
+
+  override async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+    const snapshot = await super.snapshot(topic, recovery)
+    const replay = snapshot.replay ?? []
+    const link = this.#link as EngineLink
+    for (const message of replay) link.deliver(message)
+    if (recovery !== undefined) await this.publish(topic, '"during"')
     // And late: after the subscribe has resolved, as a subscriber connection slower than the command one delivers.
     this.late = new Promise((resolve) => {
       setImmediate(() => {
-        for (const message of replay) session.subscriber.deliver(message, undefined)
+        for (const message of replay) link.deliver(message)
         resolve()
       })
     })
-    return result
+    return snapshot
   }
 }
 

@@ -80,15 +80,15 @@ t.test('the subscribed event\'s id is where the stream resumes from: a stream dr
 })
 
 t.test('a reset is an event whose id is where the stream goes on from; during the subscribe the subscribed event stands', async (t) => {
-  const { engine, sessions } = resettingEngine()
+  const { engine, reset } = resettingEngine()
   const { url } = await listen(t, { engine })
   const stream = await sse(t, `${url}/sse/lossy`)
   const [subscribed] = await stream.until(1)
-  sessions[0]?.subscriber.reset?.('lossy', { seq: 7, epoch: subscribed?.data.epoch })
+  reset('lossy', { seq: 7, epoch: subscribed?.data.epoch })
   const events = await stream.until(2)
   t.same(events.map((e) => e.event), ['subscribed', 'reset'])
   t.same(events[1], { id: `${subscribed?.data.epoch as string}:7`, event: 'reset', data: { topic: 'lossy', seq: 7, epoch: subscribed?.data.epoch } })
-  sessions[0]?.subscriber.reset?.('lossy', undefined)
+  reset('lossy', undefined)
   t.same((await stream.until(3))[2], { event: 'reset', data: { topic: 'lossy' } }, 'without a position, no id')
 })
 

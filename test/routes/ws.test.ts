@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
-import type { Session } from '../../src/pubsub/session.js'
+import type { Recovery, Snapshot } from '../../src/pubsub/engine.js'
 import { connect, connectWelcomed, eventually, listen, resettingEngine } from '../helper.js'
 
 t.test('welcome: a distinct nanoid clientId per connection', async (t) => {
@@ -223,29 +223,28 @@ t.test('a client that sends but never reads is closed with 1013 too', async (t) 
 
 /** A memory engine whose subscribe is live at once but confirmed only on release(): a network engine done wrong. */
 function gatedEngine (): { engine: MemoryEngine, release: () => void } {
-  const inner = new MemoryEngine({ historySize: 0 })
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => { release = resolve })
-  const engine = Object.assign(Object.create(inner) as MemoryEngine, {
-    subscribe: async (session: Session, key: string) => { const result = await inner.subscribe(session, key); await gate; return result },
-    publish: inner.publish.bind(inner),
-    unsubscribe: inner.unsubscribe.bind(inner),
-    removeSession: inner.removeSession.bind(inner),
-    topics: inner.topics.bind(inner),
-    close: inner.close.bind(inner)
-  })
-  return { engine, release }
+  class GatedEngine extends MemoryEngine {
+    override async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+      const snapshot = await super.snapshot(topic, recovery)
+      await gate
+      return snapshot
+    }
+  }
+  return { engine: new GatedEngine({ historySize: 0 }), release }
 }
 
 t.test('a reset: sent as a frame, except during a subscribe of that key, whose ack stands instead', async (t) => {
-  const { engine, sessions } = resettingEngine()
+  const { engine, reset } = resettingEngine()
   const { url } = await listen(t, { engine })
   const c = await connectWelcomed(t, url)
   const ack = await c.subscribe('lossy')
   t.same(await c.drain(), [], 'no reset ahead of or behind the ack')
-  sessions[0]?.subscriber.reset?.('lossy', { seq: 4, epoch: ack.epoch })
+  reset('lossy', { seq: 4, epoch: ack.epoch })
   t.same(await c.next(), { type: 'reset', topic: 'lossy', seq: 4, epoch: ack.epoch })
-  sessions[0]?.subscriber.reset?.('lossy.*', undefined)
+  await c.subscribe('lossy.*')
+  reset('lossy.*', undefined)
   t.same(await c.next(), { type: 'reset', topic: 'lossy.*' }, 'a pattern has no position')
 })
 

@@ -1,15 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Engine, EngineCounts, FanoutListener, HistoryPage, PatternInfo, PublishResult, Recovery, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
+import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 import { Message } from '../message.js'
 import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
-import { PUBLISH, SNAPSHOT } from './scripts.js'
+import { decodeMessage, decodeRetained } from './codec.js'
+import { RedisPresence } from './presence.js'
+import { SubscriptionProbe } from './probe.js'
+import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
-import type { Position, Session, SubscribeResult } from '../session.js'
-import { SubscriptionIndex } from '../subscription-index.js'
+import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
 
 export interface RedisEngineOptions {
@@ -37,11 +39,6 @@ export interface RedisEngineOptions {
   logger?: { warn (obj: object, msg: string): void }
 }
 
-interface ScriptedRedis extends Redis {
-  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
-  pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
-}
-
 /** A Redis channel or glob this node listens on, and the local keys that need it. */
 interface Listening {
   glob: boolean
@@ -63,15 +60,12 @@ function resumeAt (waiting: Message[], otherwise: Position): Position {
 /** Reads of history a catch-up tries before it tells the clients it cannot. */
 const CATCH_UP_TRIES = 3
 
-/** Client ids stored per topic per node for presence. */
-const PRESENCE_IDS = 100
-
 /**
  * The engine for several nodes: seq, epoch and history live in Redis (one
  * Lua script assigns the seq, appends to the history and PUBLISHes, so every
  * node agrees); each node keeps one Redis subscription per exact topic and
- * one per pattern prefix, whatever its number of local subscribers, and fans
- * out locally through the same SubscriptionIndex as the memory engine.
+ * one per pattern prefix, whatever its number of local subscribers, and
+ * hands what arrives to the broker, which fans out to its sessions.
  *
  * Commands fail fast while Redis is away (no offline queue, a timeout on
  * each), so a publish answers UNAVAILABLE within `timeout` instead of
@@ -79,8 +73,10 @@ const PRESENCE_IDS = 100
  */
 export class RedisEngine implements Engine {
   readonly nodeId = nanoid(10)
-  onFanout: FanoutListener | undefined
-  readonly #index = new SubscriptionIndex()
+  readonly presence: RedisPresence
+  /** The broker's, once attached: where arriving messages and resets go. */
+  #link!: EngineLink
+  readonly #probe: SubscriptionProbe
   readonly #command: ScriptedRedis
   readonly #subscriber: Redis
   readonly #prefix: string
@@ -108,10 +104,6 @@ export class RedisEngine implements Engine {
   #lastTopic = ''
   #lastSeq = 0
   #lastEpoch = ''
-  #probe = ''
-  #probeSeen = true
-  #probeMisses = 0
-  #probing = false
   #closed = false
 
   constructor (options: RedisEngineOptions) {
@@ -146,9 +138,7 @@ export class RedisEngine implements Engine {
     // Redis answers them, and sends their messages to every node, in one
     // burst, which each node then fans out with one socket write per client
     // instead of one per message.
-    this.#command = new Redis(url, { ...redisOptions, enableAutoPipelining: true }) as ScriptedRedis
-    this.#command.defineCommand('pubsubPublish', { numberOfKeys: 4, lua: PUBLISH })
-    this.#command.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
+    this.#command = scripted(new Redis(url, { ...redisOptions, enableAutoPipelining: true }))
     // Resubscribed by #resubscribed, not by ioredis: its own resubscribe has
     // no catch, so a connection that drops again right after `ready` would
     // end the process with an unhandled rejection (seen in test/faults).
@@ -156,9 +146,19 @@ export class RedisEngine implements Engine {
     for (const redis of [this.#command, this.#subscriber]) {
       redis.on('error', (err: Error) => { this.#log?.warn({ err: err.message }, 'redis connection error') })
     }
+    this.#probe = new SubscriptionProbe(this.#command, this.#subscriber, this.#key('probe', this.nodeId), () => {
+      this.#log?.warn({ nodeId: this.nodeId }, 'redis subscription probe lost: resubscribing')
+    })
+    this.presence = new RedisPresence({
+      command: this.#command,
+      key: (kind, name) => this.#key(kind, name),
+      nodeId: this.nodeId,
+      heartbeat: this.#heartbeatMs,
+      call: async (call) => await this.#redis(call),
+      local: () => this.#local
+    })
     this.#subscriber.on('ready', () => {
-      // After any reconnect, a probe sent before it is lost: start over.
-      this.#probeSeen = true
+      this.#probe.restart()
       void this.#resubscribed()
     })
     this.#subscriber.on('message', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
@@ -167,10 +167,10 @@ export class RedisEngine implements Engine {
     this.#heartbeat.unref()
   }
 
-  /** Resolves once both connections are up (polling; for tests and startup scripts). */
-  async ready (timeout = 5000): Promise<void> {
+  /** Resolves once both connections are up and subscribed (polling; for tests and startup scripts). */
+  async whenConnected (timeout = 5000): Promise<void> {
     const deadline = Date.now() + timeout
-    while (!this.healthy() || !this.#probing) {
+    while (!this.healthy() || !this.#probe.armed) {
       if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE('redis: not connected')
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
@@ -182,67 +182,46 @@ export class RedisEngine implements Engine {
     return !this.#closed && this.#command.status === 'ready' && this.#subscriber.status === 'ready'
   }
 
-  async subscribe (session: Session, key: string, recovery?: Recovery): Promise<SubscribeResult> {
-    // A repeated subscribe that fails must not take the first one with it.
-    const had = session.keys.has(key)
-    this.#index.add(session, key)
-    try {
-      await this.#listen(key)
-      if (session.closed) throw new PUBSUB_ERR_UNAVAILABLE('session closed')
-      void this.#writePresence(key)
-      if (hasWildcard(key)) return recovery === undefined ? { topic: key } : { topic: key, recovered: false }
-      const [seq, epoch, entries] = await this.#snapshot(key, recovery !== undefined)
-      // Messages at or below it that are still on their way reach the
-      // subscribers that were already here; this node's position starts at
-      // the first snapshot, and only moves with what it delivers.
-      if (!this.#positions.has(key) && this.#index.count(key) > 0) this.#positions.set(key, { seq, epoch })
-      const result: SubscribeResult = { topic: key, seq, epoch }
-      if (recovery === undefined) return result
-      const replay = replayFrom(key, { seq, epoch }, recovery, () => this.#retained(entries))
-      result.recovered = replay !== undefined
-      if (replay !== undefined && replay.length > 0) result.replay = replay
-      return result
-    } catch (err) {
-      if (!had) this.#index.remove(session, key)
-      void this.#writePresence(key)
-      this.#listen(key).catch(() => {})
-      throw err
-    }
+  attach (link: EngineLink): void {
+    this.#link = link
   }
 
-  // Presence is rewritten on every change (other sessions may remain); the
-  // Redis subscription follows the local index (#listen is a no-op unless
-  // the last local interest went).
-  async unsubscribe (session: Session, key: string): Promise<void> {
-    this.#index.remove(session, key)
-    void this.#writePresence(key)
-    await this.#listen(key).catch(() => {})
+  async listen (key: string): Promise<void> {
+    await this.#listen(key, true)
   }
 
-  removeSession (session: Session): void {
-    for (const key of [...session.keys]) {
-      this.#index.remove(session, key)
-      void this.#writePresence(key)
-      this.#listen(key).catch(() => {})
-    }
+  async unlisten (key: string): Promise<void> {
+    await this.#listen(key, false)
+  }
+
+  async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+    const [seq, epoch, entries] = await this.#snapshot(topic, recovery !== undefined)
+    // Messages at or below it that are still on their way reach the
+    // subscribers that were already here; this node's position starts at
+    // the first snapshot, and only moves with what it delivers.
+    if (!this.#positions.has(topic) && this.#local.count(topic) > 0) this.#positions.set(topic, { seq, epoch })
+    const snapshot: Snapshot = { seq, epoch }
+    if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(entries))
+    return snapshot
   }
 
   async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
     const ts = Date.now()
+    // The message comes back through this node's subscription and is fanned
+    // out then: `delivered` counts the local sessions it is for, now.
+    const reach = this.#local.reach(topic)
     // Topics hold no newline, so `topic \n key` names one key of one topic.
-    const [seq, epoch, reached, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
+    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
       this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`),
       topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
-      key === undefined ? 0 : this.#idempotencyWindow))
-    // `delivered`: the nodes (Redis subscribers) the message reached; their
-    // local sessions are not counted back.
-    const result: PublishResult = { topic, seq, epoch, delivered: reached }
+      key === undefined ? 0 : this.#idempotencyWindow, reach))
+    const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result
   }
 
   async topics (query: TopicQuery): Promise<TopicPage> {
-    const { counts, retained } = await this.#figures()
+    const [counts, retained] = await Promise.all([this.presence.counts(), this.#retainedTopics()])
     const names = new Set([...counts.keys(), ...retained])
     const sorted = [...names].filter((name) => name.startsWith(query.prefix) && (query.after === undefined || name > query.after)).sort()
     const page: TopicPage = { topics: [], patterns: [] }
@@ -250,7 +229,7 @@ export class RedisEngine implements Engine {
     const exact = taken.filter((name) => !hasWildcard(name))
     const metas = await this.#metas(exact)
     for (const name of taken) {
-      const subscribers = counts.get(name)?.count ?? 0
+      const subscribers = counts.get(name) ?? 0
       if (hasWildcard(name)) {
         page.patterns.push({ pattern: name, subscribers } satisfies PatternInfo)
       } else {
@@ -263,11 +242,10 @@ export class RedisEngine implements Engine {
   }
 
   async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
-    const { counts, retained } = await this.#figures()
-    const entry = counts.get(name)
-    if (entry === undefined && !retained.has(name)) return undefined
+    const [{ count, clients }, retained] = await Promise.all([this.presence.subscribers(name, presence), this.#retainedTopics()])
+    if (count === 0 && !retained.has(name)) return undefined
     const meta = (await this.#metas([name])).get(name) as { seq: number, epoch: string }
-    return { topic: name, subscribers: entry?.count ?? 0, seq: meta.seq, epoch: meta.epoch, clients: (entry?.clients ?? []).slice(0, presence) }
+    return { topic: name, subscribers: count, seq: meta.seq, epoch: meta.epoch, clients }
   }
 
   async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
@@ -276,10 +254,6 @@ export class RedisEngine implements Engine {
     const retained = this.#retained(entries)
     const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
     return { topic, seq, epoch, first: retained[0]?.seq, messages }
-  }
-
-  counts (): EngineCounts {
-    return this.#index.counts
   }
 
   /** Redis holds the history: see its own memory figures. */
@@ -292,7 +266,7 @@ export class RedisEngine implements Engine {
     this.#closed = true
     clearInterval(this.#heartbeat)
     try {
-      await this.#command.multi().del(this.#key('presence', this.nodeId)).zrem(this.#key('nodes'), this.nodeId).exec()
+      await this.presence.leave()
     } catch {
       // Redis is away: the presence hash expires by itself.
     }
@@ -300,8 +274,8 @@ export class RedisEngine implements Engine {
     this.#command.disconnect()
   }
 
-  get #probeChannel (): string {
-    return this.#key('probe', this.nodeId)
+  get #local (): LocalSubscriptions {
+    return this.#link.local
   }
 
   /** `<prefix><kind>`, or `<prefix><kind>:<name>`. */
@@ -316,7 +290,7 @@ export class RedisEngine implements Engine {
   /**
    * The Redis channel for a topic, or a glob for a pattern: its literal
    * tokens before the first wildcard, then `*`. The glob is a superset (it
-   * also matches deeper topics); the local index delivers only true matches.
+   * also matches deeper topics); the broker's index delivers only true matches.
    */
   #target (key: string): { name: string, glob: boolean } {
     if (!hasWildcard(key)) return { name: this.#channel(key), glob: false }
@@ -330,11 +304,11 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Brings this node's Redis subscription for `key` in line with the local
-   * index: subscribed while some local key needs it. Operations on one
-   * channel run in order; resolves when this one's is done.
+   * Brings this node's Redis subscription for `key` in line with the
+   * broker's interest: subscribed while some local key needs it. Operations
+   * on one channel run in order; resolves when this one's is done.
    */
-  async #listen (key: string): Promise<void> {
+  async #listen (key: string, wanted: boolean): Promise<void> {
     const { name, glob } = this.#target(key)
     let listening = this.#listening.get(name)
     if (listening === undefined) {
@@ -342,7 +316,7 @@ export class RedisEngine implements Engine {
       this.#listening.set(name, listening)
     }
     const entry = listening
-    if (this.#index.count(key) > 0) {
+    if (wanted) {
       entry.keys.add(key)
     } else {
       entry.keys.delete(key)
@@ -364,22 +338,17 @@ export class RedisEngine implements Engine {
   }
 
   #onMessage (channel: string, payload: string): void {
-    if (channel === this.#probeChannel) {
-      if (payload === this.#probe) this.#probeSeen = true
+    if (channel === this.#probe.channel) {
+      this.#probe.received(payload)
       return
     }
-    const topic = channel.slice(this.#prefix.length + 2)
-    const first = payload.indexOf('\n')
-    const second = payload.indexOf('\n', first + 1)
-    const third = payload.indexOf('\n', second + 1)
-    const seq = Number(payload.slice(0, first))
-    const epoch = payload.slice(first + 1, second)
+    const message = decodeMessage(channel.slice(this.#prefix.length + 2), payload)
+    const { topic, seq, epoch } = message
     if (seq === this.#lastSeq && topic === this.#lastTopic && epoch === this.#lastEpoch) return
     this.#lastTopic = topic
     this.#lastSeq = seq
     this.#lastEpoch = epoch
-    const ts = Number(payload.slice(second + 1, third))
-    this.#receive(new Message(topic, seq, epoch, ts, payload.slice(third + 1)))
+    this.#receive(message)
   }
 
   /**
@@ -412,8 +381,7 @@ export class RedisEngine implements Engine {
   #fanout (message: Message): void {
     const position = this.#positions.get(message.topic)
     if (position !== undefined) position.seq = message.seq
-    // The publishing node's wall clock against this one's: ms resolution.
-    this.onFanout?.(message, this.#index.deliver(message), Date.now() - message.ts)
+    this.#link.deliver(message)
   }
 
   /**
@@ -458,7 +426,7 @@ export class RedisEngine implements Engine {
   /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */
   #lost (topic: string, position: Position): void {
     if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
-    this.#index.reset(topic, position)
+    this.#link.reset(topic, position)
   }
 
   /**
@@ -469,7 +437,7 @@ export class RedisEngine implements Engine {
    * node cannot list, are told they may have lost messages.
    */
   async #resubscribed (): Promise<void> {
-    const channels = [this.#probeChannel]
+    const channels = [this.#probe.channel]
     const globs: string[] = []
     for (const [name, entry] of this.#listening) if (entry.live) (entry.glob ? globs : channels).push(name)
     try {
@@ -478,14 +446,14 @@ export class RedisEngine implements Engine {
       // Dropped again already: the next `ready` starts over.
       return
     }
-    this.#probing = true
+    this.#probe.arm()
     if (!this.#subscribedBefore) {
       this.#subscribedBefore = true
       await this.#beat()
       return
     }
     for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
-    for (const pattern of this.#index.patternNames.from('', undefined)) this.#index.reset(pattern, undefined)
+    for (const pattern of this.#local.patternNames.from('', undefined)) this.#link.reset(pattern, undefined)
   }
 
   /** A topic's seq and epoch (creating them if the topic has none), with its history when asked. */
@@ -494,125 +462,44 @@ export class RedisEngine implements Engine {
       this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
   }
 
-  /**
-   * The entries still within historyTtl. Nodes' clocks differ, so a middle
-   * entry may look older than a later one: everything up to the last expired
-   * entry goes, so that what is kept has no gap.
-   */
+  /** The entries still within historyTtl (codec.ts). */
   #retained (entries: string[]): Retained[] {
-    const oldest = Date.now() - this.#historyTtl
-    let retained: Retained[] = []
-    for (const entry of entries) {
-      const first = entry.indexOf('\n')
-      const second = entry.indexOf('\n', first + 1)
-      const ts = Number(entry.slice(first + 1, second))
-      if (ts < oldest) retained = []
-      else retained.push({ seq: Number(entry.slice(0, first)), ts, json: entry.slice(second + 1) })
-    }
-    return retained
+    return decodeRetained(entries, Date.now() - this.#historyTtl)
   }
 
-  /** Cluster-wide subscriber counts (from every live node's presence hash) and the topics retaining messages. */
-  async #figures (): Promise<{ counts: Map<string, { count: number, clients: string[] }>, retained: Set<string> }> {
-    const now = Date.now()
-    const nodes = await this.#redis(async () => await this.#command.zrangebyscore(this.#key('nodes'), now - 3 * this.#heartbeatMs, '+inf'))
-    const pipeline = this.#command.pipeline()
-    for (const node of nodes) pipeline.hgetall(this.#key('presence', node))
-    pipeline.zrangebyscore(this.#key('retained'), now - this.#historyTtl, '+inf')
-    const results = await this.#exec(pipeline)
-    const counts = new Map<string, { count: number, clients: string[] }>()
-    for (const hash of results.slice(0, -1) as Array<Record<string, string>>) {
-      for (const [name, value] of Object.entries(hash)) {
-        // [count, ...client ids] (a sub may hold any character)
-        const [count, ...clients] = JSON.parse(value) as [number, ...string[]]
-        const entry = counts.get(name) ?? { count: 0, clients: [] }
-        entry.count += count
-        entry.clients.push(...clients)
-        counts.set(name, entry)
-      }
-    }
-    return { counts, retained: new Set(results.at(-1) as string[]) }
+  /** Topics whose last message is still retained. */
+  async #retainedTopics (): Promise<Set<string>> {
+    return new Set(await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), Date.now() - this.#historyTtl, '+inf')))
   }
 
   /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone (deleted by hand, or expiring under a read). */
   async #metas (topics: string[]): Promise<Map<string, { seq: number, epoch: string }>> {
     const pipeline = this.#command.pipeline()
     for (const topic of topics) pipeline.hmget(this.#key('meta', topic), 'seq', 'epoch')
-    const replies = await this.#exec(pipeline) as Array<[string | null, string | null]>
+    const replies = await exec(pipeline, async (call) => await this.#redis(call)) as Array<[string | null, string | null]>
     return new Map(topics.map((topic, i) => {
       const [seq, epoch] = replies[i] as [string | null, string | null]
       return [topic, { seq: Number(seq ?? 0), epoch: epoch ?? '' }]
     }))
   }
 
-  /** A pipeline's replies; a command's error (a key of the wrong type) fails the whole read. */
-  async #exec (pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-    const replies = await this.#redis(async () => await pipeline.exec()) as Array<[Error | null, unknown]>
-    const failed = replies.find(([err]) => err !== null)
-    if (failed !== undefined) throw new PUBSUB_ERR_UNAVAILABLE(`redis: ${(failed[0] as Error).message}`)
-    return replies.map(([, value]) => value)
-  }
-
-  /** This node's figure for one key, as other nodes read it. */
-  #presenceValue (key: string): string {
-    return JSON.stringify([this.#index.count(key), ...this.#index.clientIds(key, PRESENCE_IDS)])
-  }
-
-  async #writePresence (key: string): Promise<void> {
-    try {
-      const hash = this.#key('presence', this.nodeId)
-      if (this.#index.count(key) > 0) {
-        // The node is listed too: its subscribers count before its first heartbeat.
-        await this.#command.multi().hset(hash, key, this.#presenceValue(key)).pexpire(hash, 3 * this.#heartbeatMs)
-          .zadd(this.#key('nodes'), Date.now(), this.nodeId).exec()
-      } else {
-        await this.#command.hdel(hash, key)
-      }
-    } catch {
-      // Redis is away; the next heartbeat rewrites the whole hash.
-    }
-  }
-
   /**
    * Every `heartbeat`: rewrites this node's presence (with a TTL, so that a
    * crashed node's counts expire), keeps the sequences of locally subscribed
-   * topics alive, and checks that the probe published last time came back
-   * through this node's own subscription; if not, the subscription is dead
-   * (seen after failovers elsewhere) and the connection is recycled, which
-   * makes ioredis subscribe to everything again.
+   * topics alive, and sends the subscription probe (probe.ts) after judging
+   * the last one.
    */
   async #beat (): Promise<void> {
-    // Two heartbeats without the probe back, so that a slow moment is not
-    // taken for a dead subscription; no verdict while the connection is down.
-    const subscribed = this.#probing && this.#subscriber.status === 'ready'
-    this.#probeMisses = this.#probeSeen || !subscribed ? 0 : this.#probeMisses + 1
-    if (this.#probeMisses >= 2) {
-      this.#log?.warn({ nodeId: this.nodeId }, 'redis subscription probe lost: resubscribing')
-      this.#probeMisses = 0
-      this.#probeSeen = true
-      this.#subscriber.disconnect(true)
-    }
+    this.#probe.check()
     try {
-      const hash = this.#key('presence', this.nodeId)
-      const multi = this.#command.multi().del(hash)
-      const fields: string[] = []
-      for (const map of [this.#index.topicNames, this.#index.patternNames]) {
-        for (const key of map.from('', undefined)) fields.push(key, this.#presenceValue(key))
-      }
-      if (fields.length > 0) multi.hset(hash, ...fields)
-      multi.pexpire(hash, 3 * this.#heartbeatMs).zadd(this.#key('nodes'), Date.now(), this.nodeId)
-      multi.zremrangebyscore(this.#key('nodes'), '-inf', Date.now() - 3 * this.#heartbeatMs)
-      for (const topic of this.#index.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
+      const multi = this.#command.multi()
+      this.presence.refresh(multi)
+      for (const topic of this.#local.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
       await multi.exec()
-      // A new probe only once the last one came back, through a live subscription.
-      if (this.#probeSeen && this.#subscriber.status === 'ready') {
-        this.#probe = nanoid(8)
-        this.#probeSeen = false
-        await this.#command.publish(this.#probeChannel, this.#probe)
-      }
+      await this.#probe.send()
     } catch (err) {
       // Redis is away: ioredis reconnects; the next beat tries again.
-      this.#probeSeen = true
+      this.#probe.restart()
       this.#log?.warn({ err: (err as Error).message }, 'redis heartbeat failed')
     }
   }

@@ -1,21 +1,23 @@
 // Lua run inside Redis, so that seq, epoch, history and the PUBLISH of one
 // message happen as one step: every node sees the same seq for a message,
-// and a topic's order is Redis's order.
+// and a topic's order is Redis's order. codec.ts reads back what they write.
+import type { Redis } from 'ioredis'
+import { PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 
 /**
  * KEYS: meta hash, history list, retained zset, the publish's idempotency hash.
  * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new
  * epoch in case the topic has none, channel, idempotency window (ms; 0: the
- * publish has no key).
- * Returns { seq, epoch, nodes reached, 1 when the key was used before (and
- * nothing was published) else 0 }.
+ * publish has no key), the sessions on the publishing node it is for.
+ * Returns { seq, epoch, delivered (the first publish's, for a key used
+ * before), 1 when the key was used before (and nothing was published) else 0 }.
  *
  * History entries are `seq \n ts \n json`; PUBLISH payloads `seq \n epoch \n ts \n json`.
  */
 export const PUBLISH = `
 local window = tonumber(ARGV[9])
 if window > 0 then
-  local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'reached')
+  local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'delivered')
   if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
@@ -33,12 +35,13 @@ if size > 0 then
   -- Topics whose last message has expired leave the index, so it stays bounded.
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[5])))
 end
-local reached = redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
+redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
+local delivered = tonumber(ARGV[10])
 if window > 0 then
-  redis.call('HSET', KEYS[4], 'seq', seq, 'epoch', epoch, 'reached', reached)
+  redis.call('HSET', KEYS[4], 'seq', seq, 'epoch', epoch, 'delivered', delivered)
   redis.call('PEXPIRE', KEYS[4], window)
 end
-return { seq, epoch, reached, 0 }
+return { seq, epoch, delivered, 0 }
 `
 
 /**
@@ -57,3 +60,27 @@ local history = {}
 if ARGV[3] == '1' then history = redis.call('LRANGE', KEYS[2], 0, -1) end
 return { tonumber(meta[1]), meta[2], history }
 `
+
+/** The command connection, with the scripts defined on it. */
+export interface ScriptedRedis extends Redis {
+  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
+  pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
+}
+
+/** Defines the scripts on a command connection. */
+export function scripted (redis: Redis): ScriptedRedis {
+  redis.defineCommand('pubsubPublish', { numberOfKeys: 4, lua: PUBLISH })
+  redis.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
+  return redis as ScriptedRedis
+}
+
+/** Runs a Redis call; any failure (down, timeout) is UNAVAILABLE to the caller. */
+export type RedisCall = <T>(call: () => Promise<T>) => Promise<T>
+
+/** A pipeline's replies; a command's error (a key of the wrong type) fails the whole read. */
+export async function exec (pipeline: ReturnType<Redis['pipeline']>, call: RedisCall): Promise<unknown[]> {
+  const replies = await call(async () => await pipeline.exec()) as Array<[Error | null, unknown]>
+  const failed = replies.find(([err]) => err !== null)
+  if (failed !== undefined) throw new PUBSUB_ERR_UNAVAILABLE(`redis: ${(failed[0] as Error).message}`)
+  return replies.map(([, value]) => value)
+}

@@ -55,7 +55,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   gauge('pubsub_history_bytes', 'JSON bytes of messages retained for recovery (the data only, not the overhead per message)', () => broker.historyBytes())
   labelledCounter('pubsub_messages_published_total', 'Messages published, by transport (ws, http, app: in-process)', 'transport', () => Object.entries(counters.published))
   // With --workers, the lowest: 1 only while every worker's engine takes work.
-  gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.ready ? 1 : 0, 'min')
+  gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.healthy ? 1 : 0, 'min')
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
   counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => counters.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
@@ -67,14 +67,14 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   registry.registerMetric(latency.metric('pubsub_publish_to_fanout_seconds',
     'From a publish to the end of its fan-out on this node (queued for every local subscriber); between nodes, their clock difference adds in'))
   const byTopic = opts.metricsTopics > 0 ? topicMetrics(registers, opts.metricsTopics) : undefined
-  counters.hooks = {
+  const stopObserving = broker.observe({
     published: byTopic?.published,
     fanout (message, delivered, latencyMs) {
       if (delivered > 0) latency.observe(latencyMs / 1000)
       byTopic?.delivered(message.topic, delivered)
     }
-  }
-  fastify.addHook('onClose', async () => { counters.hooks = {} })
+  })
+  fastify.addHook('onClose', async () => { stopObserving() })
 
   const thisProcess = async (): Promise<string> => await Registry.merge([processMetrics(), registry]).metrics()
   const scrape = opts.clusterMetrics ? clusterMetrics([processMetrics(), registry]) : thisProcess

@@ -6,8 +6,8 @@ import Fastify from 'fastify'
 import fastifyPubsub from '../../../src/index.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import { RedisEngine } from '../../../src/pubsub/redis/engine.js'
-import { eventually } from '../../helper.js'
-import { engineConformance } from '../engine-conformance.js'
+import { engineConformance } from '../../../src/pubsub/conformance.js'
+import { eventually, WAIT_MS } from '../../helper.js'
 import { redisMissing, RedisServer } from '../../redis/redis-server.js'
 
 const missing = redisMissing()
@@ -15,14 +15,15 @@ if (missing !== false) {
   t.comment(`skipped: ${missing}`)
 } else {
   const redis = await RedisServer.start(t)
-  engineConformance(t, {
-    makeEngine: async (settings) => {
+  engineConformance({
+    builder: async (settings) => {
       // A prefix of its own: tests share the server, not their topics.
       const engine = new RedisEngine({ url: redis.url, keyPrefix: `${nanoid(6)}:`, heartbeat: 100, ...settings })
-      await engine.ready()
+      await engine.whenConnected()
       return engine
     },
-    countsDeliveries: false
+    test: t,
+    wait: WAIT_MS
   })
 
   t.test('metrics read the local counts; history lives in Redis (0 bytes here)', async (t) => {
@@ -30,7 +31,7 @@ if (missing !== false) {
     t.teardown(() => app.close())
     await app.register(fastifyPubsub, { engine: new RedisEngine({ url: redis.url, keyPrefix: `${nanoid(6)}:` }) })
     await app.ready()
-    await eventually(() => app.pubsub.ready)
+    await eventually(() => app.pubsub.healthy)
     await app.pubsub.subscribe('m.*', () => {})
     await app.pubsub.publish('m.1', 'x')
     const metrics = (await app.inject('/metrics')).body
@@ -42,7 +43,7 @@ if (missing !== false) {
     const own = await RedisServer.start(t)
     const warnings: string[] = []
     const engine = new RedisEngine({ url: own.url, timeout: 200, heartbeat: 20, logger: { warn (_obj, msg) { warnings.push(msg) } } })
-    await engine.ready()
+    await engine.whenConnected()
     const broker = new Broker({}, { engine })
     const session = broker.connect({ deliver () {} })
     await session.subscribe('x')
@@ -60,7 +61,7 @@ if (missing !== false) {
   t.test('nodes with skewed clocks: a replay starts after the last expired entry, never with a gap', async (t) => {
     const prefix = `${nanoid(6)}:`
     const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix, historyTtl: 60_000 })
-    await engine.ready()
+    await engine.whenConnected()
     const broker = new Broker({}, { engine })
     t.teardown(() => broker.close())
     for (let i = 1; i <= 4; i++) await broker.publish('skew', i)
@@ -83,16 +84,16 @@ if (missing !== false) {
     }
   })
 
-  t.test('ready() gives up when Redis never answers', async (t) => {
+  t.test('whenConnected() gives up when Redis never answers', async (t) => {
     const engine = new RedisEngine({ url: 'redis://127.0.0.1:1', timeout: 100 })
     t.teardown(() => engine.close())
-    await t.rejects(engine.ready(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'redis: not connected' })
+    await t.rejects(engine.whenConnected(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'redis: not connected' })
   })
 
   t.test('keys changed by hand under a running node: figures degrade, reads of a broken key fail cleanly', async (t) => {
     const prefix = `${nanoid(6)}:`
     const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix })
-    await engine.ready()
+    await engine.whenConnected()
     const broker = new Broker({}, { engine })
     t.teardown(() => broker.close())
     await broker.connect({ deliver () {} }).subscribe('kept')
