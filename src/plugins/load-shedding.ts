@@ -1,6 +1,6 @@
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Broker } from '../pubsub/broker.js'
+import type { Clients } from '../transport/clients.js'
 
 type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => unknown
 
@@ -46,10 +46,10 @@ export const EXEMPT = { pressureHandler: () => undefined }
  * Refusals are counted by reason (pubsub_load_shed_total), not logged:
  * logging each would add to the load.
  */
-export async function loadShedding (scope: FastifyInstance, broker: Broker, options: ResolvedPressureOptions): Promise<void> {
+export async function loadShedding (scope: FastifyInstance, clients: Clients, options: ResolvedPressureOptions): Promise<void> {
   const { retryAfter, healthCheck, ...thresholds } = options
   const refuse: PressureHandler = (_request, reply, type) => {
-    broker.counters.shedLoad(type)
+    clients.shedLoad(type)
     reply.code(503).header('retry-after', retryAfter)
     return { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', error: 'Service Unavailable', message: `server under pressure (${type})` }
   }
