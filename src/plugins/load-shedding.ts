@@ -1,5 +1,7 @@
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import { PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
 import type { Clients } from '../transport/clients.js'
 
 type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => unknown
@@ -50,8 +52,12 @@ export async function loadShedding (scope: FastifyInstance, clients: Clients, op
   const { retryAfter, healthCheck, ...thresholds } = options
   const refuse: PressureHandler = (_request, reply, type) => {
     clients.shedLoad(type)
-    reply.code(503).header('retry-after', retryAfter)
-    return { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', error: 'Service Unavailable', message: `server under pressure (${type})` }
+    // The error table's error in Fastify's error shape, but answered rather
+    // than thrown: Fastify's error handler would log every refusal at error
+    // level (a 5xx) and run the routes' onError hooks, adding to the load.
+    const err = new PUBSUB_ERR_UNAVAILABLE(`server under pressure (${type})`)
+    reply.code(err.statusCode).header('retry-after', retryAfter)
+    return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode], message: err.message }
   }
   await scope.register(underPressure, {
     ...thresholds,
