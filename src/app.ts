@@ -47,7 +47,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   await fastify.register(async function routes (scope) {
     // First, so that its onRequest hook is on every route of the scope. A
     // host app with its own @fastify/under-pressure keeps that one.
-    if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsub, options.underPressure)
+    if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsubClients, options.underPressure)
     if (options.docs) await scope.register(docsRoute)
     await scope.register(wsRoute, options)
     await scope.register(sseRoute, options)

@@ -1,6 +1,8 @@
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Broker } from '../pubsub/broker.js'
+import { STATUS_CODES } from 'node:http'
+import { PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
+import type { Clients } from '../transport/clients.js'
 
 type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => unknown
 
@@ -46,12 +48,16 @@ export const EXEMPT = { pressureHandler: () => undefined }
  * Refusals are counted by reason (pubsub_load_shed_total), not logged:
  * logging each would add to the load.
  */
-export async function loadShedding (scope: FastifyInstance, broker: Broker, options: ResolvedPressureOptions): Promise<void> {
+export async function loadShedding (scope: FastifyInstance, clients: Clients, options: ResolvedPressureOptions): Promise<void> {
   const { retryAfter, healthCheck, ...thresholds } = options
   const refuse: PressureHandler = (_request, reply, type) => {
-    broker.counters.shedLoad(type)
-    reply.code(503).header('retry-after', retryAfter)
-    return { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', error: 'Service Unavailable', message: `server under pressure (${type})` }
+    clients.shedLoad(type)
+    // The error table's error in Fastify's error shape, but answered rather
+    // than thrown: Fastify's error handler would log every refusal at error
+    // level (a 5xx) and run the routes' onError hooks, adding to the load.
+    const err = new PUBSUB_ERR_UNAVAILABLE(`server under pressure (${type})`)
+    reply.code(err.statusCode).header('retry-after', retryAfter)
+    return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode], message: err.message }
   }
   await scope.register(underPressure, {
     ...thresholds,

@@ -6,11 +6,14 @@ import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.
 import { RedisEngine } from '../pubsub/redis/engine.js'
 import type { RedisEngineConfig } from '../options.js'
 import type { BrokerOptions } from '../pubsub/options.js'
+import { Clients } from '../transport/clients.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The publish/subscribe broker shared by the WebSocket and REST routes. */
     pubsub: Broker
+    /** The broker's open WebSocket and SSE clients, and the transport's counters that /metrics reads. */
+    pubsubClients: Clients
   }
 }
 
@@ -23,7 +26,9 @@ export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions 
 }
 
 /**
- * Decorates `fastify.pubsub` with a Broker and closes it with the app.
+ * Decorates `fastify.pubsub` with a Broker and closes it with the app, and
+ * `fastify.pubsubClients` with its clients: the routes of one broker share
+ * one connection limit, heartbeat and shutdown.
  *
  * @example
  * await app.register(pubsubPlugin)
@@ -37,6 +42,7 @@ async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Pro
     : 'type' in engine ? new RedisEngine({ ...engine, ...history, logger: fastify.log }) : engine
   const broker = new Broker(options, { engine: chosen, logger: fastify.log })
   fastify.decorate('pubsub', broker)
+  fastify.decorate('pubsubClients', new Clients())
   fastify.addHook('onClose', async () => { await broker.close() })
 }
 

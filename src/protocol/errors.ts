@@ -30,3 +30,11 @@ export function wireCode (err: object): string | undefined {
     ? code.slice('PUBSUB_ERR_'.length)
     : undefined
 }
+
+/**
+ * `text` cut to its first `n` characters: an error message that echoes
+ * client input stays short, however long the input.
+ */
+export function clip (text: string, n = 64): string {
+  return text.slice(0, n)
+}

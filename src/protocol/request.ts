@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import sjson from 'secure-json-parse'
 import {
+  clip,
   PUBSUB_ERR_BAD_FRAME,
   PUBSUB_ERR_BAD_JSON,
   PUBSUB_ERR_BAD_REQUEST,
@@ -80,7 +81,7 @@ export function parseRequest (text: string): Request {
       return { action, id, topic, message: fields.message, key: key as string | undefined }
     }
     default:
-      throw new RequestError(new PUBSUB_ERR_UNKNOWN_ACTION(action.slice(0, 64)), id)
+      throw new RequestError(new PUBSUB_ERR_UNKNOWN_ACTION(clip(action)), id)
   }
 }
 

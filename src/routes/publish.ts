@@ -1,10 +1,11 @@
 import fastifyRateLimit from '@fastify/rate-limit'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
+import { assertMayPublish } from '../auth/access.js'
 import type { Authenticator } from '../auth/authenticator.js'
-import { mayPublish } from '../auth/grants.js'
 import { authenticate } from '../auth/http.js'
-import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN } from '../protocol/errors.js'
+import { PUBSUB_ERR_BAD_REQUEST } from '../protocol/errors.js'
+import type { Clients } from '../transport/clients.js'
 import { TopicParams } from './schemas.js'
 
 /**
@@ -23,8 +24,9 @@ export interface PublishRouteOptions {
 
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
+  const clients = fastify.getDecorator<Clients>('pubsubClients')
   fastify.addHook('onError', async (_request, _reply, error) => {
-    broker.counters.error(typeof error.code === 'string' ? error.code : 'UNKNOWN')
+    clients.error(typeof error.code === 'string' ? error.code : 'UNKNOWN')
   })
   // Only this route's scope: the host app's other routes are not limited.
   if (opts.restRateLimit !== false) await fastify.register(fastifyRateLimit, { global: false })
@@ -53,8 +55,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
     onRequest: authenticator === undefined
       ? []
       : async (request) => {
-        const topic = (request.params as { '*': string })['*']
-        if (!mayPublish(authenticate(authenticator, request), topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to publish to ${topic.slice(0, 300)}`)
+        assertMayPublish(authenticate(authenticator, request), (request.params as { '*': string })['*'])
       }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')

@@ -5,12 +5,12 @@ import type { ResolvedOptions } from '../options.js'
 import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
-import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../protocol/errors.js'
-import { MAX_INT32 } from '../pubsub/options.js'
+import { clip, PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_UNAVAILABLE, wireCode } from '../protocol/errors.js'
 import { isPattern } from '../protocol/topic.js'
+import { assertMaySubscribe, expiryTimer } from '../auth/access.js'
 import type { Authenticator } from '../auth/authenticator.js'
-import { maySubscribe } from '../auth/grants.js'
 import { authenticate } from '../auth/http.js'
+import type { Clients } from '../transport/clients.js'
 import { SseStream } from '../transport/sse-stream.js'
 
 export type SseRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval'> & {
@@ -29,7 +29,7 @@ const EVENT_ID = /^(.{1,128}):(\d{1,15})$/
  */
 const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
-  const streams = new Set<SseStream>()
+  const clients = fastify.getDecorator<Clients>('pubsubClients')
   const scheduler = new FlushScheduler()
   const log = fastify.log
 
@@ -46,12 +46,12 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
     }
   }, async (request, reply) => {
     const topic = request.params['*']
-    if (!isPattern(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(topic.slice(0, 300))
+    if (!isPattern(topic)) throw new PUBSUB_ERR_INVALID_TOPIC(clip(topic, 300))
     const identity = opts.authenticator === undefined ? undefined : authenticate(opts.authenticator, request)
-    if (identity !== undefined && !maySubscribe(identity, topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to subscribe to ${topic}`)
+    assertMaySubscribe(identity, topic)
     // Node joins a repeated header into one string (only set-cookie is an array).
     const recovery = parseEventId(request.headers['last-event-id'] as string | undefined ?? request.query.lastEventId)
-    if (broker.counters.connections >= opts.maxConnections) throw new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`)
+    if (clients.size >= opts.maxConnections) throw new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`)
 
     reply.hijack()
     const response = reply.raw
@@ -73,18 +73,15 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
     response.write('retry: 1000\n\n')
     const clientId = nanoid()
     const openedAt = Date.now()
-    const stream = new SseStream({ response, scheduler, broker, clientId, log, maxBufferedBytes: opts.maxBufferedBytes })
-    streams.add(stream)
-    broker.counters.connections++
+    const stream = new SseStream({ response, scheduler, broker, clients, clientId, log, maxBufferedBytes: opts.maxBufferedBytes })
+    clients.add(stream)
     // Like a WebSocket, a stream ends when its token expires (EventSource
     // then reconnects with the token of its URL, and gets 401 if stale).
-    const left = identity?.expiresAt === undefined ? MAX_INT32 + 1 : identity.expiresAt - Date.now()
-    const expiry = left > MAX_INT32 ? undefined : setTimeout(() => { stream.fail('FORBIDDEN', 'token expired') }, Math.max(0, left))
+    const expiry = expiryTimer(identity, () => { stream.fail('FORBIDDEN', 'token expired') })
     response.on('close', function responseOnClose () {
       clearTimeout(expiry)
-      streams.delete(stream)
-      broker.counters.connections--
-      stream.closed()
+      clients.delete(stream)
+      stream.onResponseClose()
       log.info({ clientId, durationMs: Date.now() - openedAt }, 'sse client disconnected')
     })
     log.info({ clientId, remoteAddress: request.ip, reqId: request.id, topic }, 'sse client connected')
@@ -102,15 +99,12 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
     }
   })
 
-  const heartbeat = setInterval(() => {
-    for (const stream of streams) stream.heartbeat()
-  }, opts.pingInterval)
-  heartbeat.unref()
+  clients.heartbeatEvery(opts.pingInterval)
 
-  // An open stream would hold server.close() forever: end them first.
+  // An open stream would hold server.close() forever: end them first (with
+  // the WebSockets: one shutdown, whichever route's hook runs first).
   fastify.addHook('preClose', async () => {
-    clearInterval(heartbeat)
-    for (const stream of streams) stream.end()
+    await clients.closeAll(1001, 'server shutting down')
   })
 }
 

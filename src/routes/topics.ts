@@ -1,9 +1,9 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
+import { assertMaySubscribe } from '../auth/access.js'
 import type { Authenticator } from '../auth/authenticator.js'
-import { maySubscribe } from '../auth/grants.js'
 import { authenticate } from '../auth/http.js'
-import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../protocol/errors.js'
+import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../protocol/errors.js'
 import { isPattern } from '../protocol/topic.js'
 import { HistoryPage, HistoryQuery, TopicInfo, TopicParams } from './schemas.js'
 
@@ -26,7 +26,7 @@ const topicsRoute: FastifyPluginAsyncTypebox<TopicsRouteOptions> = async (fastif
       const path = (request.params as { '*'?: string })['*']
       if (path === undefined) return
       const topic = path.endsWith(HISTORY) ? path.slice(0, -HISTORY.length) : path
-      if (!maySubscribe(identity, topic)) throw new PUBSUB_ERR_FORBIDDEN(`not allowed to read ${topic.slice(0, 300)}`)
+      assertMaySubscribe(identity, topic, 'read')
     })
   }
 

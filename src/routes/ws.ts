@@ -6,10 +6,11 @@ import type {} from '@fastify/websocket'
 import type { ResolvedOptions } from '../options.js'
 import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
-import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
+import { clip, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
 import type { Authenticator, Identity } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
 import { sameHost } from '../auth/origins.js'
+import type { Clients } from '../transport/clients.js'
 import { Connection } from '../transport/ws-connection.js'
 
 export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
@@ -23,7 +24,7 @@ export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConn
  */
 const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
-  const connections = new Set<Connection>()
+  const clients = fastify.getDecorator<Clients>('pubsubClients')
   const scheduler = new FlushScheduler()
   const log = fastify.log
   const anyOrigin = opts.allowedOrigins.includes('*')
@@ -37,10 +38,6 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   const admissions = new WeakMap<FastifyRequest, Admission>()
   const identities = new WeakMap<FastifyRequest, Identity>()
 
-  /**
-   * Refuses an upgrade before it happens: 503 when full, 403 for a foreign
-   * Origin. (While closing, Fastify itself answers 503: return503OnClosing.)
-   */
   // Upgrades admitted but not yet open count toward maxConnections, so that
   // a burst held up by a slow hook of the host app cannot pass it.
   // Each slot is given back once: when the handler runs, on an HTTP answer,
@@ -58,16 +55,20 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     admitted--
     return admission
   }
+  /**
+   * Refuses an upgrade before it happens: 503 when full, 403 for a foreign
+   * Origin. (While closing, Fastify itself answers 503: return503OnClosing.)
+   */
   const admit: onRequestHookHandler = (request, reply, done) => {
-    // broker.counters.connections: WebSockets and SSE streams share the limit.
-    if (broker.counters.connections + admitted >= opts.maxConnections) {
+    // WebSockets and SSE streams share the limit.
+    if (clients.size + admitted >= opts.maxConnections) {
       done(new PUBSUB_ERR_UNAVAILABLE(`connection limit reached (${opts.maxConnections})`))
       return
     }
     const origin = request.headers.origin
     // Cross-site WebSocket hijacking: browsers always send Origin; other clients need not.
     if (origin !== undefined && !anyOrigin && !origins.has(origin) && !sameHost(origin, request.headers.host)) {
-      done(new PUBSUB_ERR_FORBIDDEN(`origin ${origin.slice(0, 100)} is not allowed`))
+      done(new PUBSUB_ERR_FORBIDDEN(`origin ${clip(origin, 100)} is not allowed`))
       return
     }
     if (opts.authenticator !== undefined) {
@@ -101,6 +102,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       socket: request.socket,
       scheduler,
       broker,
+      clients,
       clientId,
       log,
       maxBufferedBytes: opts.maxBufferedBytes,
@@ -109,8 +111,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       identity: identities.get(request),
       authenticator: opts.authenticator
     })
-    connections.add(connection)
-    broker.counters.connections++
+    clients.add(connection)
     // Listeners go on synchronously: a frame sent right after the upgrade
     // would otherwise be lost.
     socket.on('message', function socketOnMessage (data, isBinary) {
@@ -120,11 +121,9 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       connection.pong()
     })
     socket.on('close', function socketOnClose (code) {
-      connections.delete(connection)
-      broker.counters.connections--
-      connection.closed()
+      clients.delete(connection)
+      connection.onSocketClose()
       log.info({ clientId, code, durationMs: Date.now() - openedAt }, 'client disconnected')
-      if (connections.size === 0) drained?.()
     })
     // @fastify/websocket's error listener holds the request and reply for the
     // connection's lifetime; ours does the same job without them. A socket
@@ -133,33 +132,24 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     socket.removeAllListeners('error')
     socket.on('error', function socketOnError (err) {
       log.info({ clientId, err }, 'websocket error')
-      connection.failed()
+      connection.onSocketError()
     })
     log.info({ clientId, sub: connection.sub, remoteAddress: request.ip, reqId: request.id }, 'client connected')
   })
 
-  const heartbeat = setInterval(() => {
-    for (const connection of connections) connection.heartbeat()
-  }, opts.pingInterval)
-  heartbeat.unref()
+  clients.heartbeatEvery(opts.pingInterval)
 
-  let drained: (() => void) | undefined
   // Graceful drain: no new connections, every queued frame written, then
   // 1001; a client that does not finish the close handshake within
   // closeGrace is terminated, so this ends in bounded time.
   fastify.addHook('preClose', async () => {
-    clearInterval(heartbeat)
     // While closing, Fastify answers upgrades 503 before any hook runs, and
     // nothing then closes their sockets: a client that half-closes would
     // hold server.close() open.
     fastify.server.on('upgrade', function upgradeWhileClosing (_request, socket) {
       socket.once('end', () => socket.destroy())
     })
-    if (connections.size === 0) return
-    await new Promise<void>((resolve) => {
-      drained = resolve
-      for (const connection of connections) connection.close(1001, 'server shutting down')
-    })
+    await clients.closeAll(1001, 'server shutting down')
   })
 }
 

@@ -83,7 +83,7 @@ t.test('a burst of 300 x 60 KB: every fast reader, WebSocket or SSE, gets every 
   await burst(t, url, 'burst')
   const reports = await within(Promise.all(readers.map(async ({ report }) => await report)), 'every reader reported')
   t.same(reports, readers.map(() => ({ received: TOTAL, ordered: true, closed: null })), 'all 300, in seq order, none closed')
-  t.equal(app.pubsub.counters.slowConsumers, 0, 'no slow consumer')
+  t.equal(app.pubsubClients.slowConsumers, 0, 'no slow consumer')
 })
 
 t.test('the same burst: a WebSocket and an SSE reader that stop reading are cut, the fast ones are not', async (t) => {
@@ -104,7 +104,7 @@ t.test('the same burst: a WebSocket and an SSE reader that stop reading are cut,
   await burst(t, url, 'burst')
   const reports = await within(Promise.all(fast.map(async ({ report }) => await report)), 'every fast reader reported')
   t.same(reports, fast.map(() => ({ received: TOTAL, ordered: true, closed: null })), 'the fast readers got all 300, in order')
-  t.equal(app.pubsub.counters.slowConsumers, 2, 'both stuck readers are slow consumers')
+  t.equal(app.pubsubClients.slowConsumers, 2, 'both stuck readers are slow consumers')
   raw.resume()
   t.equal((await within(stuckWs.closed, 'the stuck WebSocket closed')).code, 1013)
   t.equal(stuckWs.ws.readyState, WebSocket.CLOSED)

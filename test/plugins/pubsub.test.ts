@@ -3,6 +3,7 @@ import t from 'tap'
 import pubsubPlugin from '../../src/plugins/pubsub.js'
 import { Broker } from '../../src/pubsub/broker.js'
 import { MemoryEngine } from '../../src/pubsub/memory-engine.js'
+import { Clients } from '../../src/transport/clients.js'
 
 t.test('decorates fastify.pubsub with a Broker that escapes encapsulation', async (t) => {
   const app = Fastify()
@@ -11,6 +12,8 @@ t.test('decorates fastify.pubsub with a Broker that escapes encapsulation', asyn
   await app.ready()
   t.ok(app.pubsub instanceof Broker)
   t.equal(app.pubsub.options.maxSubscriptions, 5)
+  t.ok(app.pubsubClients instanceof Clients, 'and fastify.pubsubClients with its clients, shared by its routes')
+  t.equal(app.pubsubClients.size, 0)
 })
 
 t.test('the app closing closes the broker and its engine', async (t) => {

@@ -44,7 +44,7 @@ t.test('a replay longer than maxBufferedBytes is paced, and live messages publis
   await eventually(() => seqs.length >= 600, 10_000)
   t.same(seqs, Array.from({ length: 600 }, (_, i) => i + 1), 'seq 1..600 exactly once, in order')
   t.equal(c.ws.readyState, c.ws.OPEN, 'not closed as a slow consumer')
-  t.equal(app.pubsub.counters.slowConsumers, 0)
+  t.equal(app.pubsubClients.slowConsumers, 0)
 })
 
 t.test('a client that stops reading during a replay is closed with 1013 once live messages pile up', async (t) => {
@@ -57,11 +57,11 @@ t.test('a client that stops reading during a replay is closed with 1013 once liv
   c.ws.pause()
   c.send({ action: 'subscribe', topic: 'pile', since: 0, epoch, id: 1 })
   await eventually(async () => {
-    if (app.pubsub.counters.slowConsumers > 0) return true
+    if (app.pubsubClients.slowConsumers > 0) return true
     await app.pubsub.publish('pile', payload)
     return false
   })
-  t.equal(app.pubsub.counters.slowConsumers, 1, 'held live messages count against the same limit')
+  t.equal(app.pubsubClients.slowConsumers, 1, 'held live messages count against the same limit')
   t.equal((await app.pubsub.topic('pile'))?.subscribers, 0, 'its subscriptions ended at once')
 })
 

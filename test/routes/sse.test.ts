@@ -25,7 +25,7 @@ t.test('a curl -N style client gets subscribed, then every message as an event w
   t.same(first, { id: `${epoch}:1`, event: 'message', data: { type: 'message', topic: 'news.sports', data: { score: '1-0' }, seq: 1, ts: first?.data.ts } })
   t.match(second, { id: `${epoch}:2`, data: { data: 'goal\nagain', seq: 2 } }, 'a newline in the data stays inside one data line')
   t.match(await app.pubsub.topic('news.sports'), { subscribers: 1, clients: [subscribed?.data.clientId] })
-  t.equal(app.pubsub.counters.connections, 1, 'counted with the connections')
+  t.equal(app.pubsubClients.size, 1, 'counted with the connections')
 })
 
 t.test('a pattern, URL-encoded: events say which pattern matched and carry no id', async (t) => {
@@ -122,7 +122,7 @@ t.test('HEAD answers what a GET would, at once, without subscribing or taking a 
     t.match(answer.headers, { 'content-type': /^text\/event-stream/, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
     t.notOk('content-length' in answer.headers, 'no length: a GET streams')
   }
-  t.equal(app.pubsub.counters.connections, 0, 'no connection counted')
+  t.equal(app.pubsubClients.size, 0, 'no connection counted')
   t.match(await app.pubsub.publish('news.sports', 1), { delivered: 0 }, 'no subscription left behind')
   t.match(await app.pubsub.topic('news.sports'), { subscribers: 0 })
   t.equal((await head(`${url}/sse/news..sports`)).statusCode, 400, 'a bad topic')
@@ -141,7 +141,7 @@ t.test('HEAD with auth on: 401 without a token, 403 outside the grants, 200 with
   t.equal((await head(`${url}/sse/news.sports`)).statusCode, 401)
   t.equal((await head(`${url}/sse/other?token=${jwt}`)).statusCode, 403)
   t.equal((await head(`${url}/sse/news.sports`, { authorization: `Bearer ${jwt}` })).statusCode, 200)
-  t.equal(app.pubsub.counters.connections, 0)
+  t.equal(app.pubsubClients.size, 0)
 })
 
 t.test('heartbeats are comment lines; SSE streams and WebSockets share maxConnections', async (t) => {
@@ -156,7 +156,7 @@ t.test('heartbeats are comment lines; SSE streams and WebSockets share maxConnec
   t.match(refused.status, / 503 /)
   refused.socket.destroy()
   stream.close()
-  await eventually(() => app.pubsub.counters.connections === 1)
+  await eventually(() => app.pubsubClients.size === 1)
   const again = await sse(t, `${url}/sse/quiet`)
   t.equal(again.response.statusCode, 200, 'a freed slot is taken again')
 })
@@ -173,12 +173,12 @@ t.test('a stream that does not read is cut as a slow consumer; closing the app e
   const reader = await sse(t, `${url}/sse/flood`)
   await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 2)
   const payload = 'x'.repeat(10_000)
-  for (let i = 0; i < 2000 && app.pubsub.counters.slowConsumers === 0; i++) {
+  for (let i = 0; i < 2000 && app.pubsubClients.slowConsumers === 0; i++) {
     await app.pubsub.publish('flood', payload)
     // One message per turn: the reader, in this same process, reads between turns.
     await new Promise((resolve) => setImmediate(resolve))
   }
-  t.equal(app.pubsub.counters.slowConsumers, 1)
+  t.equal(app.pubsubClients.slowConsumers, 1)
   await eventually(async () => (await app.pubsub.topic('flood'))?.subscribers === 1)
   const ended = new Promise((resolve) => reader.response.on('end', resolve))
   await app.close()
@@ -197,7 +197,7 @@ t.test('a replay longer than maxBufferedBytes is paced; live events published me
   }
   const events = await stream.until(351)
   t.same(events.slice(1).map((e) => e.data.seq), Array.from({ length: 350 }, (_, i) => i + 1))
-  t.equal(app.pubsub.counters.slowConsumers, 0)
+  t.equal(app.pubsubClients.slowConsumers, 0)
 })
 
 t.test('a stream that stops reading during its replay is cut once live events pile up', async (t) => {
@@ -212,11 +212,11 @@ t.test('a stream that stops reading during its replay is cut once live events pi
   stuck.write(`GET /sse/pile HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: ${epoch}:0\r\n\r\n`)
   await eventually(async () => (await app.pubsub.topic('pile'))?.subscribers === 1)
   await eventually(async () => {
-    if (app.pubsub.counters.slowConsumers > 0) return true
+    if (app.pubsubClients.slowConsumers > 0) return true
     await app.pubsub.publish('pile', 'z'.repeat(50_000))
     return false
   })
-  t.equal(app.pubsub.counters.slowConsumers, 1)
+  t.equal(app.pubsubClients.slowConsumers, 1)
   await eventually(async () => (await app.pubsub.topic('pile'))?.subscribers === 0)
 })
 
@@ -259,9 +259,9 @@ t.test('a client gone before its subscribe failed: nothing is written, nothing b
     return session
   }
   const stream = await sse(t, `${url}/sse/gone`)
-  await eventually(() => app.pubsub.counters.connections === 1)
+  await eventually(() => app.pubsubClients.size === 1)
   stream.close()
-  await eventually(() => app.pubsub.counters.connections === 0)
+  await eventually(() => app.pubsubClients.size === 0)
   fail()
   app.pubsub.connect = original
   const next = await sse(t, `${url}/sse/gone`)

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { EXEMPT } from '../../plugins/load-shedding.js'
 import { clusterMetrics } from './cluster.js'
 import type { Broker } from '../../pubsub/broker.js'
+import type { Clients } from '../../transport/clients.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
 export interface MetricsRouteOptions {
@@ -20,7 +21,7 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 /**
  * `GET /metrics`: Prometheus text. Most figures are read from the broker's
- * plain counters at scrape time, so the fan-out path pays an increment; it
+ * and its clients' plain counters at scrape time, so the fan-out path pays an increment; it
  * also pays one histogram observation per message (not per delivery). No
  * per-topic labels unless `metricsTopics` asks for them: their cardinality
  * is the clients' to choose. One registry per app, and Node's default
@@ -29,6 +30,7 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const counters = broker.counters
+  const clients = fastify.getDecorator<Clients>('pubsubClients')
   const registry = new Registry()
   const registers = [registry]
 
@@ -48,7 +50,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   }
   /* eslint-enable no-new */
 
-  gauge('pubsub_connections', 'Open WebSocket connections and SSE streams', () => counters.connections)
+  gauge('pubsub_connections', 'Open WebSocket connections and SSE streams', () => clients.size)
   gauge('pubsub_subscriptions', 'Subscriptions held by connections and in-process subscribers', () => broker.counts().subscriptions)
   gauge('pubsub_topics', 'Topics with an exact subscriber', () => broker.counts().topics)
   gauge('pubsub_patterns', 'Wildcard patterns subscribed to', () => broker.counts().patterns)
@@ -57,11 +59,11 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   // With --workers, the lowest: 1 only while every worker's engine takes work.
   gauge('pubsub_engine_ready', 'Whether the engine takes work (1) or not (0: Redis unreachable, or closing)', () => broker.healthy ? 1 : 0, 'min')
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
-  counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => counters.dropped)
-  counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => counters.slowConsumers)
-  counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => counters.rateLimited)
-  labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', () => counters.errors)
-  labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', () => counters.shed)
+  counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => clients.dropped)
+  counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => clients.slowConsumers)
+  counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => clients.rateLimited)
+  labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', () => clients.errors)
+  labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', () => clients.shed)
 
   const latency = new LatencyHistogram(LATENCY_BUCKETS)
   registry.registerMetric(latency.metric('pubsub_publish_to_fanout_seconds',
