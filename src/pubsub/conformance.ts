@@ -471,7 +471,7 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     // Until the last message is in (a network engine may also deliver some
     // the replay had: a transport drops those, as done here).
     let n = 1
-    while ((await r.until(n)).at(-1)?.seq !== published) n++
+    while (((await r.until(n)).at(-1) as Delivery).seq !== published) n++
     const live = r.deliveries.map((d) => d.seq).filter((seq) => seq > floor)
     t.same([...replayed, ...live], Array.from({ length: published - 5 }, (_, i) => i + 6), `seq 6..${published} exactly once`)
   })
