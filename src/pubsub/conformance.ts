@@ -79,11 +79,20 @@ class Recorder {
 
   /** Waits until `n` deliveries arrived; fails after the suite's wait. */
   async until (n: number): Promise<Delivery[]> {
+    return await this.#waitFor(() => this.deliveries.length >= n, `${n} deliveries`)
+  }
+
+  /** Waits until a message of `seq` arrived. */
+  async untilSeq (seq: number): Promise<Delivery[]> {
+    return await this.#waitFor(() => this.deliveries.some((d) => d.seq === seq), `seq ${seq}`)
+  }
+
+  async #waitFor (done: () => boolean, what: string): Promise<Delivery[]> {
     const deadline = Date.now() + this.#wait
-    while (this.deliveries.length < n) {
+    while (!done()) {
       const left = deadline - Date.now()
       /* c8 ignore next -- only an engine that fails the suite gets here */
-      if (left <= 0) throw new Error(`expected ${n} deliveries, got ${this.deliveries.length}`)
+      if (left <= 0) throw new Error(`expected ${what}, got ${this.deliveries.length} deliveries`)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left)
         this.#wake = () => { clearTimeout(timer); resolve() }
@@ -470,8 +479,7 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     const floor = replayed.at(-1) as number
     // Until the last message is in (a network engine may also deliver some
     // the replay had: a transport drops those, as done here).
-    let n = 1
-    while (((await r.until(n)).at(-1) as Delivery).seq !== published) n++
+    await r.untilSeq(published)
     const live = r.deliveries.map((d) => d.seq).filter((seq) => seq > floor)
     t.same([...replayed, ...live], Array.from({ length: published - 5 }, (_, i) => i + 6), `seq 6..${published} exactly once`)
   })
