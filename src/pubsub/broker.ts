@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { Counters, type Transport } from './counters.js'
 import type { Engine, EngineCounts, EngineLink, HistoryPage, Presence, PublishResult, Recovery, TopicInfo, TopicPage } from './engine.js'
 import {
+  clip,
   PUBSUB_ERR_BAD_REQUEST,
   PUBSUB_ERR_INVALID_TOPIC,
   PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS,
@@ -405,7 +406,7 @@ function assertTopic (topic: string): void {
 /** The error names the topic, cut short: a client's bad input is not echoed whole. */
 function invalidTopic (topic: unknown, why?: string): Error {
   const text = String(topic)
-  const shown = text.length > 64 ? `${text.slice(0, 64)}…` : text
+  const shown = text.length > 64 ? `${clip(text)}…` : text
   // util.format, under @fastify/error, appends an argument past the placeholders after a space.
   return why === undefined ? new PUBSUB_ERR_INVALID_TOPIC(shown) : new PUBSUB_ERR_INVALID_TOPIC(shown, `(${why})`)
 }

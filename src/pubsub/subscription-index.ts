@@ -202,22 +202,22 @@ export class SubscriptionIndex implements LocalSubscriptions {
    * counts them: for a publish whose fan-out happens later (a network engine).
    */
   reach (topic: string): number {
+    const exact = this.#exact.get(topic)
+    // Without patterns no session can be reached twice: nothing to mark.
+    if (this.#patterns.size === 0) return exact?.size ?? 0
     const mark = ++this.#fanouts
     let reached = 0
-    const exact = this.#exact.get(topic)
     if (exact !== undefined) {
       reached = exact.size
       for (const session of exact) session.mark = mark
     }
-    if (this.#patterns.size > 0) {
-      walk(this.#root, topic.split('.'), 0, (sessions) => {
-        for (const session of sessions) {
-          if (session.mark === mark) continue
-          session.mark = mark
-          reached++
-        }
-      })
-    }
+    walk(this.#root, topic.split('.'), 0, (sessions) => {
+      for (const session of sessions) {
+        if (session.mark === mark) continue
+        session.mark = mark
+        reached++
+      }
+    })
     return reached
   }
 
