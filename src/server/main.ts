@@ -4,6 +4,7 @@ import type { Server } from 'node:http'
 import fastifyPubsub from '../app.js'
 import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
+import { listenErrorLine } from './listen-error.js'
 import { loggingOptions } from './logger.js'
 
 // The standalone server: `npm start`. Everything else is in the plugin.
@@ -58,7 +59,9 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     // What is on, in one line: an operator sees at once that auth is off.
     app.log.info({ engine: engine === undefined ? 'memory' : 'redis', auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub ready')
   } catch (err) {
-    app.log.fatal({ err }, 'could not start')
+    const line = listenErrorLine(err, config.host, config.port)
+    if (line === undefined) app.log.fatal({ err }, 'could not start')
+    else process.stderr.write(`fastify-pubsub: ${line}\n`)
     process.exitCode = 1
     await app.close()
     // A worker's IPC channel to the primary would keep it alive.

@@ -1,9 +1,13 @@
 import { once } from 'node:events'
 import { get, type IncomingMessage } from 'node:http'
-import { connect } from 'node:net'
+import { spawn } from 'node:child_process'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { connectWelcomed, eventually, WAIT_MS } from '../helper.js'
 import { logLine, start } from './server-process.js'
+
+const cli = fileURLToPath(new URL('../../src/server/cli.ts', import.meta.url))
 
 t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
   const child = start({ LOG_LEVEL: 'info', REDIS_TIMEOUT: '500' })
@@ -64,17 +68,33 @@ t.test('a close that hangs past CLOSE_TIMEOUT exits 1', async (t) => {
   t.same(await exited, [1, null])
 })
 
-t.test('a port in use stops the server with exit 1', async (t) => {
-  const first = start({})
-  t.teardown(() => first.kill('SIGKILL'))
-  const listening = await logLine(first, (l) => String(l.msg).startsWith('Server listening at'))
-  const port = new URL(String(listening.msg).replace('Server listening at ', '')).port
-  const second = start({ PORT: port })
-  t.teardown(() => second.kill('SIGKILL'))
-  const fatal = logLine(second, (l) => l.msg === 'could not start')
-  const exited = once(second, 'exit')
-  t.match(await fatal, { level: 60, err: { code: 'EADDRINUSE' } })
-  t.same(await exited, [1, null])
+t.test('a port in use: the CLI says so in one line on stderr, no stack, and exits 1', async (t) => {
+  // Whatever holds the port: here a plain TCP server.
+  const holder = createServer().listen(0, '127.0.0.1')
+  t.teardown(() => holder.close())
+  await once(holder, 'listening')
+  const { port } = holder.address() as AddressInfo
+  const child = spawn(process.execPath, [...process.execArgv, cli, '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => { stdout += String(chunk) })
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += String(chunk) })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.equal(stderr, `fastify-pubsub: 127.0.0.1:${port} is already in use (EADDRINUSE): stop what listens there, or choose another port (--port, PORT)\n`)
+  t.notMatch(stdout, /stack|could not start/, 'no fatal log line with a stack trace')
+})
+
+t.test('a host that is not this machine\'s: one line too', async (t) => {
+  // TEST-NET-1 (RFC 5737): never an address of this machine.
+  const child = start({ HOST: '192.0.2.1' })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += String(chunk) })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.equal(stderr, 'fastify-pubsub: 192.0.2.1 is not an address of this machine (EADDRNOTAVAIL): choose another host (--host, HOST)\n')
 })
 
 t.test('an invalid setting stops the server with a message naming it', async (t) => {

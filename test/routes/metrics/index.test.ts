@@ -110,3 +110,20 @@ t.test('metrics: false serves none', async (t) => {
   const app = await build(t, { metrics: false })
   t.equal((await app.inject('/metrics')).statusCode, 404)
 })
+
+t.test('process_cpu_seconds_total is the process\'s whole CPU time, from the first scrape on', async (t) => {
+  const app = await build(t)
+  const seconds = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1e6
+  // Loading tap and the TypeScript sources took far more CPU than a scrape does.
+  const before = process.cpuUsage()
+  const text = (await app.inject('/metrics')).body
+  const after = process.cpuUsage()
+  const total = sample(text, 'process_cpu_seconds_total') as number
+  t.ok(seconds(before) > 0.1, `the test process had used ${seconds(before)} s`)
+  t.ok(total >= seconds(before) && total <= seconds(after), `${total} s reported, ${seconds(before)} to ${seconds(after)} s used`)
+  const user = sample(text, 'process_cpu_user_seconds_total') as number
+  t.ok(user >= before.user / 1e6 && user <= after.user / 1e6, 'user time too')
+  const system = sample(text, 'process_cpu_system_seconds_total') as number
+  t.ok(system >= before.system / 1e6 && system <= after.system / 1e6, 'system time too')
+  t.equal(text.match(/^process_cpu_seconds_total /gm)?.length, 1, 'one sample, not prom-client\'s as well')
+})
