@@ -48,8 +48,11 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     // A worker's IPC channel to the primary would keep it alive.
     cluster.worker?.disconnect()
   }
-  process.once('SIGINT', (signal) => { void shutdown(signal) })
-  process.once('SIGTERM', (signal) => { void shutdown(signal) })
+  // `on`, not `once`: a terminal's Ctrl-C, or a stop under systemd, signals
+  // the whole process group, and npm (or a cluster primary) passes the signal
+  // on again. A second one left to Node's default would kill the drain.
+  process.on('SIGINT', (signal) => { void shutdown(signal) })
+  process.on('SIGTERM', (signal) => { void shutdown(signal) })
 
   try {
     // A worker of --workers: /metrics answers for all of them (the primary gathers).

@@ -53,6 +53,21 @@ t.test('SIGINT then SIGTERM: one close, exit 0', async (t) => {
   t.same(await exited, [0, null])
 })
 
+t.test('a second SIGTERM during the drain (npm or a cluster primary passing a group signal on) does not cut it: exit 0', async (t) => {
+  const child = start({ CLOSE_GRACE: '1000' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at'))
+  // A client that stops reading holds the drain for closeGrace.
+  const client = await connectWelcomed(t, String(listening.msg).replace('Server listening at ', ''))
+  ;(client.ws as unknown as { _socket: import('node:net').Socket })._socket.pause()
+  const closing = logLine(child, (l) => l.msg === 'closing')
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await closing
+  child.kill('SIGTERM')
+  t.same(await exited, [0, null])
+})
+
 t.test('a close that hangs past CLOSE_TIMEOUT exits 1', async (t) => {
   const child = start({ CLOSE_TIMEOUT: '200' })
   t.teardown(() => child.kill('SIGKILL'))
