@@ -13,6 +13,8 @@ const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000)
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY)
 const ALL: ServerKind[] = ['fastify-pubsub', 'raw-ws', 'socket.io', 'mosquitto', 'nats']
 const OURS_AND_REF: ServerKind[] = ['fastify-pubsub', 'raw-ws']
+/** Where the issue's targets name nats-server as the bar to reach. */
+const OURS_REF_AND_NATS: ServerKind[] = ['fastify-pubsub', 'raw-ws', 'nats']
 
 interface Scenario {
   name: string
@@ -49,12 +51,14 @@ const scenarios: Scenario[] = [
   fanout('fan-out: 1,000 subs x 250/s, 64 B', OURS_AND_REF, { subscribers: 1000, topics: 1, rate: 250, payloadBytes: 64 }),
   fanout('fan-out: 1,000 subs x 1,000/s, 64 B', OURS_AND_REF, { subscribers: 1000, topics: 1, rate: 1000, payloadBytes: 64 }),
   fanout('max rate: 1,000 subs, 64 B', ALL, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
-  fanout('max rate: 100 subs, 64 B', OURS_AND_REF, { subscribers: 100, topics: 1, rate: 0, payloadBytes: 64 }),
+  fanout('max rate: 100 subs, 64 B', OURS_REF_AND_NATS, { subscribers: 100, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('scale-out: max rate, 1,000 subs on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('scale-out: 1,000 subs x 500/s on 2 nodes, 64 B', CLUSTER, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
   fanout('metrics cost: max rate, 1,000 subs, 64 B', METRICS, { subscribers: 1000, topics: 1, rate: 0, payloadBytes: 64 }),
   fanout('metrics cost: max rate, 1,000 topics x 1 sub, 64 B', METRICS, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
-  fanout('many topics: 1,000 x 1 sub, max rate', OURS_AND_REF, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
+  fanout('many topics: 1,000 x 1 sub, max rate', OURS_REF_AND_NATS, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
+  // Most apps' shape at a rate every server keeps up with: each message's own cost, not a burst's.
+  fanout('many topics: 1,000 x 1 sub, 5,000/s', OURS_REF_AND_NATS, { subscribers: 1000, topics: 1000, rate: 5000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', rate: 1000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s, +10,000 unrelated patterns', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', unrelatedPatterns: 10_000, rate: 1000, payloadBytes: 64 }),
   {
