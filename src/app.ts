@@ -13,6 +13,7 @@ import sseRoute from './routes/sse.js'
 import publishRoute from './routes/publish.js'
 import topicsRoute from './routes/topics.js'
 import wsRoute from './routes/ws.js'
+import { openFilesLimit, overLimit } from './transport/open-files.js'
 
 /**
  * The whole service as one plugin: `fastify.pubsub`, `GET /ws`,
@@ -28,6 +29,11 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
   const options = resolveOptions(opts)
   // Checked by resolveOptions, which leaves it out so that every route can take `options` whole.
   const prefix = opts.prefix ?? ''
+  const over = overLimit(options.maxConnections, openFilesLimit())
+  if (over !== undefined) {
+    // Past the limit, accept() fails (EMFILE): clients are cut without a 503, and opening a file or a Redis connection fails too.
+    fastify.log.warn({ maxConnections: options.maxConnections, ...over }, 'maxConnections is more than the open-files limit holds: raise ulimit -n, or lower maxConnections (docs/limits.md)')
+  }
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(fastifyWebsocket, {
       // permessage-deflate stays off: it costs memory per connection and opens

@@ -8,6 +8,7 @@ import { PUBSUB_ERR_OPTION } from './protocol/errors.js'
 import { LIMITS, MAX_INT32, rangeText } from './pubsub/defaults.js'
 import type { BrokerOptions } from './pubsub/options.js'
 import type { RedisEngineOptions } from './pubsub/redis/engine.js'
+import { connectionsWithin, FD_MARGIN, openFilesLimit } from './transport/open-files.js'
 
 /** The Redis engine by configuration rather than by instance: the plugin's `engine: { type: 'redis', url }`. */
 export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
@@ -56,7 +57,12 @@ export interface PubsubOptions extends BrokerOptions {
   idempotencyWindow?: number
   /** In-memory engine: idempotency keys remembered at most (default 100,000); past it the oldest is forgotten early. */
   maxIdempotencyKeys?: number
-  /** WebSocket connections this server accepts at once (default 10,000); past it an upgrade answers 503. */
+  /**
+   * WebSocket connections and SSE streams this server accepts at once; past
+   * it an upgrade answers 503. Default: what the process's open-files limit
+   * holds (`ulimit -n` less 500, read from /proc/self/limits on Linux;
+   * 10,000 elsewhere). Set above that, it is logged as a warning at startup.
+   */
   maxConnections?: number
   /** ms between the server's pings (default 25 s); a connection that missed the previous pong is terminated. */
   pingInterval?: number
@@ -147,7 +153,14 @@ export const PubsubOptionsSchema = Type.Object({
     allowed: "an Engine, or { type: 'redis', url }",
     shown: 'in memory'
   })),
-  maxConnections: integer('WebSocket connections and SSE streams at once; past it an upgrade answers 503', 10_000),
+  maxConnections: Type.Integer({
+    description: 'WebSocket connections and SSE streams at once; past it an upgrade answers 503. Set above what the open-files limit holds, it is logged as a warning at startup',
+    // Read once, when the options module loads: every app of the process shares the limit.
+    default: connectionsWithin(openFilesLimit()),
+    minimum: 1,
+    maximum: ANY,
+    shown: `derived: the open-files limit (\`ulimit -n\`) less ${FD_MARGIN}; 10,000 where it cannot be read (not Linux)`
+  }),
   maxSubscriptions: limit('maxSubscriptions', 'Subscriptions one connection may hold; more answer TOO_MANY_SUBSCRIPTIONS'),
   maxPatternTokens: limit('maxPatternTokens', 'Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)'),
   maxSubscriptionBytes: limit('maxSubscriptionBytes', "Bytes the topics and patterns of one connection's subscriptions may add up to; past it TOO_MANY_SUBSCRIPTIONS"),

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
 import { PubsubOptionsSchema, resolveOptions } from '../src/options.js'
+import { connectionsWithin, openFilesLimit } from '../src/transport/open-files.js'
 
 t.test('defaults: one per option, from the schema', async (t) => {
   const resolved = resolveOptions()
@@ -24,7 +25,7 @@ t.test('defaults: one per option, from the schema', async (t) => {
     historyTtl: 300_000,
     idempotencyWindow: 300_000,
     maxIdempotencyKeys: 100_000,
-    maxConnections: 10_000,
+    maxConnections: connectionsWithin(openFilesLimit()),
     pingInterval: 25_000,
     closeGrace: 5000,
     allowedOrigins: [],

@@ -7,6 +7,7 @@ import t from 'tap'
 import fastifyPubsub from '../../src/app.js'
 import { loadConfig, readSettings } from '../../src/server/config.js'
 import { envName, flagName, SETTINGS, type SettingKey } from '../../src/server/settings.js'
+import { connectionsWithin, openFilesLimit } from '../../src/transport/open-files.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pubsub-config-'))
 let files = 0
@@ -74,7 +75,7 @@ t.test('defaults', async (t) => {
       historyTtl: 300_000,
       idempotencyWindow: 300_000,
       maxIdempotencyKeys: 100_000,
-      maxConnections: 10_000,
+      maxConnections: connectionsWithin(openFilesLimit()),
       pingInterval: 25_000,
       closeGrace: 5000,
       allowedOrigins: [],
