@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { resolveOptions, type PubsubOptions } from './options.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
+import { refuseStrayUpgrades } from './plugins/stray-upgrades.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './plugins/docs.js'
 import healthRoute from './routes/health.js'
@@ -48,6 +49,8 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     // First, so that its onRequest hook is on every route of the scope. A
     // host app with its own @fastify/under-pressure keeps that one.
     if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsubClients, options.underPressure)
+    // Before the routes, so that it sees them being added.
+    refuseStrayUpgrades(scope)
     if (options.docs) await scope.register(docsRoute)
     await scope.register(wsRoute, options)
     await scope.register(sseRoute, options)
