@@ -12,7 +12,7 @@ import { WAIT_MS } from '../helper.js'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** What a clone has, but for node_modules (linked) and dist/ (the copy builds its own). */
-const CLONED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.browser.json', 'src', 'public', 'scripts']
+const CLONED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.browser.json', 'src', 'public', 'scripts', 'README.md', 'LICENSE']
 
 /**
  * A clone of the project in a temp folder, removed at teardown. Its
