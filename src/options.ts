@@ -8,7 +8,7 @@ import { PUBSUB_ERR_OPTION } from './protocol/errors.js'
 import { LIMITS, MAX_INT32, rangeText } from './pubsub/defaults.js'
 import type { BrokerOptions } from './pubsub/options.js'
 import type { RedisEngineOptions } from './pubsub/redis/engine.js'
-import { connectionsWithin, FD_MARGIN, openFilesLimit } from './transport/open-files.js'
+import { connectionsWithin, openFilesLimit } from './transport/open-files.js'
 
 /** The Redis engine by configuration rather than by instance: the plugin's `engine: { type: 'redis', url }`. */
 export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
@@ -154,12 +154,12 @@ export const PubsubOptionsSchema = Type.Object({
     shown: 'in memory'
   })),
   maxConnections: Type.Integer({
-    description: 'WebSocket connections and SSE streams at once; past it an upgrade answers 503. Set above what the open-files limit holds, it is logged as a warning at startup',
+    description: 'WebSocket connections and SSE streams at once; past it an upgrade answers 503. Derived by default: the open-files limit (ulimit -n) less 500, or 10,000 where it cannot be read. Set above what the open-files limit holds, it is logged as a warning at startup',
     // Read once, when the options module loads: every app of the process shares the limit.
     default: connectionsWithin(openFilesLimit()),
     minimum: 1,
     maximum: ANY,
-    shown: `derived: the open-files limit (\`ulimit -n\`) less ${FD_MARGIN}; 10,000 where it cannot be read (not Linux)`
+    shown: 'derived'
   }),
   maxSubscriptions: limit('maxSubscriptions', 'Subscriptions one connection may hold; more answer TOO_MANY_SUBSCRIPTIONS'),
   maxPatternTokens: limit('maxPatternTokens', 'Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)'),
