@@ -5,15 +5,13 @@
 import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { copyProject } from '../deploy/project.js'
+import { copyProject, ROOT } from '../deploy/project.js'
 
 const run = promisify(execFile)
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
+const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
 // The lowest version the peer range names, e.g. `^5.3.0` → `5.3.0`.
 const lowestFastify = String(manifest.peerDependencies.fastify).replace(/^\D+/, '')
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']
