@@ -1,6 +1,7 @@
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { requestSerializer } from './auth/log-redaction.js'
 import { resolveOptions, type PubsubOptions } from './options.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
@@ -65,7 +66,10 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     await scope.register(healthRoute)
     if (options.metrics) await scope.register(metricsRoute, options)
     if (options.console) await scope.register(consoleRoute)
-  }, { prefix })
+    // Browsers send their token in the query (?token=): whatever logger the
+    // host app gave Fastify, the scope's `req` lines mask it. Fastify's type
+    // wants serializers that return strings; pino takes objects.
+  }, { prefix, logSerializers: { req: requestSerializer as unknown as (value: unknown) => string } })
 }
 
 export default fp(fastifyPubsub, { fastify: '5.x', name: 'fastify-pubsub' })

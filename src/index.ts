@@ -8,6 +8,7 @@ export { default, default as fastifyPubsub } from './app.js'
 export { resolveOptions, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions } from './options.js'
 export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pubsub.js'
 export type { AuthOptions } from './auth/authenticator.js'
+export { redactToken, requestSerializer, type SerializedRequest } from './auth/log-redaction.js'
 export type { PressureOptions } from './plugins/load-shedding.js'
 export {
   Broker,

@@ -19,8 +19,3 @@ export function authenticate (authenticator: Authenticator, request: FastifyRequ
   if (token === undefined || token === '') throw new PUBSUB_ERR_UNAUTHORIZED('missing token: send Authorization: Bearer <token>')
   return authenticator.verifyBearer(token)
 }
-
-/** A URL fit for logs: the value of `token=` in its query masked. */
-export function redactToken (url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]')
-}

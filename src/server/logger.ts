@@ -3,7 +3,7 @@ import type { FastifyServerOptions } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import { nanoid } from 'nanoid'
-import { redactToken } from '../auth/http.js'
+import { requestSerializer } from '../auth/log-redaction.js'
 import type { Config } from './config.js'
 import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
 
@@ -31,7 +31,7 @@ export function loggingOptions (config: Pick<Config, 'logLevel' | 'logPretty' | 
       redact: ['req.headers.authorization'],
       // Browsers send their token in the query (?token=): never in the logs.
       serializers: {
-        req: (request) => ({ method: request.method, url: redactToken(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
+        req: requestSerializer
       },
       ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
     },
