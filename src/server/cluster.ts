@@ -39,8 +39,11 @@ export function runPrimary (workers: number, log: (line: object) => void): void 
     stopping = true
     for (const worker of Object.values(cluster.workers as Record<string, Worker>)) worker.process.kill(signal)
   }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  // `on`, as in main.ts: a second signal (the group's Ctrl-C, then a
+  // supervisor's stop) left to Node's default would kill the primary and
+  // orphan workers in the middle of their drain.
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
 }
 
 /** In the primary (node:cluster, or a stand-in in tests): answers the workers' requests for everyone's metrics. */
