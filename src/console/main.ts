@@ -54,8 +54,42 @@ client.on('recovery', ({ topic, recovered }) => {
 client.on('error', (error) => {
   log.add({ kind: 'fault', title: error.code, details: [error.message] })
 })
+
+// A browser's WebSocket sees a refused upgrade (401) only as 1006, like a
+// server that is down. So after a failed attempt the page asks the server:
+// the same URL over plain HTTP, with the same credentials, goes through the
+// same admission hook and answers 401 when a token is the problem. Guessing
+// from a count of failures would tell a dead server from a locked one wrongly.
+const tokenHint = byId('token-hint')
+let tokenRefused = false
+let welcomed = false
+client.on('welcome', () => { welcomed = true })
+client.on('close', () => {
+  if (!welcomed) void probeForToken()
+  welcomed = false
+})
+async function probeForToken (): Promise<void> {
+  let response: Response
+  try {
+    response = await fetch(wsUrl.href.replace(/^ws/, 'http'), { headers: authorization })
+  } catch {
+    return // Unreachable: the client keeps trying, as it should.
+  }
+  if (response.status !== 401) return
+  const { message } = await response.json().catch(() => ({})) as { message?: string }
+  // Retrying cannot help until the user gives a token: stop until they do (the form reloads the page).
+  tokenRefused = true
+  void client.close()
+  showState('token', 'token needed')
+  tokenHint.textContent = token === undefined
+    ? 'This server needs a token.'
+    : `This server refused the token${message === undefined ? '' : `: ${message}`}.`
+  tokenInput.setAttribute('aria-invalid', 'true')
+  tokenInput.focus()
+}
+
 showState('connecting', 'connecting…')
-client.connect().catch(() => { showState('closed', 'closed') })
+client.connect().catch(() => { if (!tokenRefused) showState('closed', 'closed') })
 
 // Subscriptions
 

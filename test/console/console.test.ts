@@ -1,5 +1,7 @@
 import t from 'tap'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import WebSocket from 'ws'
 import fastifyPubsub from '../../src/index.js'
@@ -158,25 +160,98 @@ t.test("the browser's EventSource gets SSE and resumes by itself after the serve
   await page.evaluate('window.source.close()')
 })
 
-t.test('with auth on, the console connects with the token from its field, and not without', { skip: missing }, async (t) => {
+t.test('with auth on and no token, the console says so, focuses the field and stops retrying', { skip: missing }, async (t) => {
   const secret = 'console-test-secret-0123456789abcdef'
   const { app, url } = await listen(t, { auth: { secret } })
   const { createSigner } = await import('fast-jwt')
   const jwt = createSigner({ key: secret })({ sub: 'console-user', pubsub: { subscribe: ['>'], publish: ['>'] } })
+  let upgrades = 0
+  app.server.on('upgrade', () => { upgrades++ })
   const browser = await launch(t)
   // Without a token the upgrade is refused (401): Chromium logs that, as it should.
   const page = await browser.newPage()
   page.setDefaultTimeout(10_000)
   await page.goto(`${url}/`)
-  await page.waitForSelector('#state[data-state="reconnecting"]')
+  await page.waitForSelector('#token-hint:not(:empty)')
+  t.equal(await page.textContent('#token-hint'), 'This server needs a token.')
+  t.equal(await page.textContent('#state'), 'token needed')
+  t.equal(await page.evaluate('document.activeElement.id'), 'token', 'the token field has the focus')
+  t.equal(await page.getAttribute('#token', 'aria-invalid'), 'true')
+  t.ok(upgrades >= 1, 'it did try')
+  const tried = upgrades
+  // Absence needs a window: 1.5 s holds the next three attempts of the
+  // default backoff (250, 500, 1000 ms), had the loop gone on.
+  await page.waitForTimeout(1500)
+  t.equal(upgrades, tried, 'no attempt after the hint')
+  t.equal(await page.textContent('#state'), 'token needed')
+
   await page.fill('#token', jwt)
   await page.press('#token', 'Enter')
   await page.waitForSelector('#state[data-state="open"]')
   t.match(page.url(), /#token=/, 'kept in the fragment, never sent in a request line')
+  t.equal(await page.textContent('#token-hint'), '', 'no hint once connected')
   await subscribeInPage(page, 'secured')
   await app.pubsub.publish('secured', 'for console-user')
   await page.waitForSelector('#log li[data-topic="secured"]')
   await page.click('#refresh-topics')
   await page.waitForSelector('#topics tr[data-topic="secured"]')
   t.same((await app.pubsub.topic('secured'))?.clients, ['console-user'])
+})
+
+t.test('with auth on and a bad token, the console shows why the server refused it', { skip: missing }, async (t) => {
+  const { url } = await listen(t, { auth: { secret: 'console-test-secret-0123456789abcdef' } })
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  page.setDefaultTimeout(10_000)
+  await page.goto(`${url}/#token=not-a-jwt`)
+  await page.waitForSelector('#token-hint:not(:empty)')
+  t.match(await page.textContent('#token-hint'), /^This server refused the token: invalid token: .+\.$/)
+  t.equal(await page.evaluate('document.activeElement.id'), 'token')
+})
+
+t.test('a server that is down is not taken for one that wants a token', { skip: missing }, async (t) => {
+  const { app, url } = await listen(t)
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${url}/`, /ERR_CONNECTION_REFUSED|WebSocket connection/)
+  await app.close()
+  await page.waitForSelector('#log li.system >> text=closed')
+  await page.waitForSelector('#state[data-state="reconnecting"] >> text=/attempt [2-9]/')
+  t.equal(await page.textContent('#token-hint'), '', 'no token hint')
+})
+
+t.test('screenshots at 1280 and 375 px; on a narrow screen the live log comes first', { skip: missing }, async (t) => {
+  const { url } = await listen(t)
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${url}/`)
+  await subscribeInPage(page, 'chat.>')
+  await subscribeInPage(page, 'news.*')
+  await postJson(`${url}/publish/news.sports`, { score: '2-1', minute: 78 })
+  await postJson(`${url}/publish/chat.lobby`, { user: 'ada', text: 'hello from curl' })
+  await page.waitForSelector('#log li[data-topic="chat.lobby"]')
+  await page.click('#refresh-topics')
+  await page.waitForSelector('#topics tr[data-topic="news.sports"]')
+
+  // SCREENSHOTS_DIR=docs refreshes the README's pictures.
+  const dir = process.env.SCREENSHOTS_DIR ?? mkdtempSync(join(tmpdir(), 'console-'))
+  if (process.env.SCREENSHOTS_DIR === undefined) t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const wide = join(dir, 'console.png')
+  await page.screenshot({ path: wide })
+  const log = await page.$('.log-panel')
+  const side = await page.$('.side')
+  t.ok((await log!.boundingBox())!.x > (await side!.boundingBox())!.x, 'wide: the log is the right-hand column')
+
+  await page.setViewportSize({ width: 375, height: 812 })
+  const narrow = join(dir, 'console-narrow.png')
+  await page.screenshot({ path: narrow })
+  const logBox = (await log!.boundingBox())!
+  t.ok(logBox.y < 812 / 2, `narrow: the log starts at ${logBox.y} px, in the first half of the viewport`)
+  t.ok(logBox.y < (await side!.boundingBox())!.y, 'narrow: the log comes before the forms')
+  t.ok(logBox.width <= 375, 'narrow: nothing is wider than the screen')
+  t.equal(await page.evaluate('document.documentElement.scrollWidth'), 375, 'narrow: no sideways scrolling')
+
+  for (const file of [wide, narrow]) {
+    const png = readFileSync(file)
+    t.ok(png.length > 1000, `${file} is not empty`)
+    t.same([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${file} is a PNG`)
+  }
 })
