@@ -20,6 +20,8 @@ interface LocalSubscription {
   wildcard: boolean
   handlers: Set<MessageHandler<any>>
   acked: boolean
+  /** Acknowledged once already: the next ack is a resubscription (after a reconnect). */
+  established: boolean
   ready: Promise<SubscribeAck>
   resolve: (ack: SubscribeAck) => void
   reject: (error: PubsubClientError) => void
@@ -149,7 +151,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
     const ready = new Promise<SubscribeAck>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
     // Nobody has to await `ready`; failures also reach the `error` event.
     ready.catch(() => {})
-    const subscription = { topic, wildcard: hasWildcard(topic), handlers: new Set<MessageHandler<any>>(), acked: false, ready, resolve, reject }
+    const subscription = { topic, wildcard: hasWildcard(topic), handlers: new Set<MessageHandler<any>>(), acked: false, established: false, ready, resolve, reject }
     this.#subscriptions.set(topic, subscription)
     return subscription
   }
@@ -203,12 +205,16 @@ export class PubsubClient extends Emitter<ClientEvents> {
     if (this.#subscriptions.get(topic) !== subscription) return
     const ack: SubscribeAck = { topic, seq: reply.seq, epoch: reply.epoch }
     if (typeof reply.recovered === 'boolean') ack.recovered = reply.recovered
-    subscription.acked = true
+    const resumed = subscription.established
+    subscription.acked = subscription.established = true
     this.#filling.delete(topic)
     // An exact topic's ack always carries its seq; only a pattern's lacks one.
     if (!subscription.wildcard && ack.recovered !== true) this.#positions.set(topic, { seq: ack.seq as number, epoch: ack.epoch })
     subscription.resolve(ack)
     if (ack.recovered !== undefined) this.emit('recovery', { topic, recovered: ack.recovered })
+    // A pattern is resubscribed without a position (the server replays no
+    // pattern: contract 1.1), so its ack does not say what was lost: we do.
+    else if (subscription.wildcard && resumed) this.emit('recovery', { topic, recovered: false, reason: 'pattern' })
   }
 
   async #request<F extends Outgoing> (body: F, onReply?: (reply: Replies[F['action']]) => void, resend = false): Promise<Replies[F['action']]> {

@@ -2,7 +2,7 @@
 export { PubsubClient } from './client.js'
 export type {
   ClientEvents, ClientOptions, ClientState, MessageHandler, PublishAck, PubsubMessage,
-  SubscribeAck, Subscription, TokenProvider, WebSocketConstructor, WebSocketLike
+  RecoveryEvent, SubscribeAck, Subscription, TokenProvider, WebSocketConstructor, WebSocketLike
 } from './types.js'
 export { PubsubClientError } from './errors.js'
 export type { ClientErrorCode } from './errors.js'

@@ -79,6 +79,22 @@ export type Subscription = (() => Promise<void>) & {
   readonly ready: Promise<SubscribeAck>
 }
 
+/** What the `recovery` event says about one subscription. */
+export interface RecoveryEvent {
+  /** The subscription: a topic, or a pattern as subscribed. */
+  topic: string
+  /** True: nothing was missed (the replay follows). False: messages may be missing, refetch what you build from them. */
+  recovered: boolean
+  /**
+   * `'pattern'`: a pattern subscription came back after a reconnect and
+   * resumed live. The server replays exact topics only (a pattern's ack says
+   * `recovered: false`), so messages of its topics published while the
+   * client was away are missing. Absent on the events of exact topics and
+   * on a server's `reset`.
+   */
+  reason?: 'pattern'
+}
+
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
 
 export interface ClientEvents {
@@ -95,9 +111,10 @@ export interface ClientEvents {
    * asked for what was missed: `recovered` false means messages may have
    * been lost (refetch state), true that none were. The server also says
    * `recovered: false` on its own when it lost messages it cannot replay, or
-   * the topic's sequence restarted.
+   * the topic's sequence restarted. A pattern is told after every reconnect,
+   * with `reason: 'pattern'`: it resumed live, without what was missed.
    */
-  recovery: { topic: string, recovered: boolean }
+  recovery: RecoveryEvent
   /** Something failed that no promise reports: the connection, a handler, a refused resubscription. */
   error: PubsubClientError
 }

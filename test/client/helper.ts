@@ -1,8 +1,9 @@
 // Helpers for the SDK tests: a client on `ws` closed at teardown, and a
 // scripted WebSocket server for the replies a real fastify-pubsub never
-// sends (silence, unreadable frames). Handlers feed helper.ts's Inbox.
+// sends (silence, unreadable frames), and a TCP proxy that cuts the network
+// between a client and a real server. Handlers feed helper.ts's Inbox.
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net'
 import type { Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
 import { PubsubClient, type ClientOptions } from '../../src/client/index.js'
@@ -37,4 +38,47 @@ export async function scriptedServer (t: Test, script: (request: Record<string, 
   })
   const { port } = server.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}`, server, requests }
+}
+
+/**
+ * A TCP proxy in front of `target` (a base URL as `listen` returns it):
+ * `cut()` destroys every connection through it and refuses new ones, as a
+ * network outage would, until `restore()`. The server keeps running, with
+ * its history.
+ */
+export async function cuttable (t: Test, target: string): Promise<{ url: string, cut: () => void, restore: () => void }> {
+  const { hostname, port: targetPort, pathname } = new URL(target)
+  const sockets = new Set<Socket>()
+  let down = false
+  const proxy = createServer((client) => {
+    if (down) {
+      client.destroy()
+      return
+    }
+    const upstream = connectTcp(Number(targetPort), hostname)
+    sockets.add(client).add(upstream)
+    client.pipe(upstream).pipe(client)
+    const end = (): void => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('close', end).on('error', end)
+    upstream.on('close', end).on('error', end)
+  }).listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => proxy.close(resolve))
+  })
+  const { port } = proxy.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}${pathname === '/' ? '' : pathname}`,
+    cut: () => {
+      down = true
+      for (const socket of sockets) socket.destroy()
+    },
+    restore: () => { down = false }
+  }
 }
