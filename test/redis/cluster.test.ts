@@ -131,7 +131,7 @@ t.test('a subscription that silently stops delivering is noticed by the probe an
   const prefix = `${nanoid(6)}:`
   const a = await node(t, redis.url, prefix)
   const warnings: string[] = []
-  const b = await node(t, proxy.url, prefix, { heartbeat: 100, logger: { warn (_obj, msg) { warnings.push(msg) } } })
+  const b = await node(t, proxy.url, prefix, { heartbeat: 100, logger: { info () {}, warn (_obj, msg) { warnings.push(msg) } } })
   const subscriber = await connectWelcomed(t, b.url)
   // At a heartbeat of 100 ms a busy machine can make the probe recycle the connection at once: try again.
   await eventually(async () => (await subscriber.subscribeOrError('quiet')).type === 'ack')
