@@ -60,7 +60,7 @@ function resumeAt (waiting: Message[], otherwise: Position): Position {
 
 /** ms between "Redis still unreachable" summaries while Redis is away. */
 const SUMMARY_MS = 30_000
-/** What a 503 says when a connected Redis failed a command. */
+/** What a 503 says when Redis answered a command with an error, or too late. */
 const FAILED = 'the Redis engine did not complete the request'
 
 /** Reads of history a catch-up tries before it tells the clients it cannot. */
@@ -510,8 +510,20 @@ export class RedisEngine implements Engine {
     } catch (err) {
       // Redis is away: ioredis reconnects; the next beat tries again.
       this.#probe.restart()
-      this.#reachability.failed((err as Error).message)
+      this.#failed(err as Error)
     }
+  }
+
+  /**
+   * What a failed command tells a client. Redis answered with an error (a key
+   * changed by hand) or did not answer in time (hung): it is not away, and
+   * no 'ready' would say it is back. Else the connection is down: logged
+   * once (reachability.ts), until 'ready'.
+   */
+  #failed (err: Error): string {
+    if (err.name === 'ReplyError' || err.message === 'Command timed out') return FAILED
+    this.#reachability.failed(err.message)
+    return NOT_CONNECTED
   }
 
   /**
@@ -523,10 +535,7 @@ export class RedisEngine implements Engine {
     try {
       return await call()
     } catch (err) {
-      // Connected, yet failed: a timeout (a hung Redis), or a key changed by hand.
-      if (this.healthy()) throw new PUBSUB_ERR_UNAVAILABLE(FAILED)
-      this.#reachability.failed((err as Error).message)
-      throw new PUBSUB_ERR_UNAVAILABLE(NOT_CONNECTED)
+      throw new PUBSUB_ERR_UNAVAILABLE(this.#failed(err as Error))
     }
   }
 }

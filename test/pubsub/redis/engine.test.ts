@@ -47,8 +47,8 @@ if (missing !== false) {
       warn (obj: object, msg: string) { lines.push({ level: 'warn', msg, obj: obj as Record<string, unknown> }) }
     }
     const engine = new RedisEngine({ url: own.url, timeout: 200, heartbeat: 20, logger })
-    await engine.whenConnected()
     const broker = new Broker({}, { engine })
+    await engine.whenConnected()
     const session = broker.connect({ deliver () {} })
     await session.subscribe('x')
     await own.stop()
