@@ -60,7 +60,9 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     await app.listen({ host: config.host, port: config.port })
     const { engine, auth, underPressure, metrics } = config.pubsub
     // What is on, in one line: an operator sees at once that auth is off.
-    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub ready')
+    // "listening", not "ready": with Redis away it listens but refuses work
+    // (the engine logs when Redis is reachable, and /ready says so).
+    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', engineConnected: app.pubsub.healthy, auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub listening')
   } catch (err) {
     const line = listenErrorLine(err, config.host, config.port)
     if (line === undefined) app.log.fatal({ err }, 'could not start')

@@ -80,7 +80,7 @@ t.test('Redis killed and restarted: fast failures, clients stay, subscriptions c
   const started = Date.now()
   const refused = await post(a!.url, 'news', 'during')
   t.equal(refused.status, 503)
-  t.match(await refused.json(), { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', message: /redis/ })
+  t.match(await refused.json(), { statusCode: 503, code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' })
   t.ok(Date.now() - started < 1000, `failed in ${Date.now() - started} ms, not queued`)
   subscriber.send({ action: 'publish', topic: 'news', message: 'during', id: 'p' })
   t.match(await subscriber.next(), { type: 'error', id: 'p', code: 'UNAVAILABLE' })
@@ -131,7 +131,7 @@ t.test('a subscription that silently stops delivering is noticed by the probe an
   const prefix = `${nanoid(6)}:`
   const a = await node(t, redis.url, prefix)
   const warnings: string[] = []
-  const b = await node(t, proxy.url, prefix, { heartbeat: 100, logger: { warn (_obj, msg) { warnings.push(msg) } } })
+  const b = await node(t, proxy.url, prefix, { heartbeat: 100, logger: { info () {}, warn (_obj, msg) { warnings.push(msg) } } })
   const subscriber = await connectWelcomed(t, b.url)
   // At a heartbeat of 100 ms a busy machine can make the probe recycle the connection at once: try again.
   await eventually(async () => (await subscriber.subscribeOrError('quiet')).type === 'ack')

@@ -13,7 +13,7 @@ t.test('SIGTERM closes clients with 1001 and exits 0', async (t) => {
   const child = start({ LOG_LEVEL: 'info', REDIS_TIMEOUT: '500' })
   t.teardown(() => child.kill('SIGKILL'))
   const warning = logLine(child, (l) => l.level === 40)
-  const summary = logLine(child, (l) => l.msg === 'fastify-pubsub ready')
+  const summary = logLine(child, (l) => l.msg === 'fastify-pubsub listening')
   const listening = await logLine(child, (l) => String(l.msg).startsWith('Server listening at http://127.0.0.1:'))
   t.match(await summary, { level: 30, engine: 'memory', auth: false, loadShedding: true, metrics: true }, 'what is on, in one line')
   t.match(await warning, { msg: 'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl' }, 'a setting that cannot act is warned about')

@@ -11,6 +11,7 @@ import { RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
 import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
+import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
 
@@ -35,8 +36,8 @@ export interface RedisEngineOptions {
    * after three intervals.
    */
   heartbeat?: number
-  /** Logs reconnects and probes; pino and Fastify's logger fit. */
-  logger?: { warn (obj: object, msg: string): void }
+  /** Logs Redis going away and coming back, and lost probes; pino and Fastify's logger fit. */
+  logger?: ReachabilityLogger
 }
 
 /** A Redis channel or glob this node listens on, and the local keys that need it. */
@@ -56,6 +57,11 @@ function resumeAt (waiting: Message[], otherwise: Position): Position {
   const next = waiting[0]
   return next === undefined ? otherwise : { seq: next.seq - 1, epoch: next.epoch }
 }
+
+/** ms between "Redis still unreachable" summaries while Redis is away. */
+const SUMMARY_MS = 30_000
+/** What a 503 says when Redis answered a command with an error, or too late. */
+const FAILED = 'the Redis engine did not complete the request'
 
 /** Reads of history a catch-up tries before it tells the clients it cannot. */
 const CATCH_UP_TRIES = 3
@@ -86,6 +92,7 @@ export class RedisEngine implements Engine {
   readonly #idempotencyWindow: number
   readonly #heartbeatMs: number
   readonly #log: RedisEngineOptions['logger']
+  readonly #reachability: Reachability
   readonly #listening = new Map<string, Listening>()
   readonly #heartbeat: NodeJS.Timeout
   /**
@@ -120,6 +127,7 @@ export class RedisEngine implements Engine {
     this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
     this.#heartbeatMs = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
     this.#log = options.logger
+    this.#reachability = new Reachability(options.logger, SUMMARY_MS)
     const redisOptions: RedisOptions = {
       // Fail fast: ioredis would otherwise queue commands while offline and
       // hold a publish for as long as Redis is away.
@@ -144,7 +152,8 @@ export class RedisEngine implements Engine {
     // end the process with an unhandled rejection (seen in test/faults).
     this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: false })
     for (const redis of [this.#command, this.#subscriber]) {
-      redis.on('error', (err: Error) => { this.#log?.warn({ err: err.message }, 'redis connection error') })
+      redis.on('error', (err: Error) => { this.#reachability.failed(err.message) })
+      redis.on('ready', () => { if (this.healthy()) this.#reachability.recovered() })
     }
     this.#probe = new SubscriptionProbe(this.#command, this.#subscriber, this.#key('probe', this.nodeId), () => {
       this.#log?.warn({ nodeId: this.nodeId }, 'redis subscription probe lost: resubscribing')
@@ -171,7 +180,7 @@ export class RedisEngine implements Engine {
   async whenConnected (timeout = 5000): Promise<void> {
     const deadline = Date.now() + timeout
     while (!this.healthy() || !this.#probe.armed) {
-      if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE('redis: not connected')
+      if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE(NOT_CONNECTED)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     await this.#beat()
@@ -265,6 +274,7 @@ export class RedisEngine implements Engine {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
+    this.#reachability.stop()
     try {
       await this.presence.leave()
     } catch {
@@ -500,17 +510,32 @@ export class RedisEngine implements Engine {
     } catch (err) {
       // Redis is away: ioredis reconnects; the next beat tries again.
       this.#probe.restart()
-      this.#log?.warn({ err: (err as Error).message }, 'redis heartbeat failed')
+      this.#failed(err as Error)
     }
   }
 
-  /** Runs a Redis call; any failure (down, timeout) is UNAVAILABLE to the caller. */
+  /**
+   * What a failed command tells a client. Redis answered with an error (a key
+   * changed by hand) or did not answer in time (hung): it is not away, and
+   * no 'ready' would say it is back. Else the connection is down: logged
+   * once (reachability.ts), until 'ready'.
+   */
+  #failed (err: Error): string {
+    if (err.name === 'ReplyError' || err.message === 'Command timed out') return FAILED
+    this.#reachability.failed(err.message)
+    return NOT_CONNECTED
+  }
+
+  /**
+   * Runs a Redis call; any failure (down, timeout) is UNAVAILABLE to the
+   * caller, in plain words: ioredis's reason goes to the log, once.
+   */
   async #redis<T> (call: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('engine is closed')
     try {
       return await call()
     } catch (err) {
-      throw new PUBSUB_ERR_UNAVAILABLE(`redis: ${(err as Error).message}`)
+      throw new PUBSUB_ERR_UNAVAILABLE(this.#failed(err as Error))
     }
   }
 }
