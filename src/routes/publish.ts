@@ -1,4 +1,5 @@
 import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyError } from 'fastify'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
 import { assertMayPublish } from '../auth/access.js'
@@ -10,8 +11,8 @@ import { TopicParams } from './schemas.js'
 
 /**
  * `POST /publish/:topic`: the body is the message, as `application/json` (any
- * JSON value) or `text/plain` (a JSON string). Fastify answers 413 past the
- * body limit and 415 for other content types.
+ * JSON value) or `text/plain` (a string). Past the body limit it answers 413
+ * naming the limit; other content types 415, listing these two.
  */
 export interface PublishRouteOptions {
   /** Largest body, in bytes. */
@@ -22,11 +23,25 @@ export interface PublishRouteOptions {
   authenticator?: Authenticator | undefined
 }
 
+/** What the body may be sent as: Fastify's own parsers, kept. */
+const ACCEPTED_TYPES = ['application/json (any JSON value)', 'text/plain (the text is the message, a string)']
+
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const clients = fastify.getDecorator<Clients>('pubsubClients')
   fastify.addHook('onError', async (_request, _reply, error) => {
     clients.error(typeof error.code === 'string' ? error.code : 'UNKNOWN')
+  })
+  // Fastify's own 413 and 415 say neither the limit nor what to send: say
+  // both, and leave the reply (shape, code, logging) to the parent handler,
+  // which receives what an error handler throws.
+  fastify.setErrorHandler((error: FastifyError) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      error.message = `the body is over ${opts.bodyLimit} bytes, the limit that bodyLimit (BODY_LIMIT) sets`
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      error.message = `unsupported Content-Type: send ${ACCEPTED_TYPES.join(' or ')}`
+    }
+    throw error
   })
   // Only this route's scope: the host app's other routes are not limited.
   if (opts.restRateLimit !== false) await fastify.register(fastifyRateLimit, { global: false })

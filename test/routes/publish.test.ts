@@ -84,6 +84,10 @@ t.test('errors in Fastify\'s shape: 400, 413, 415', async (t) => {
     t.equal(res.statusCode, statusCode, `${url.slice(0, 30)} ${payload?.slice(0, 20)} → ${statusCode}`)
     t.match(res.json(), { statusCode, code, error: String, message: String })
   }
+  const tooLarge = await app.inject({ method: 'POST', url: '/publish/a', headers: { 'content-type': 'application/json' }, payload: JSON.stringify('x'.repeat(2000)) })
+  t.equal(tooLarge.json().message, 'the body is over 1024 bytes, the limit that bodyLimit (BODY_LIMIT) sets', 'the 413 names the limit and its settings')
+  const unsupported = await app.inject({ method: 'POST', url: '/publish/a', headers: { 'content-type': 'application/xml' }, payload: '<a/>' })
+  t.equal(unsupported.json().message, 'unsupported Content-Type: send application/json (any JSON value) or text/plain (the text is the message, a string)', 'the 415 lists what is accepted')
   const ok = await app.inject({ method: 'POST', url: '/publish/a', payload: { fine: true } })
   t.equal(ok.statusCode, 200, 'still serving')
 })
