@@ -63,7 +63,9 @@ t.test('an Engine instance is kept as it is; origins are normalized; auth makes 
   t.equal(resolveOptions({ engine }).engine, engine)
   t.same(resolveOptions({ engine: { type: 'redis', url: 'redis://h' } }).engine, { type: 'redis', url: 'redis://h' })
   t.same(resolveOptions({ allowedOrigins: ['https://App.example.com/'] }).allowedOrigins, ['https://app.example.com'])
-  t.ok(resolveOptions({ auth: { secret: 's' } }).authenticator)
+  t.ok(resolveOptions({ auth: { secret: '0123456789abcdef0123456789abcdef' } }).authenticator)
+  t.throws(() => resolveOptions({ auth: { secret: 'x'.repeat(31) } }), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'auth.secret': "31 bytes" \(an HS256 secret of at least 32 bytes/ }, 'an HS256 secret under 32 bytes is refused, and not printed')
+  t.ok(resolveOptions({ auth: { secret: 'é'.repeat(16) } }).authenticator, '32 bytes of UTF-8 are enough')
   t.equal(resolveOptions({ prefix: '/realtime' }).maxPayload, 65536, 'a prefix is accepted')
 })
 

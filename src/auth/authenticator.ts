@@ -52,6 +52,7 @@ export class Authenticator {
     this.#maxGrants = options.maxGrants ?? 1000
     positiveInteger('auth.maxGrants', this.#maxGrants, 0)
     const common = { clockTolerance: this.#toleranceMs, cache: true }
+    if (options.secret !== undefined) assertStrongSecret(options.secret)
     try {
       if (options.secret !== undefined) {
         this.#verify = createVerifier({ ...common, key: options.secret, algorithms: ['HS256'] })
@@ -132,4 +133,17 @@ function jwksVerifier (keys: JsonWebKey[], common: { clockTolerance: number, cac
     if (verify === undefined) throw new Error('no key with this kid')
     return verify(token)
   }
+}
+
+/**
+ * An HS256 key shorter than the hash (32 bytes) can be guessed offline from
+ * any one token (RFC 7518 §3.2, RFC 8725 §3.5).
+ */
+export const MIN_SECRET_BYTES = 32
+export const SHORT_SECRET = `an HS256 secret of at least ${MIN_SECRET_BYTES} bytes (\`openssl rand -hex 32\` makes one)`
+
+/** The error names the secret's length, never the secret: it ends up in logs. */
+function assertStrongSecret (secret: string): void {
+  const bytes = Buffer.byteLength(secret, 'utf8')
+  if (bytes < MIN_SECRET_BYTES) throw new PUBSUB_ERR_OPTION('auth.secret', `${bytes} bytes`, SHORT_SECRET)
 }

@@ -98,7 +98,7 @@ export const SettingsSchema = Type.Object({
   redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),
   redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: KEY_PREFIX.default, pattern: KEY_PREFIX.pattern, allowed: KEY_PREFIX.allowed, ...redis }),
 
-  jwtSecret: text('Turns auth on with HS256 and this secret (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset', secret: true }),
+  jwtSecret: text('Turns auth on with HS256 and this secret, at least 32 bytes (auth.md); prefer the environment or the file to a flag, which `ps` shows', { ...auth, shown: 'unset', secret: true }),
   jwtPublicKey: text('Path (from the working directory) to a PEM public key (RSA: RS256, EC P-256: ES256): turns auth on', { ...auth, shown: 'unset' }),
   jwtJwks: text('Path (from the working directory) to a JSON Web Key Set file (keys chosen by `kid`): turns auth on', { ...auth, shown: 'unset' }),
   publishApiKey: text('With auth on: a key that may publish anywhere over REST (`Authorization: Bearer <key>`)', { ...auth, shown: 'unset', secret: true }),

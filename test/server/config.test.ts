@@ -106,7 +106,7 @@ t.test('every number at the ends of its range passes the plugin\'s own checks to
   const numeric = KEYS.filter((key) => ['integer', 'number'].includes(SETTINGS[key].type as string) && key !== 'workers')
   for (const end of ['minimum', 'maximum'] as const) {
     const env = Object.fromEntries(numeric.map((key) => [envName(key), String((SETTINGS[key] as unknown as Record<string, unknown>)[end]) + (SETTINGS[key].unit === 'ms' ? 'ms' : '')]))
-    const config = loadConfig({ ...env, JWT_SECRET: 'secret' }, [])
+    const config = loadConfig({ ...env, JWT_SECRET: '0123456789abcdef0123456789abcdef' }, [])
     const app = Fastify()
     await app.register(fastifyPubsub, config.pubsub)
     await t.resolves(async () => { await app.ready() }, `every setting at its ${end}`)
@@ -128,7 +128,7 @@ t.test('precedence: flag, then environment, then file, then default', async (t) 
 })
 
 t.test('the file maps onto the plugin options like the environment does', async (t) => {
-  const config = loadConfig({}, ['--config', configFile({ topicTtl: '1m', historyTtl: '30s', idempotencyWindow: '90000ms', closeGrace: 250, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: 's', publishApiKey: 'k', jwtClockTolerance: 5, jwtMaxGrants: 50 })])
+  const config = loadConfig({}, ['--config', configFile({ topicTtl: '1m', historyTtl: '30s', idempotencyWindow: '90000ms', closeGrace: 250, rateLimit: '50,100', restRateLimit: 'off', redisUrl: 'redis://127.0.0.1:6390', workers: 2, underPressure: false, jwtSecret: '0123456789abcdef0123456789abcdef', publishApiKey: 'k', jwtClockTolerance: 5, jwtMaxGrants: 50 })])
   t.match(config.pubsub, {
     topicTtl: 60_000,
     historyTtl: 30_000,
@@ -138,7 +138,7 @@ t.test('the file maps onto the plugin options like the environment does', async 
     restRateLimit: false,
     engine: { type: 'redis', url: 'redis://127.0.0.1:6390', timeout: 1000, heartbeat: 5000, keyPrefix: 'pubsub:' },
     underPressure: false,
-    auth: { secret: 's', apiKey: 'k', clockTolerance: 5, maxGrants: 50 }
+    auth: { secret: '0123456789abcdef0123456789abcdef', apiKey: 'k', clockTolerance: 5, maxGrants: 50 }
   })
   t.equal(config.workers, 2)
 })
@@ -180,7 +180,7 @@ t.test('settings given where they cannot act are warned about, not refused', asy
     'metricsTopics (METRICS_TOPICS, --metrics-topics) has no effect without metrics',
     'maxRssBytes (MAX_RSS_BYTES, --max-rss-bytes) has no effect without underPressure'
   ], 'REDIS_HEARTBEAT at its default says nothing')
-  t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: 's', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
+  t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: '0123456789abcdef0123456789abcdef', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
 })
 
 t.test('invalid values name the setting where it was read, the value and what is allowed', async (t) => {
@@ -250,6 +250,7 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE \(--config\)': ".*missing.json" \(a readable JSON file \(ENOENT/],
     [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\)/],
     [{ JWT_SECRET: '' }, [], /^Invalid option 'JWT_SECRET': "\(hidden\)" \(a non-empty string\)/],
+    [{ JWT_SECRET: 'abc' }, [], /^Invalid option 'jwtSecret \(JWT_SECRET, --jwt-secret\)': "\(hidden\)" \(an HS256 secret of at least 32 bytes/],
     [{ JWT_PUBLIC_KEY: '' }, [], /JWT_PUBLIC_KEY/],
     [{ PUBLISH_API_KEY: 'k' }, [], /publishApiKey \(PUBLISH_API_KEY, --publish-api-key\).*used with one of jwtSecret/],
     [{ JWT_PUBLIC_KEY: join(dir, 'missing.pem') }, [], /jwtPublicKey \(JWT_PUBLIC_KEY, --jwt-public-key\).*a readable file \(ENOENT/],
