@@ -231,6 +231,12 @@ const PROPERTIES = PubsubOptionsSchema.properties as unknown as Record<string, T
  * resolveOptions({ maxPayload: 1 << 20 })  // { maxPayload: 1048576, bodyLimit: 65536, ... }
  */
 export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
+  for (const key of Object.keys(options)) {
+    if (key in PROPERTIES || FASTIFY_REGISTER_OPTIONS.has(key)) continue
+    const near = closest(key, Object.keys(PROPERTIES))
+    // The value is not shown: a misspelled `secrt` would print a secret.
+    throw new PUBSUB_ERR_OPTION(key, '(hidden)', `not an option${near === undefined ? '' : ` (did you mean '${near}'?)`}: see docs/configuration.md`)
+  }
   const input: Record<string, unknown> = {}
   for (const key of Object.keys(PROPERTIES)) {
     const value = (options as Record<string, unknown>)[key]
@@ -257,6 +263,33 @@ export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
     underPressure: underPressure && Object.freeze(underPressure as ResolvedPressureOptions),
     authenticator: auth === undefined || auth === false ? undefined : new Authenticator(auth as AuthOptions)
   })
+}
+
+/** What Fastify itself reads of every register() call's options (fastify 5, lib/plugin-override.js). */
+const FASTIFY_REGISTER_OPTIONS = new Set(['logLevel', 'logSerializers'])
+
+/** The name at most two edits from `name`, if one is: a typo's likely intent. */
+function closest (name: string, names: string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const candidate of names) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length] as number
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {

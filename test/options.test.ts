@@ -1,6 +1,8 @@
 import t from 'tap'
+import Fastify from 'fastify'
+import fastifyPubsub from '../src/app.js'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
-import { PubsubOptionsSchema, resolveOptions } from '../src/options.js'
+import { PubsubOptionsSchema, resolveOptions, type PubsubOptions } from '../src/options.js'
 import { connectionsWithin, openFilesLimit } from '../src/transport/open-files.js'
 
 t.test('defaults: one per option, from the schema', async (t) => {
@@ -131,4 +133,19 @@ t.test('every option of the schema has a description and a default, or says how 
     t.ok(schema.description, `${key} is described`)
     t.ok(schema.default !== undefined || schema.shown !== undefined, `${key} has a default`)
   }
+})
+
+t.test('an unknown option is refused, with the option it is probably meant to be', async (t) => {
+  t.throws(() => resolveOptions({ prefx: '/x' } as PubsubOptions), { code: 'PUBSUB_ERR_OPTION', message: "Invalid option 'prefx': \"(hidden)\" (not an option (did you mean 'prefix'?): see docs/configuration.md)" })
+  t.throws(() => resolveOptions({ maxpayload: 1 } as PubsubOptions), { message: /did you mean 'maxPayload'/ }, 'case aside')
+  t.throws(() => resolveOptions({ wholly: 'unrelated-secret' } as PubsubOptions), { message: "Invalid option 'wholly': \"(hidden)\" (not an option: see docs/configuration.md)" }, 'no guess when none is near, and the value is not shown')
+  // What Fastify reads of register()'s options is Fastify's, not ours.
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPubsub, { prefix: '/realtime', logLevel: 'warn', logSerializers: {} } as PubsubOptions)
+  await app.ready()
+  t.equal((await app.inject('/realtime/health')).statusCode, 200)
+  const typo = Fastify()
+  t.teardown(() => typo.close())
+  await t.rejects(async () => { await typo.register(fastifyPubsub, { prefx: '/realtime' } as PubsubOptions) }, { code: 'PUBSUB_ERR_OPTION', message: /'prefx'/ }, 'at registration')
 })
