@@ -17,8 +17,9 @@ async function docsRoute (fastify: FastifyInstance): Promise<void> {
         title: 'fastify-pubsub',
         description: 'Publish over HTTP and read topic figures. The WebSocket protocol at /ws is described in docs/protocol.md of the project.',
         version: '1'
-      },
-      externalDocs: { description: 'WebSocket protocol (docs/protocol.md)', url: 'https://www.npmjs.com/package/fastify-pubsub' }
+      }
+      // No externalDocs: the package is not published yet and the server does
+      // not serve docs/, so every URL it could name would 404.
     }
   })
   await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' })

@@ -7,6 +7,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
 import { PUBSUB_ERR_BAD_REQUEST } from '../protocol/errors.js'
 import type { Clients } from '../transport/clients.js'
+import { topicInPath, PublishBody } from './openapi.js'
 import { TopicParams } from './schemas.js'
 
 /**
@@ -49,7 +50,10 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
 
   fastify.post('/publish/*', {
     bodyLimit: opts.bodyLimit,
-    config: opts.restRateLimit === false ? {} : { rateLimit: { ...opts.restRateLimit } },
+    config: {
+      swaggerTransform: topicInPath(PublishBody),
+      ...(opts.restRateLimit === false ? {} : { rateLimit: { ...opts.restRateLimit } })
+    },
     schema: {
       summary: 'Publish a message to a topic',
       params: TopicParams,

@@ -12,6 +12,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
 import type { Clients } from '../transport/clients.js'
 import { SseStream } from '../transport/sse-stream.js'
+import { topicInPath } from './openapi.js'
 
 export type SseRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval'> & {
   /** With auth on: a token (header or `?token=`) whose grants cover the topic. */
@@ -34,6 +35,7 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
   const log = fastify.log
 
   fastify.get('/sse/*', {
+    config: { swaggerTransform: topicInPath() },
     schema: {
       summary: 'Subscribe to a topic or pattern as Server-Sent Events',
       description: 'Events: `subscribed` first (clientId, seq, epoch, recovered), then `message` events whose data is the WebSocket message frame and whose id (topics only) is `epoch:seq`. Send `Last-Event-ID` (or `lastEventId`) to resume. A pattern goes URL-encoded: `/sse/news.%3E`.',

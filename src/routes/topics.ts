@@ -5,6 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
 import { PUBSUB_ERR_BAD_CURSOR, PUBSUB_ERR_TOPIC_NOT_FOUND } from '../protocol/errors.js'
 import { isPattern } from '../protocol/topic.js'
+import { topicInPath } from './openapi.js'
 import { HistoryPage, HistoryQuery, TopicInfo, TopicParams } from './schemas.js'
 
 const HISTORY = '/history'
@@ -55,6 +56,7 @@ const topicsRoute: FastifyPluginAsyncTypebox<TopicsRouteOptions> = async (fastif
   // One wildcard route for both, so that a long topic routes under any
   // maxParamLength (see schemas.ts): `/topics/news.sports` and `/topics/news.sports/history`.
   fastify.get('/topics/*', {
+    config: { swaggerTransform: topicInPath() },
     schema: {
       summary: "One topic's figures with presence; with /history appended, its retained messages",
       description: '`GET /topics/{topic}` answers a TopicInfo; `GET /topics/{topic}/history?since=N&limit=K` answers the retained messages with seq > since, oldest first.',

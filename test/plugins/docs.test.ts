@@ -10,17 +10,28 @@ t.test('GET /docs/json: OpenAPI 3 with every REST route and its schemas', async 
   t.equal(res.statusCode, 200)
   const doc = res.json()
   t.match(doc, { openapi: /^3\./, info: { title: 'fastify-pubsub' } })
-  t.same(Object.keys(doc.paths).sort(), ['/rt/health', '/rt/metrics', '/rt/publish/{*}', '/rt/ready', '/rt/sse/{*}', '/rt/topics', '/rt/topics/{*}'], 'the REST routes, not /ws nor the console')
-  t.match(doc.paths['/rt/publish/{*}'].post, {
-    parameters: [{ in: 'path', name: '*', required: true }],
+  t.same(Object.keys(doc.paths).sort(), ['/rt/health', '/rt/metrics', '/rt/publish/{topic}', '/rt/ready', '/rt/sse/{topic}', '/rt/topics', '/rt/topics/{topic}'], 'the REST routes, not /ws nor the console')
+  t.equal(doc.externalDocs, undefined, 'no link to a page that does not exist')
+  const publish = doc.paths['/rt/publish/{topic}'].post
+  t.match(publish, {
+    parameters: [{ in: 'path', name: 'topic', required: true, schema: { type: 'string' } }],
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': { schema: { example: { score: '2-1' } } },
+        'text/plain': { schema: { type: 'string', example: String } }
+      }
+    },
     responses: { 200: { content: { 'application/json': { schema: { required: ['topic', 'seq', 'epoch', 'delivered'] } } } } }
   })
+  t.same(publish.parameters.map((p: { name: string }) => p.name).sort(), ['idempotency-key', 'topic'])
+  t.ok(doc.paths['/rt/sse/{topic}'].get.parameters.some((p: { in: string, name: string }) => p.in === 'path' && p.name === 'topic'))
   const list = doc.paths['/rt/topics'].get
   t.same(list.parameters.map((p: { name: string }) => p.name).sort(), ['cursor', 'limit', 'prefix'])
   t.match(list.responses[200].content['application/json'].schema, { properties: { topics: { type: 'array' }, patterns: { type: 'array' } } })
-  const one = doc.paths['/rt/topics/{*}'].get
+  const one = doc.paths['/rt/topics/{topic}'].get
   t.match(one.responses[200].content['application/json'].schema, { anyOf: [{ required: ['topic', 'subscribers', 'seq', 'epoch'] }, { required: ['topic', 'seq', 'epoch', 'messages'] }] })
-  t.same(one.parameters.map((p: { name: string }) => p.name).sort(), ['*', 'limit', 'since'])
+  t.same(one.parameters.map((p: { name: string }) => p.name).sort(), ['limit', 'since', 'topic'])
   const ui = await app.inject('/rt/docs/')
   t.equal(ui.statusCode, 200)
   t.match(ui.headers['content-type'], /text\/html/)
@@ -40,6 +51,6 @@ t.test("a host app's own @fastify/swagger documents our routes with its own", as
   await host.ready()
   const doc = host.swagger() as { info: { title: string }, paths: Record<string, unknown> }
   t.equal(doc.info.title, 'host')
-  t.ok('/mine' in doc.paths && '/rt/publish/{*}' in doc.paths, 'one document with both')
+  t.ok('/mine' in doc.paths && '/rt/publish/{topic}' in doc.paths, 'one document with both, our paths named as in ours')
   t.equal((await host.inject('/rt/docs/json')).statusCode, 404, 'no second document')
 })
