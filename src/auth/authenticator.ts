@@ -139,11 +139,14 @@ function jwksVerifier (keys: JsonWebKey[], common: { clockTolerance: number, cac
  * An HS256 key shorter than the hash (32 bytes) can be guessed offline from
  * any one token (RFC 7518 §3.2, RFC 8725 §3.5).
  */
-export const MIN_SECRET_BYTES = 32
-export const SHORT_SECRET = `an HS256 secret of at least ${MIN_SECRET_BYTES} bytes (\`openssl rand -hex 32\` makes one)`
+export const SHORT_SECRET = 'an HS256 secret of at least 32 bytes (`openssl rand -hex 32` makes one)'
+
+/** Whether `secret` is long enough for HS256 (32 bytes of UTF-8 or more). */
+export function isStrongSecret (secret: string): boolean {
+  return Buffer.byteLength(secret, 'utf8') >= 32
+}
 
 /** The error names the secret's length, never the secret: it ends up in logs. */
 function assertStrongSecret (secret: string): void {
-  const bytes = Buffer.byteLength(secret, 'utf8')
-  if (bytes < MIN_SECRET_BYTES) throw new PUBSUB_ERR_OPTION('auth.secret', `${bytes} bytes`, SHORT_SECRET)
+  if (!isStrongSecret(secret)) throw new PUBSUB_ERR_OPTION('auth.secret', `${Buffer.byteLength(secret, 'utf8')} bytes`, SHORT_SECRET)
 }

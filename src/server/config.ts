@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import Value from 'typebox/value'
-import { Authenticator, MIN_SECRET_BYTES, SHORT_SECRET, type AuthOptions } from '../auth/authenticator.js'
+import { Authenticator, isStrongSecret, SHORT_SECRET, type AuthOptions } from '../auth/authenticator.js'
 import { PubsubOptionsSchema, type PubsubOptions } from '../options.js'
 import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
 import { allowed, CONFIG_FILE, envName, flagName, parseDuration, SETTINGS, type SettingKey, type Settings } from './settings.js'
@@ -169,7 +169,7 @@ function authOptions (s: Settings): { auth?: AuthOptions } {
   const key = given[0] as 'jwtSecret' | 'jwtPublicKey' | 'jwtJwks'
   let auth: AuthOptions
   if (key === 'jwtSecret') {
-    if (Buffer.byteLength(s.jwtSecret as string, 'utf8') < MIN_SECRET_BYTES) throw new PUBSUB_ERR_OPTION(names('jwtSecret'), HIDDEN, SHORT_SECRET)
+    if (!isStrongSecret(s.jwtSecret as string)) throw new PUBSUB_ERR_OPTION(names('jwtSecret'), HIDDEN, SHORT_SECRET)
     auth = { secret: s.jwtSecret }
   } else {
     const path = s[key] as string
