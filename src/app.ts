@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestSerializer } from './auth/log-redaction.js'
 import { resolveOptions, type PubsubOptions } from './options.js'
+import { closingFrameBytes } from './protocol/limits.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
 import { refuseStrayUpgrades } from './plugins/stray-upgrades.js'
@@ -35,13 +36,15 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     // Past the limit, accept() fails (EMFILE): clients are cut without a 503, and opening a file or a Redis connection fails too.
     fastify.log.warn({ maxConnections: options.maxConnections, ...over }, 'maxConnections is more than the open-files limit holds: raise ulimit -n, or lower maxConnections (docs/limits.md)')
   }
-  if (!fastify.hasDecorator('websocketServer')) {
+  // A host app's own @fastify/websocket keeps its maxPayload, and ours does not apply.
+  const ownWebsocket = !fastify.hasDecorator('websocketServer')
+  if (ownWebsocket) {
     await fastify.register(fastifyWebsocket, {
       // permessage-deflate stays off: it costs memory per connection and opens
       // the door to compression bombs.
       // UTF-8 is checked per frame by the route, which answers BAD_JSON
       // instead of closing with 1007.
-      options: { maxPayload: options.maxPayload, perMessageDeflate: false, skipUTF8Validation: true },
+      options: { maxPayload: closingFrameBytes(options.maxPayload), perMessageDeflate: false, skipUTF8Validation: true },
       // The default closes every client without a code (1005) before our
       // route's preClose can say 1001; leave the clients to the route.
       preClose (done) {
@@ -59,7 +62,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     // Before the routes, so that it sees them being added.
     refuseStrayUpgrades(scope)
     if (options.docs) await scope.register(docsRoute)
-    await scope.register(wsRoute, options)
+    await scope.register(wsRoute, ownWebsocket ? options : { ...options, maxPayload: Number.POSITIVE_INFINITY })
     await scope.register(sseRoute, options)
     await scope.register(publishRoute, options)
     await scope.register(topicsRoute, options)

@@ -164,7 +164,7 @@ export const PubsubOptionsSchema = Type.Object({
   maxSubscriptions: limit('maxSubscriptions', 'Subscriptions one connection may hold; more answer TOO_MANY_SUBSCRIPTIONS'),
   maxPatternTokens: limit('maxPatternTokens', 'Tokens a wildcard pattern may have; a longer one answers INVALID_TOPIC (bounds the pattern walk of a publish)'),
   maxSubscriptionBytes: limit('maxSubscriptionBytes', "Bytes the topics and patterns of one connection's subscriptions may add up to; past it TOO_MANY_SUBSCRIPTIONS"),
-  maxPayload: integer('Largest WebSocket frame, in bytes; a larger one closes the connection with 1009', 64 * 1024, 1, MAX_INT32),
+  maxPayload: integer('Largest WebSocket frame, in bytes, the server runs; a larger one is answered with a BAD_REQUEST error frame, and one over twice this closes the connection with 1009', 64 * 1024, 1, MAX_INT32),
   bodyLimit: integer('Largest `POST /publish/:topic` body, in bytes; larger answers 413', 64 * 1024),
   maxBufferedBytes: integer('Bytes one client left unread for a whole turn past which it is closed with 1013 (slow consumer); 8 times it queued at once, too', 1024 * 1024),
   maxTopics: limit('maxTopics', "Topics the in-memory engine remembers; past it a new topic's sequence is not kept"),

@@ -73,6 +73,17 @@ t.test('mounted under a prefix in another app, beside its own routes and @fastif
   t.equal(String(data), 'own', "the host's own websocket route still works")
 })
 
+t.test("with the host's own @fastify/websocket, its maxPayload is the one that applies", async (t) => {
+  const host = Fastify()
+  t.teardown(() => host.close())
+  await host.register(fastifyWebsocket, { options: { maxPayload: 1 << 20 } })
+  await host.register(fastifyPubsub, { maxPayload: 1024 })
+  await host.listen({ host: '127.0.0.1', port: 0 })
+  const c = await connectWelcomed(t, `http://127.0.0.1:${(host.server.address() as AddressInfo).port}`)
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(4000), id: 1 })
+  t.match(await c.next(), { type: 'ack', id: 1, seq: 1 })
+})
+
 t.test('the console is served at /', async (t) => {
   const { url } = await listen(t)
   const res = await fetch(`${url}/`)

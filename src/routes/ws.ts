@@ -13,7 +13,7 @@ import { sameHost } from '../auth/origins.js'
 import type { Clients } from '../transport/clients.js'
 import { Connection } from '../transport/ws-connection.js'
 
-export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
+export type WsRouteOptions = Pick<ResolvedOptions, 'maxBufferedBytes' | 'maxPayload' | 'maxConnections' | 'pingInterval' | 'closeGrace' | 'allowedOrigins' | 'rateLimit'> & {
   /** With auth on: an upgrade without a valid token is refused with 401. */
   authenticator?: Authenticator | undefined
 }
@@ -106,6 +106,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       clientId,
       log,
       maxBufferedBytes: opts.maxBufferedBytes,
+      maxPayload: opts.maxPayload,
       closeGrace: opts.closeGrace,
       rateLimit: opts.rateLimit,
       identity: identities.get(request),
@@ -127,7 +128,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
     })
     // @fastify/websocket's error listener holds the request and reply for the
     // connection's lifetime; ours does the same job without them. A socket
-    // error is the client's (a frame over maxPayload, a reset): ws has already
+    // error is the client's (a frame over twice maxPayload, a reset): ws has already
     // closed with the right code.
     socket.removeAllListeners('error')
     socket.on('error', function socketOnError (err) {

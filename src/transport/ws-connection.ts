@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { expiryTimer, assertMayPublish, assertMaySubscribe } from '../auth/access.js'
 import type { Authenticator, Identity } from '../auth/authenticator.js'
-import { PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../protocol/errors.js'
+import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../protocol/errors.js'
 import { encodeTextFrame } from '../protocol/frame.js'
 import type { ServerFrame } from '../protocol/frames.js'
 import { parseFrame, requestIdOf, RequestError, type Request, type RequestId } from '../protocol/request.js'
@@ -37,6 +37,11 @@ export interface ConnectionOptions {
   log: ConnectionLogger
   /** Bytes queued for a client past which it is closed with 1013. */
   maxBufferedBytes: number
+  /**
+   * The largest frame it runs, in bytes; a larger one that ws still read
+   * (below its own cap, which closes with 1009) is answered with an error.
+   */
+  maxPayload: number
   /** ms a closing connection gets before it is terminated. */
   closeGrace: number
   /** Inbound frame budget, or false for none. */
@@ -63,6 +68,7 @@ export class Connection {
   readonly #session: BrokerSession
   readonly #log: ConnectionLogger
   readonly #maxBufferedBytes: number
+  readonly #maxPayload: number
   readonly #writer: FrameWriter
   readonly #closeGrace: number
   readonly #queue = new RequestQueue()
@@ -73,7 +79,7 @@ export class Connection {
   /** Whether the client answered the last ping. */
   #alive = true
 
-  constructor ({ ws, socket, scheduler, broker, clients, clientId, log, maxBufferedBytes, closeGrace, rateLimit, identity, authenticator }: ConnectionOptions) {
+  constructor ({ ws, socket, scheduler, broker, clients, clientId, log, maxBufferedBytes, maxPayload, closeGrace, rateLimit, identity, authenticator }: ConnectionOptions) {
     this.clientId = clientId
     this.#authenticator = authenticator
     this.#log = log
@@ -91,6 +97,7 @@ export class Connection {
     this.#broker = broker
     this.#clients = clients
     this.#maxBufferedBytes = maxBufferedBytes
+    this.#maxPayload = maxPayload
     this.#closeGrace = closeGrace
     this.#flood = rateLimit === false ? undefined : new FloodGuard(rateLimit)
     this.#session = broker.connect(this)
@@ -103,6 +110,10 @@ export class Connection {
     if (this.#ws.readyState !== WebSocket.OPEN || flood?.flooding === true) return
     if (flood !== undefined && !flood.take()) {
       this.#refuse(data, isBinary, flood)
+      return
+    }
+    if (data.length > this.#maxPayload) {
+      this.#oversized(data, isBinary)
       return
     }
     let request: Request
@@ -131,6 +142,17 @@ export class Connection {
     this.#clients.rateLimited++
     const id = isBinary ? undefined : requestIdOf(data)
     this.#queue.after(() => { this.#fail(new PUBSUB_ERR_RATE_LIMITED(), id) })
+  }
+
+  /**
+   * A frame over maxPayload is refused BAD_REQUEST (with its id, so that the
+   * publisher's promise settles) rather than closing the connection: its
+   * subscriptions stay.
+   */
+  #oversized (data: Buffer, isBinary: boolean): void {
+    const id = isBinary ? undefined : requestIdOf(data)
+    const error = new PUBSUB_ERR_BAD_REQUEST(`the frame is ${data.length} bytes, over the ${this.#maxPayload}-byte limit that maxPayload (MAX_PAYLOAD) sets`)
+    this.#queue.after(() => { this.#fail(error, id) })
   }
 
   /** The token's subject: presence lists it (rather than the clientId) when auth is on. */

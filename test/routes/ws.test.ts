@@ -165,14 +165,34 @@ t.test('a message too deep to serialize is BAD_REQUEST, and nothing is published
   t.match(frames.find((f) => f.type === 'message'), { seq: 1, data: 'ok' }, 'no seq was used up')
 })
 
-t.test('a frame over maxPayload closes the connection with 1009', async (t) => {
+t.test('a publish over maxPayload is answered BAD_REQUEST; the connection keeps its subscriptions', async (t) => {
   const { url } = await listen(t, { maxPayload: 1024 })
   const c = await connectWelcomed(t, url)
-  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(2000) })
+  await c.subscribe('a')
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(1500), id: 'big' })
+  const refused = await c.next()
+  t.match(refused, { type: 'error', id: 'big', code: 'BAD_REQUEST' })
+  t.match(refused.message, /^the frame is 15\d\d bytes, over the 1024-byte limit that maxPayload \(MAX_PAYLOAD\) sets$/)
+  c.ws.send(Buffer.alloc(1500), { binary: true })
+  t.same(Object.keys(await c.next()).sort(), ['code', 'message', 'type'], 'a binary one has no id to echo')
+  c.request({ action: 'publish', topic: 'a', message: 'small' })
+  const frames = await c.drain()
+  t.match(frames.find((f) => f.type === 'message'), { topic: 'a', seq: 1, data: 'small' }, 'still subscribed, and no seq was used up')
+
+  // Past twice the limit ws closes before reading it all: nothing to answer.
+  c.send({ action: 'publish', topic: 'a', message: 'x'.repeat(2100) })
   t.equal((await c.closed).code, 1009)
   const fresh = await connectWelcomed(t, url)
   fresh.send({ action: 'ping', id: 1 })
   t.same(await fresh.next(), { type: 'pong', id: 1 })
+})
+
+t.test('a frame of exactly maxPayload bytes runs', async (t) => {
+  const { url } = await listen(t, { maxPayload: 1024 })
+  const c = await connectWelcomed(t, url)
+  const frame = JSON.stringify({ action: 'publish', topic: 'a', message: '', id: 1 })
+  c.send(JSON.stringify({ action: 'publish', topic: 'a', message: 'x'.repeat(1024 - frame.length), id: 1 }))
+  t.match(await c.next(), { type: 'ack', id: 1, seq: 1 })
 })
 
 t.test('a client that stops reading is closed with 1013; others get everything', async (t) => {

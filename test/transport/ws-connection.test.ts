@@ -21,7 +21,7 @@ async function open (t: Test): Promise<{ connection: Connection, ws: WebSocket, 
   const opened = once(server, 'connection')
   const client = new Client(new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`))
   const [ws, request] = await opened as [WebSocket, IncomingMessage]
-  const connection = new Connection({ ws, socket: request.socket, scheduler: new FlushScheduler(), broker, clients: new Clients(), clientId: 'c1', log, maxBufferedBytes: 1 << 20, closeGrace: 1000, rateLimit: false })
+  const connection = new Connection({ ws, socket: request.socket, scheduler: new FlushScheduler(), broker, clients: new Clients(), clientId: 'c1', log, maxBufferedBytes: 1 << 20, maxPayload: 1 << 20, closeGrace: 1000, rateLimit: false })
   ws.on('message', (data, isBinary) => { connection.receive(data as Buffer, isBinary) })
   ws.on('close', () => { connection.onSocketClose() })
   t.match(await client.next(), { type: 'welcome', clientId: 'c1' })
