@@ -6,6 +6,7 @@ import { resolveOptions, type PubsubOptions } from './options.js'
 import { closingFrameBytes } from './protocol/limits.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
+import { notFound } from './plugins/not-found.js'
 import { refuseStrayUpgrades } from './plugins/stray-upgrades.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './plugins/docs.js'
@@ -61,6 +62,8 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     if (options.underPressure !== false && !scope.hasDecorator('isUnderPressure')) await loadShedding(scope, scope.pubsubClients, options.underPressure)
     // Before the routes, so that it sees them being added.
     refuseStrayUpgrades(scope)
+    // Under a prefix the scope has a 404 of its own; at the root it is the host's.
+    if (prefix !== '') scope.setNotFoundHandler(notFound)
     if (options.docs) await scope.register(docsRoute)
     await scope.register(wsRoute, ownWebsocket ? options : { ...options, maxPayload: Number.POSITIVE_INFINITY })
     await scope.register(sseRoute, options)

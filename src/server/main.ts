@@ -6,6 +6,7 @@ import { runPrimary } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
 import { listenErrorLine } from './listen-error.js'
 import { loggingOptions } from './logger.js'
+import { notFound } from '../plugins/not-found.js'
 
 // The standalone server: `npm start`. Everything else is in the plugin.
 
@@ -31,6 +32,8 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
   for (const warning of config.warnings) app.log.warn(warning)
   // The id of a request's log lines, for whoever reports a problem with it.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  // Outside the prefix too (a mistyped path with ?token=), no token in a log line.
+  app.setNotFoundHandler(notFound)
 
   let closing = false
   async function shutdown (signal: string): Promise<void> {

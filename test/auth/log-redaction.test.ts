@@ -7,16 +7,16 @@ import type { AddressInfo } from 'node:net'
 import { createSigner } from 'fast-jwt'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyPubsub, { redactToken, requestSerializer } from '../../src/index.js'
-import { connectWelcomed, eventually } from '../helper.js'
+import { connectWelcomed, eventually, rawUpgrade } from '../helper.js'
 import { sse } from '../sse-client.js'
 
 const secret = randomBytes(32).toString('hex')
 const token = createSigner({ key: secret })({ sub: 'user-17', pubsub: { subscribe: ['news.>'], publish: ['news.>'] }, exp: Math.floor(Date.now() / 1000) + 600 })
 
 /** A host app as its README example has it: `logger: true`, its lines captured. */
-async function host (t: Test): Promise<{ app: FastifyInstance, url: string, lines: string[] }> {
+async function host (t: Test, serializers = {}): Promise<{ app: FastifyInstance, url: string, lines: string[] }> {
   const lines: string[] = []
-  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } } } })
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } }, serializers } })
   t.teardown(() => app.close())
   await app.register(fastifyPubsub, { prefix: '/realtime', auth: { secret } })
   // Its own routes: one left to Fastify's default serializer, one given ours.
@@ -57,6 +57,27 @@ t.test('a host app with logger on logs no token of the plugin\'s routes', async 
   t.same(Object.keys(first.req).sort(), ['host', 'method', 'remoteAddress', 'remotePort', 'url'], 'the fields of Fastify\'s default serializer')
   t.same(lines.filter((line) => line.includes(token)), [], 'no captured line holds the token')
   t.same(lines.filter((line) => line.includes(token.split('.')[2] as string)), [], 'nor its signature')
+})
+
+t.test('a mistyped path under the prefix: the plugin answers its 404s, the token masked', async (t) => {
+  // As docs/auth.md has it: the host passes requestSerializer app-wide, since
+  // a request that matches no route is logged before any route's serializer applies.
+  const { url, lines } = await host(t, { req: requestSerializer })
+  const page = await fetch(`${url}/realtime/nowhere?token=${token}`)
+  t.equal(page.status, 404)
+  t.same(await page.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/realtime/nowhere?token=[redacted] not found' }, "Fastify's shape, the token masked")
+  t.equal((await fetch(`${url}/realtime/nowhere?token=${token}`, { method: 'POST' })).status, 404)
+  // rawUpgrade adds '/ws': the path is /realtime/wsx.
+  const upgrade = await rawUpgrade(`${url}/realtime`, {}, `x?token=${token}`)
+  t.match(upgrade.status, /^HTTP\/1.1 404/, 'a WebSocket to a path that is none: 404 before any upgrade')
+  upgrade.socket.destroy()
+  await eventually(() => lines.filter((line) => line.includes('not found')).length >= 3)
+  t.same(lines.map((line) => JSON.parse(line)).filter((l) => String(l.msg).endsWith('not found')).map((l) => l.msg).sort(), [
+    'Route GET:/realtime/nowhere?token=[redacted] not found',
+    'Route GET:/realtime/wsx?token=[redacted] not found',
+    'Route POST:/realtime/nowhere?token=[redacted] not found'
+  ], "Fastify's own line put the raw URL in its message, where no serializer reaches")
+  t.same(lines.filter((line) => line.includes(token)), [], 'no captured line holds the token')
 })
 
 t.test('a host app\'s own routes: the default serializer logs the token, requestSerializer masks it', async (t) => {
