@@ -7,6 +7,7 @@ import { closingFrameBytes } from './protocol/limits.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import pubsubPlugin from './plugins/pubsub.js'
 import { notFound } from './plugins/not-found.js'
+import { quietUnavailable } from './plugins/quiet-unavailable.js'
 import { refuseStrayUpgrades } from './plugins/stray-upgrades.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './plugins/docs.js'
@@ -64,6 +65,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     refuseStrayUpgrades(scope)
     // Under a prefix the scope has a 404 of its own; at the root it is the host's.
     if (prefix !== '') scope.setNotFoundHandler(notFound)
+    quietUnavailable(scope)
     if (options.docs) await scope.register(docsRoute)
     await scope.register(wsRoute, ownWebsocket ? options : { ...options, maxPayload: Number.POSITIVE_INFINITY })
     await scope.register(sseRoute, options)

@@ -40,6 +40,8 @@ t.test('Redis killed for a while, then back, under /ready probes and publishes',
   t.match(redisLines, [{ level: 40, msg: /^Redis unreachable/, reason: String }, { level: 30, msg: 'Redis reachable again', downMs: Number }], 'one line when it goes, one when it is back')
   t.equal(redisLines.length, 2, 'not a line per reconnect attempt')
   t.notOk(lines.some((l) => l.level >= 50 && JSON.stringify(l).includes('/ready')), 'no failed probe at error level')
+  t.same(lines.filter((l) => l.level >= 50), [], 'no refused publish at error level either')
+  t.equal(lines.filter((l) => l.level === 30 && l.msg === 'the Redis engine is not connected').length, 5, 'each refused publish at info, as a 4xx is')
   t.same(lines.slice(mark).filter((l) => /^(not ready|ready again)/.test(l.msg)).map((l) => [l.level, l.msg]), [[30, 'not ready: the engine is not connected'], [30, 'ready again']], 'readiness changes once each way')
 })
 
