@@ -2,6 +2,7 @@
 // processes on one Redis, as the docs deploy it: over TLS, a browser's
 // WebSocket, SSE and REST through it, and what some of its lines are for.
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import t, { type Test } from 'tap'
@@ -10,9 +11,12 @@ import { Client, eventually, WAIT_MS } from '../helper.js'
 import { RedisServer, redisMissing } from '../redis/redis-server.js'
 import { start } from '../server/server-process.js'
 import { SseClient } from '../sse-client.js'
+import { browserMissing, launch, openConsole, subscribeInPage } from '../console/browser.js'
 import { check, CONFIG, nginxMissing, render, replaceExactly, selfSignedCertificate, startNginx } from './nginx.js'
+import { ROOT } from './project.js'
 
 const missing = nginxMissing() || redisMissing()
+const noBrowser = browserMissing()
 
 type LogLine = Record<string, any>
 interface Node { address: string, lines: LogLine[] }
@@ -79,6 +83,10 @@ async function openWebSocket (t: Test, url: string, origin: string, ca: Buffer):
   })
 }
 
+t.test('docs/scaling.md shows deploy/nginx.conf as it is', async (t) => {
+  t.ok(readFileSync(join(ROOT, 'docs/scaling.md'), 'utf8').includes('```nginx\n' + CONFIG + '```\n'), 'the same text, whole')
+})
+
 t.test('deploy/nginx.conf in front of two nodes on one Redis', { skip: missing }, async (t) => {
   const redis = await RedisServer.start(t)
   const nodes = await Promise.all([startNode(t, redis.url), startNode(t, redis.url)])
@@ -109,6 +117,15 @@ t.test('deploy/nginx.conf in front of two nodes on one Redis', { skip: missing }
     // round robin sent them in turn to the subscriber's node and the other.
     t.same(delivered, delivered[0] === 1 ? [1, 0, 1, 0] : [0, 1, 0, 1], 'both nodes took publishes, in turn')
     t.match(await ws.take(4), [1, 2, 3, 4].map((n) => ({ type: 'message', topic: 'deploy.ws', seq: n, data: { n } })), 'all of them reached it, in order')
+  })
+
+  await t.test("Chromium's WebSocket: the console, served through nginx, connects, subscribes and shows a message", { skip: noBrowser }, async (t) => {
+    // The certificate is the test's own: not one Chromium knows.
+    const browser = await launch(t, ['--ignore-certificate-errors'])
+    const page = await openConsole(t, browser, `${base}/`)
+    await subscribeInPage(page, 'deploy.browser')
+    await publish('deploy.browser', { from: 'curl' })
+    t.match(await (await page.waitForSelector('#log li[data-topic="deploy.browser"][data-seq="1"]')).textContent(), /"from": "curl"/)
   })
 
   await t.test('an SSE stream gets each event while it stays open', async (t) => {
