@@ -168,7 +168,10 @@ t.test('deploy/nginx.conf in front of two nodes on one Redis', { skip: missing }
     t.equal(proxied.headers['x-request-id'], line.reqId)
 
     // A client at an address nobody trusts (127.0.0.2, loopback too) that
-    // writes the header itself: the node sees the address nginx saw.
+    // writes the header itself: the node sees the address nginx saw. Had
+    // nginx passed the client's header on without appending its peer, the
+    // node would believe 203.0.113.7 here; had it replaced the header, the
+    // case above would see 127.0.0.1.
     const forged = await call(`${base}/health?probe=forged`, { ca, localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '203.0.113.7' } })
     t.equal(forged.status, 200)
     t.equal((await logged(nodes, '/health?probe=forged')).req.remoteAddress, '127.0.0.2')
