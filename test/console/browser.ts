@@ -18,14 +18,14 @@ export function browserMissing (): string | false {
   return why
 }
 
-/** A headless Chromium, closed at teardown. */
-export async function launch (t: Test): Promise<Browser> {
+/** A headless Chromium, closed at teardown; `args` are flags of the caller's (`--ignore-certificate-errors`). */
+export async function launch (t: Test, args: string[] = []): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // Flags from the machine notes: without the network ones Chromium keeps
     // dialling Google, which this sandbox refuses.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...args]
   })
   t.teardown(() => browser.close())
   return browser

@@ -18,7 +18,8 @@ export function redisMissing (): string | false {
   return why
 }
 
-async function freePort (): Promise<number> {
+/** A TCP port free on 127.0.0.1 a moment ago (closed again for the caller to bind). */
+export async function freePort (): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
