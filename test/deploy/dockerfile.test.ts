@@ -52,4 +52,9 @@ t.test('the HEALTHCHECK command passes on a serving node and fails on none', asy
   await app.close()
   const down = await run(process.execPath, args, { env: { PORT: port } }).then(() => 0, (err: { code: number }) => err.code)
   t.equal(down, 1, 'exit 1 when nothing answers')
+
+  const { app: mounted } = await listen(t, { prefix: '/realtime' })
+  const mountedPort = String((mounted.server.address() as { port: number }).port)
+  const underPrefix = await run(process.execPath, args, { env: { PORT: mountedPort, PREFIX: '/realtime' } }).then(() => 0, (err: { code: number }) => err.code)
+  t.equal(underPrefix, 0, 'with PREFIX set, it probes /realtime/health')
 })
