@@ -48,8 +48,12 @@ client.on('close', ({ code, reason }) => {
 client.on('reconnecting', ({ attempt, delay }) => {
   showState('reconnecting', `reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt})`)
 })
-client.on('recovery', ({ topic, recovered }) => {
-  if (!recovered) log.add({ kind: 'system', title: topic, details: ['resubscribed; messages published while away may be missing'] })
+client.on('recovery', ({ topic, recovered, reason }) => {
+  if (recovered) return
+  const detail = reason === 'pattern'
+    ? 'resubscribed; a pattern is not replayed, so what its topics published while away is missing'
+    : 'resubscribed; messages published while away may be missing'
+  log.add({ kind: 'system', title: topic, details: [detail] })
 })
 client.on('error', (error) => {
   log.add({ kind: 'fault', title: error.code, details: [error.message] })
