@@ -23,9 +23,11 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080
 # No curl in the slim image: node's fetch. GET /health answers 200 while the
-# process serves; it sits under PREFIX when one is set.
+# process serves; it sits under PREFIX when one is set, and speaks HTTPS with
+# TLS_CERT. The probe asks loopback, which a certificate for the public name
+# does not cover: it checks that the process serves, not the certificate.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}${process.env.PREFIX ?? ''}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "--no-warnings", "-e", "const tls = process.env.TLS_CERT !== undefined; if (tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; fetch(`http${tls ? 's' : ''}://127.0.0.1:${process.env.PORT}${process.env.PREFIX ?? ''}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node is PID 1 and gets `docker stop`'s SIGTERM itself, which
 # drains (1001 to every client) within CLOSE_TIMEOUT (15s): give `docker stop`
 # more than that (-t 20, or stop_grace_period: 20s in compose).

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { parseArgs } from 'node:util'
 import Value from 'typebox/value'
 import { Authenticator, isStrongSecret, SHORT_SECRET, type AuthOptions } from '../auth/authenticator.js'
@@ -19,6 +20,8 @@ export interface Config {
   requestTimeout: number
   /** Processes sharing the port (node:cluster); more than 1 needs the Redis engine. */
   workers: number
+  /** PEM texts: the server speaks HTTPS. undefined: plain HTTP. */
+  tls: Readonly<{ cert: string, key: string }> | undefined
   /** The proxies whose X-Forwarded-For and X-Request-Id are believed (addresses or CIDRs); none when empty. */
   trustProxy: readonly string[]
   /** Settings given that have no effect (logged at startup): `REDIS_TIMEOUT` without `REDIS_URL`, say. */
@@ -155,7 +158,33 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
       maxEventLoopUtilization: s.maxEventLoopUtilization
     }
   }
-  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, requestTimeout: s.requestTimeout, workers: s.workers, trustProxy: s.trustProxy, warnings, pubsub })
+  return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, requestTimeout: s.requestTimeout, workers: s.workers, tls: tlsOptions(s), trustProxy: s.trustProxy, warnings, pubsub })
+}
+
+/** tlsCert and tlsKey, read and tried together, so that a bad pair fails at startup naming them. */
+function tlsOptions (s: Settings): Config['tls'] {
+  if (s.tlsCert === undefined && s.tlsKey === undefined) return undefined
+  if (s.tlsCert === undefined || s.tlsKey === undefined) {
+    const [given, missing] = s.tlsCert === undefined ? ['tlsKey', 'tlsCert'] as const : ['tlsCert', 'tlsKey'] as const
+    throw new PUBSUB_ERR_OPTION(names(given), s[given], `used with ${names(missing)}: HTTPS needs both`)
+  }
+  const tls = { cert: readText('tlsCert', s.tlsCert), key: readText('tlsKey', s.tlsKey) }
+  try {
+    createSecureContext(tls)
+  } catch (err) {
+    // OpenSSL's reason ("key values mismatch", "no start line"), never the key.
+    throw new PUBSUB_ERR_OPTION(`${names('tlsCert')} and ${names('tlsKey')}`, HIDDEN, `a PEM certificate and its private key (${(err as Error).message})`)
+  }
+  return tls
+}
+
+/** A file named by a setting; unreadable, a configuration error naming it. */
+function readText (key: SettingKey, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new PUBSUB_ERR_OPTION(names(key), path, `a readable file (${(err as Error).message})`)
+  }
 }
 
 /** jwtSecret, jwtPublicKey (a PEM file) or jwtJwks (a JWK set file) turn auth on. */
@@ -173,12 +202,7 @@ function authOptions (s: Settings): { auth?: AuthOptions } {
     auth = { secret: s.jwtSecret }
   } else {
     const path = s[key] as string
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch (err) {
-      throw new PUBSUB_ERR_OPTION(names(key), path, `a readable file (${(err as Error).message})`)
-    }
+    const text = readText(key, path)
     if (key === 'jwtPublicKey') {
       auth = { publicKey: text }
     } else {

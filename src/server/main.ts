@@ -28,7 +28,8 @@ if (config.workers > 1 && cluster.isPrimary) {
 }
 
 async function serve (config: Config, logging: FastifyServerOptions): Promise<void> {
-  const app = Fastify({ ...logging, ...timeouts(config.requestTimeout) })
+  // With tlsCert and tlsKey, Fastify's own https server: wss:// on the same port.
+  const app = Fastify({ ...logging, ...timeouts(config.requestTimeout), ...(config.tls === undefined ? {} : { https: config.tls }) })
   for (const warning of config.warnings) app.log.warn(warning)
   // The id of a request's log lines, for whoever reports a problem with it.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
@@ -65,7 +66,7 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     // What is on, in one line: an operator sees at once that auth is off.
     // "listening", not "ready": with Redis away it listens but refuses work
     // (the engine logs when Redis is reachable, and /ready says so).
-    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', engineConnected: app.pubsub.healthy, auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub listening')
+    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', engineConnected: app.pubsub.healthy, tls: config.tls !== undefined, auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub listening')
   } catch (err) {
     const line = listenErrorLine(err, config.host, config.port)
     if (line === undefined) app.log.fatal({ err }, 'could not start')

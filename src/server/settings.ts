@@ -81,6 +81,8 @@ export const SettingsSchema = Type.Object({
     allowed: 'IP addresses or CIDR ranges (comma-separated outside the file)',
     ...server
   }),
+  tlsCert: text('Path (from the working directory) to a PEM certificate, with its chain: with tlsKey, the server speaks HTTPS and wss:// itself; unset, plain HTTP, for TLS at a proxy (deployment.md)', { ...server, shown: 'unset' }),
+  tlsKey: text('Path (from the working directory) to the PEM private key of tlsCert', { ...server, shown: 'unset' }),
   // Stricter than the plugin's: a path segment of what Fastify routes as written.
   prefix: option(PLUGIN.prefix, { pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)*$', allowed: "empty, or a path such as '/realtime' (segments of letters, digits and ._~-, not dots alone)", ...server }),
 

@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { validate } from 'dockerfile-utils'
 import t from 'tap'
+import Fastify from 'fastify'
+import fastifyPubsub from '../../src/index.js'
 import { listen } from '../helper.js'
+import { selfSignedCertificate } from './nginx.js'
 import { ROOT } from './project.js'
 
 const run = promisify(execFile)
@@ -57,4 +60,15 @@ t.test('the HEALTHCHECK command passes on a serving node and fails on none', asy
   const mountedPort = String((mounted.server.address() as { port: number }).port)
   const underPrefix = await run(process.execPath, args, { env: { PORT: mountedPort, PREFIX: '/realtime' } }).then(() => 0, (err: { code: number }) => err.code)
   t.equal(underPrefix, 0, 'with PREFIX set, it probes /realtime/health')
+
+  const files = await selfSignedCertificate(t)
+  const secure = Fastify({ https: { cert: readFileSync(files.cert), key: readFileSync(files.key) } })
+  t.teardown(() => secure.close())
+  await secure.register(fastifyPubsub)
+  await secure.listen({ host: '127.0.0.1', port: 0 })
+  const env = { PORT: String((secure.server.address() as { port: number }).port), TLS_CERT: files.cert }
+  const overTls = await run(process.execPath, args, { env }).then(() => 0, (err: { code: number }) => err.code)
+  t.equal(overTls, 0, 'with TLS_CERT set, it probes over HTTPS')
+  const plainProbe = await run(process.execPath, args, { env: { PORT: env.PORT } }).then(() => 0, (err: { code: number }) => err.code)
+  t.equal(plainProbe, 1, 'plain HTTP to the TLS port fails')
 })

@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import fastifyPubsub from '../../src/app.js'
 import { loadConfig, readSettings } from '../../src/server/config.js'
+import { selfSignedCertificate } from '../deploy/nginx.js'
 import { envName, flagName, SETTINGS, type SettingKey } from '../../src/server/settings.js'
 import { connectionsWithin, openFilesLimit } from '../../src/transport/open-files.js'
 
@@ -275,4 +276,20 @@ t.test('JWT_JWKS and JWT_PUBLIC_KEY read their files', async (t) => {
   t.same(config.pubsub.auth, { jwks: { keys }, apiKey: undefined, clockTolerance: 0, maxGrants: 1000 })
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
   t.same(loadConfig({ JWT_PUBLIC_KEY: configFile(pem), PUBLISH_API_KEY: 'k' }, []).pubsub.auth, { publicKey: pem, apiKey: 'k', clockTolerance: 0, maxGrants: 1000 }, 'JWT_PUBLIC_KEY reads a PEM')
+})
+
+t.test('TLS_CERT and TLS_KEY: read and tried together at startup', async (t) => {
+  const [one, other] = await Promise.all([selfSignedCertificate(t), selfSignedCertificate(t)])
+  const tls = loadConfig({ TLS_CERT: one.cert, TLS_KEY: one.key }, []).tls
+  t.same(tls, { cert: readFileSync(one.cert, 'utf8'), key: readFileSync(one.key, 'utf8') }, 'the PEM texts, for Fastify\'s https')
+  t.equal(loadConfig({}, []).tls, undefined, 'neither: plain HTTP')
+  const rows: Array<[Record<string, string>, RegExp]> = [
+    [{ TLS_CERT: one.cert }, /^Invalid option 'tlsCert \(TLS_CERT, --tls-cert\)': ".*cert\.pem" \(used with tlsKey \(TLS_KEY, --tls-key\): HTTPS needs both\)$/],
+    [{ TLS_KEY: one.key }, /^Invalid option 'tlsKey \(TLS_KEY, --tls-key\)': ".*key\.pem" \(used with tlsCert/],
+    [{ TLS_CERT: join(dir, 'missing.pem'), TLS_KEY: one.key }, /^Invalid option 'tlsCert \(TLS_CERT, --tls-cert\)': ".*missing\.pem" \(a readable file \(ENOENT/],
+    [{ TLS_CERT: one.cert, TLS_KEY: other.key }, /^Invalid option 'tlsCert \(TLS_CERT, --tls-cert\) and tlsKey \(TLS_KEY, --tls-key\)': "\(hidden\)" \(a PEM certificate and its private key \(.*key values mismatch/],
+    [{ TLS_CERT: configFile('not a pem'), TLS_KEY: one.key }, /\(a PEM certificate and its private key \(/]
+  ]
+  for (const [env, message] of rows) t.throws(() => loadConfig(env, []), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
+  t.throws(() => loadConfig({ TLS_CERT: one.cert, TLS_KEY: other.key }, []), { message: /^(?!.*PRIVATE KEY)/ }, 'the key is never printed')
 })
