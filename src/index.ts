@@ -5,7 +5,8 @@
 // browser SDK is 'fastify-pubsub/client'. The route plugins are internal:
 // they take options only resolveOptions makes.
 export { default, default as fastifyPubsub } from './app.js'
-export { resolveOptions, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions } from './options.js'
+export type { PubsubOptions, RedisEngineConfig, ResolvedOptions } from './options.js'
+export { resolveOptions } from './resolve-options.js'
 export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pubsub.js'
 export type { AuthOptions } from './auth/authenticator.js'
 export { redactToken, requestSerializer, type SerializedRequest } from './auth/log-redaction.js'

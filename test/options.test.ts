@@ -2,7 +2,9 @@ import t from 'tap'
 import Fastify from 'fastify'
 import fastifyPubsub from '../src/app.js'
 import { MemoryEngine } from '../src/pubsub/memory-engine.js'
-import { PubsubOptionsSchema, resolveOptions, type PubsubOptions } from '../src/options.js'
+import { PubsubOptionsSchema } from '../src/options-schema.js'
+import type { PubsubOptions } from '../src/options.js'
+import { resolveOptions } from '../src/resolve-options.js'
 import { connectionsWithin, openFilesLimit } from '../src/transport/open-files.js'
 
 t.test('defaults: one per option, from the schema', async (t) => {

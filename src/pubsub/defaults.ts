@@ -2,7 +2,7 @@ import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
 import { MAX_INT32 } from '../protocol/limits.js'
 
 // The broker's and the engines' numeric options, once: default and range.
-// The plugin's options schema (src/options.ts), the standalone server's
+// The plugin's options schema (src/options-schema.ts), the standalone server's
 // settings and the engines themselves read them here.
 
 export { MAX_INT32 }

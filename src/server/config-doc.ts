@@ -1,8 +1,8 @@
 // Renders docs/configuration.md from src/server/settings.ts and the plugin's
-// options schema (src/options.ts): `npm run docs:config`.
+// options schema (src/options-schema.ts): `npm run docs:config`.
 // test/config-doc.test.ts fails when the file is stale.
 import type { TSchema } from 'typebox'
-import { allowed as optionAllowed, PubsubOptionsSchema, type OptionMeta } from '../options.js'
+import { allowed as optionAllowed, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { allowed, CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
 
 const SECTIONS: Record<Section, string> = {
@@ -16,7 +16,7 @@ const SECTIONS: Record<Section, string> = {
 
 const INTRO = `# Configuration
 
-<!-- Generated from src/server/settings.ts and src/options.ts by \`npm run docs:config\`: edit there. -->
+<!-- Generated from src/server/settings.ts and src/options-schema.ts by \`npm run docs:config\`: edit there. -->
 
 The standalone server (\`npm start\`, or \`npx fastify-pubsub\`) reads every
 setting from the first place that has it:

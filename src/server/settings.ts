@@ -1,7 +1,7 @@
 import proxyAddr from '@fastify/proxy-addr'
 import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
 import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
-import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options.js'
+import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 

@@ -2,7 +2,7 @@
 // the package writes must compile, and misuse must not.
 import Fastify from 'fastify'
 import * as pkg from '../../src/index.js'
-import fastifyPubsub, { Broker, MemoryEngine, PUBSUB_ERR_OPTION, pubsubPlugin, type Message, type PublishResult, type PubsubOptions, type RedisEngineConfig, type TopicPage } from '../../src/index.js'
+import fastifyPubsub, { Broker, MemoryEngine, PUBSUB_ERR_OPTION, pubsubPlugin, resolveOptions, type Message, type PublishResult, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions, type TopicPage } from '../../src/index.js'
 
 export async function consumer (): Promise<void> {
   const app = Fastify()
@@ -28,6 +28,15 @@ export async function consumer (): Promise<void> {
   await Fastify().register(fastifyPubsub, { engine: redis, topicTtl: 60_000, rateLimit: { rate: 10, burst: 20 } })
   await Fastify().register(pubsubPlugin, { engine: new MemoryEngine({ historySize: 10 }) })
   const optionError: Error = new PUBSUB_ERR_OPTION('maxPayload', 0, 'an integer >= 1')
+
+  // Resolved options have every default filled in, and are read-only.
+  const resolved: ResolvedOptions = resolveOptions({ rateLimit: { rate: 10, burst: 20 } })
+  const sustain: number | undefined = resolved.rateLimit === false ? undefined : resolved.rateLimit.sustain
+  const limits: number = resolved.maxPayload + resolved.maxSubscriptions + (sustain ?? 0)
+  // @ts-expect-error: resolved options are read-only
+  resolved.maxPayload = limits
+  // @ts-expect-error: and `prefix` is not among them
+  void resolved.prefix
 
   // @ts-expect-error: the route plugins are internal (they take pre-resolved options)
   void pkg.wsRoute
