@@ -5,7 +5,8 @@ import type { TSchema } from 'typebox'
 import { allowed as optionAllowed, PubsubOptionsSchema, type OptionMeta } from '../options.js'
 import { allowed, CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
 
-const SECTIONS: Record<Section, string> = {
+/** Each section's heading, with the page that tells more. */
+export const SECTIONS: Record<Section, string> = {
   server: 'Server',
   redis: 'Redis engine ([scaling.md](scaling.md))',
   auth: 'Authentication ([auth.md](auth.md))',
