@@ -9,7 +9,7 @@ import { finish, run } from './cli-process.js'
 import { logLine } from './server-process.js'
 
 t.test('--help: the server\'s flags with their meaning; pub and sub have their own; --version', async (t) => {
-  const [help, pub, sub, version] = await Promise.all([['--help'], ['pub', '--help'], ['sub', '-h'], ['--version']].map(async (args) => await finish(args)))
+  const [help, pub, sub, version] = await Promise.all([finish(['--help']), finish(['pub', '--help']), finish(['sub', '-h']), finish(['--version'])])
   t.equal(help.code, 0)
   t.match(help.out, /^Usage:\n {2}fastify-pubsub \[--config file.json\][\s\S]*fastify-pubsub pub <topic> <message>[\s\S]*fastify-pubsub sub/)
   t.match(help.out, /^Redis engine \(docs\/scaling.md\):$/m, 'grouped as docs/configuration.md is')
