@@ -42,6 +42,10 @@ cannot pass unnoticed. A setting given where it cannot act (\`REDIS_TIMEOUT\`
 without \`REDIS_URL\`, the thresholds with \`UNDER_PRESSURE=false\`, …) is
 logged as a warning at startup.
 
+\`PUBSUB_URL\` and \`PUBSUB_TOKEN\` are not settings of the server: they are
+the defaults of \`--url\` and \`--token\` for \`fastify-pubsub pub\` and \`sub\`,
+the clients of the same command (\`fastify-pubsub pub --help\`).
+
 Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
 `
 
