@@ -86,12 +86,13 @@ t.test('a server not up yet, then a cut: one line when waiting, one when lost, o
   t.equal(lines(sub.err()).length, 4, 'nothing else on stderr')
 })
 
-t.test('a full server (503) is waited for, with the token from PUBSUB_TOKEN', async (t) => {
+t.test('a full server (503) is waited for; host:port for --url, the token from PUBSUB_TOKEN', async (t) => {
   const secret = randomBytes(32).toString('hex')
   const token = createSigner({ key: secret, algorithm: 'HS256' })({ sub: 'cli', pubsub: { subscribe: ['news'], publish: [] }, exp: Math.floor(Date.now() / 1000) + 600 })
   const { app, url } = await listen(t, { auth: { secret }, maxConnections: 1 })
   const holder = await connectWelcomed(t, url, { token })
-  const sub = run(['sub', 'news', '--url', url], { PUBSUB_TOKEN: token })
+  // Without a scheme: http:// is assumed, as for pub.
+  const sub = run(['sub', 'news', '--url', url.replace('http://', '')], { PUBSUB_TOKEN: token })
   t.teardown(() => sub.child.kill('SIGKILL'))
   await eventually(() => sub.err().includes('\n'), 15_000)
   t.match(sub.err(), /^fastify-pubsub: ws:\S+\/ws answered HTTP 503: connection limit reached \(1\): retrying until it answers\n$/)
