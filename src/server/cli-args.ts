@@ -40,7 +40,6 @@ export function parseCommandLine (command: 'pub' | 'sub', args: string[], usage:
       }
     })
   } catch (err) {
-    // node:util's advice about '--' is for positionals, and ours never start with '-'.
     fail(parseError(err), usage)
   }
 }
