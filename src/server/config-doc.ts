@@ -5,7 +5,8 @@ import type { TSchema } from 'typebox'
 import { allowed as optionAllowed, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { allowed, CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type Section, type SettingKey } from './settings.js'
 
-const SECTIONS: Record<Section, string> = {
+/** Each section's heading, with the page that tells more. */
+export const SECTIONS: Record<Section, string> = {
   server: 'Server',
   redis: 'Redis engine ([scaling.md](scaling.md))',
   auth: 'Authentication ([auth.md](auth.md))',
@@ -40,6 +41,10 @@ with the usage (\`fastify-pubsub --help\`, which lists every flag), so a typo
 cannot pass unnoticed. A setting given where it cannot act (\`REDIS_TIMEOUT\`
 without \`REDIS_URL\`, the thresholds with \`UNDER_PRESSURE=false\`, …) is
 logged as a warning at startup.
+
+\`PUBSUB_URL\` and \`PUBSUB_TOKEN\` are not settings of the server: they are
+the defaults of \`--url\` and \`--token\` for \`fastify-pubsub pub\` and \`sub\`,
+the clients of the same command (\`fastify-pubsub pub --help\`).
 
 Apps that mount the plugin pass options instead: see [Plugin options](#plugin-options) at the end.
 `

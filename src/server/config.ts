@@ -6,7 +6,8 @@ import { Authenticator, isStrongSecret, SHORT_SECRET, type AuthOptions } from '.
 import { PubsubOptionsSchema } from '../options-schema.js'
 import type { PubsubOptions } from '../options.js'
 import { PUBSUB_ERR_OPTION } from '../protocol/errors.js'
-import { allowed, CONFIG_FILE, envName, flagName, parseDuration, SETTINGS, type SettingKey, type Settings } from './settings.js'
+import { parseDuration } from './duration.js'
+import { allowed, CONFIG_FILE, envName, flagName, SETTINGS, type SettingKey, type Settings } from './settings.js'
 
 /** The standalone server's configuration. See docs/configuration.md. */
 export interface Config {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { parseDuration, SETTINGS } from '../../src/server/settings.js'
+import { parseDuration } from '../../src/server/duration.js'
+import { SETTINGS } from '../../src/server/settings.js'
 import { ROOT } from './project.js'
 
 const run = promisify(execFile)

@@ -12,9 +12,14 @@ export interface Running {
   err: () => string
 }
 
-/** Starts the command; `out()` and `err()` return what it has printed so far. */
-export function run (args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [...process.execArgv, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Starts the command; `out()` and `err()` return what it has printed so far.
+ * With `input`, that is its stdin. PUBSUB_URL and PUBSUB_TOKEN are cleared
+ * (empty is unset), so that the caller's own do not leak in.
+ */
+export function run (args: string[], env: Record<string, string> = {}, input?: string): Running {
+  const child = spawn(process.execPath, [...process.execArgv, cli, ...args], { env: { ...process.env, PUBSUB_URL: '', PUBSUB_TOKEN: '', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+  child.stdin?.end(input)
   let out = ''
   let err = ''
   child.stdout?.on('data', (chunk: Buffer) => { out += String(chunk) })
@@ -23,8 +28,8 @@ export function run (args: string[], env: Record<string, string> = {}): Running 
 }
 
 /** Runs the command to its end. */
-export async function finish (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, out: string, err: string }> {
-  const { child, out, err } = run(args, env)
+export async function finish (args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null, out: string, err: string }> {
+  const { child, out, err } = run(args, env, input)
   const [code] = await once(child, 'exit') as [number | null]
   return { code, out: out(), err: err() }
 }

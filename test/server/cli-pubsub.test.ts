@@ -32,5 +32,5 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
   await app.close()
   const away = await finish(['pub', 't', '1', '--url', `${url}/`])
   t.equal(away.code, 1)
-  t.match(away.err, /cannot reach http:\/\/127.0.0.1:\d+: .*ECONNREFUSED/)
+  t.match(away.err, /^fastify-pubsub: cannot publish to http:\/\/127.0.0.1:\d+: .*ECONNREFUSED.*\n$/)
 })

@@ -8,25 +8,35 @@ import { envName, flagName, SETTINGS, type SettingKey } from '../../src/server/s
 import { finish, run } from './cli-process.js'
 import { logLine } from './server-process.js'
 
-t.test('--help and --version', async (t) => {
-  const help = await finish(['--help'])
+t.test('--help: the server\'s flags with their meaning; pub and sub have their own; --version', async (t) => {
+  const [help, pub, sub, version] = await Promise.all([finish(['--help']), finish(['pub', '--help']), finish(['sub', '-h']), finish(['--version'])])
   t.equal(help.code, 0)
-  t.match(help.out, /Usage:[\s\S]*fastify-pubsub pub <topic> <json>[\s\S]*fastify-pubsub sub/)
+  t.match(help.out, /^Usage:\n {2}fastify-pubsub \[--config file.json\][\s\S]*fastify-pubsub pub <topic> <message>[\s\S]*fastify-pubsub sub/)
+  t.match(help.out, /^Redis engine \(docs\/scaling.md\):$/m, 'grouped as docs/configuration.md is')
   for (const key of Object.keys(SETTINGS) as SettingKey[]) {
-    t.match(help.out, new RegExp(`--${flagName(key)} <.*> +${envName(key)}\n`), `--help lists --${flagName(key)}`)
+    // The description's first words on the next line (the rest may wrap).
+    const words = SETTINGS[key].description.split(' ').slice(0, 3).join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    t.match(help.out, new RegExp(`--${flagName(key)} <.*> +${envName(key)}\n {6}${words}`), `--help lists --${flagName(key)} and what it does`)
   }
-  const version = await finish(['--version'])
+  t.ok(help.out.split('\n').every((line) => line.length <= 80), 'no line past 80 columns')
+  for (const [name, result] of [['pub', pub], ['sub', sub]] as const) {
+    t.equal(result.code, 0, name)
+    t.match(result.out, new RegExp(`^Usage: fastify-pubsub ${name} [\\s\\S]*--url URL[\\s\\S]*PUBSUB_URL[\\s\\S]*PUBSUB_TOKEN[\\s\\S]*--timeout TIME`), `${name} --help`)
+    t.notMatch(result.out, /--port/, `${name} --help is about ${name} only`)
+  }
+  t.match(pub.out, /- reads it from stdin, @file from a file[\s\S]*--key KEY/)
   t.equal(version.out.trim(), JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
 })
 
-t.test('a bad flag, an unknown command or missing arguments exit 2 with the usage', async (t) => {
-  const cases = [['--bogus'], ['frobnicate'], ['pub', 'only-a-topic'], ['pub', 't', 'not json'], ['sub'], ['sub', 'a', 'b'], ['pub', 't', '1', '--port', '9999'], ['sub', 't', '--redis', 'redis://h'], ['sub', 't', '--key', 'k']]
+t.test('a bad flag or an unknown command exits 2 with the short usage', async (t) => {
+  const cases = [['--bogus'], ['frobnicate'], ['--url', 'http://h', 'sub', 't']]
   // Each is a process of its own: run them side by side.
   const results = await Promise.all(cases.map(async (args) => await finish(args)))
   results.forEach((result, i) => {
     const args = (cases[i] as string[]).join(' ')
     t.equal(result.code, 2, args)
-    t.match(result.err, /^fastify-pubsub: .+\n\nUsage:/, args)
+    t.match(result.err, /^fastify-pubsub: (unknown option '--[a-z]+'|unknown command 'frobnicate')\n\nUsage:\n {2}fastify-pubsub /, args)
+    t.notMatch(result.err, /--port </, `${args}: not every flag`)
   })
 })
 
