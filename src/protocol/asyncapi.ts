@@ -131,7 +131,7 @@ const SSE_MESSAGES: Record<string, Json> = {
 function sseFields (event: string | undefined): object {
   const id = Type.Optional(Type.String({ pattern: '^[^:]+:[0-9]+$', description: 'The `id:` field, `<epoch>:<seq>`, on a topic; sent back as Last-Event-ID to resume. None on a pattern' }))
   return event === undefined
-    ? Type.Object({ id }, { description: 'No `event:` field: an unnamed event' })
+    ? Type.Object({ id }, { not: { required: ['event'] }, description: 'No `event:` field: an unnamed event' })
     : Type.Object({ event: Type.Literal(event, { description: 'The `event:` field' }), id })
 }
 

@@ -28,7 +28,11 @@ const Seq = Type.Integer({ minimum: 0, description: "A position in the topic's s
 const Epoch = Type.String({ description: 'The sequence the seq belongs to; changes when the sequence restarts' })
 const RequestIdField = Type.Optional(RequestId)
 
-// Client to server. Unknown fields are ignored, so no additionalProperties: false.
+// Client to server. Unknown fields are ignored, so no additionalProperties:
+// false; but no `type`, the field of server frames: /ws carries both ways, and
+// an ack (action, topic) would pass for its request otherwise. AsyncAPI wants
+// every frame of a channel to match one message only.
+const REQUEST = { not: { required: ['type'], description: 'A request has no `type`: that field names a server frame' } }
 
 export const SubscribeRequest = Type.Object({
   action: Type.Literal('subscribe'),
@@ -36,13 +40,13 @@ export const SubscribeRequest = Type.Object({
   topic: Pattern,
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'Recover: the last seq received; with `epoch`, replays every retained message after it' })),
   epoch: Type.Optional(Type.String({ description: 'The epoch of `since`' }))
-})
+}, REQUEST)
 
 export const UnsubscribeRequest = Type.Object({
   action: Type.Literal('unsubscribe'),
   id: RequestIdField,
   topic: Type.String({ description: 'The topic or pattern exactly as subscribed' })
-})
+}, REQUEST)
 
 /** A publish whose `message` is `message` (any JSON value by default, or a namespace's schema). */
 export function publishRequest<T extends TSchema> (message: T) {
@@ -52,7 +56,7 @@ export function publishRequest<T extends TSchema> (message: T) {
     topic: Topic,
     message,
     key: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '(1.1) Idempotency key: a repeat within the window is answered with the first reply and `duplicate: true`' }))
-  })
+  }, REQUEST)
 }
 
 export const PublishRequest = publishRequest(Type.Unknown({ description: 'Any JSON value (`null` is a value; a missing message is not)' }))
@@ -60,13 +64,13 @@ export const PublishRequest = publishRequest(Type.Unknown({ description: 'Any JS
 export const PingRequest = Type.Object({
   action: Type.Literal('ping'),
   id: RequestIdField
-})
+}, REQUEST)
 
 export const AuthRequest = Type.Object({
   action: Type.Literal('auth'),
   id: RequestIdField,
   token: Type.String({ description: 'A fresh JWT for the same `sub`, before the current one expires' })
-})
+}, REQUEST)
 
 // Server to client.
 
