@@ -281,7 +281,7 @@ export function describeAsyncApi ({ version, namespaces = {}, defaults }: AsyncA
         'Topics are tokens separated by `.`; subscriptions may use `*` (one token) and a last `>` (one or more).',
         'A topic takes the options and message schema of the most specific namespace pattern matching it, else the defaults (channel `topics`).',
         `Error codes: ${Object.keys(ERROR_CODES).join(', ')}. Close codes: ${Object.keys(CLOSE_CODES).join(', ')}.`,
-        'The REST routes are described by the OpenAPI document at `docs/json`.'
+        'The REST routes are described by the OpenAPI document at `docs/json`, beside this document.'
       ].join('\n\n')
     },
     channels,

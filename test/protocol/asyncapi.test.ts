@@ -95,6 +95,14 @@ t.test('channel keys: safe in a JSON pointer, readable, never shared', async (t)
   t.match(parsed.channels().get('a.rest-2')?.messages().get('message')?.payload()?.properties()?.data?.json(), { type: 'string' })
 })
 
+t.test('a namespace of its own size limit and retention says so', async (t) => {
+  const doc = asyncApiDocument({ version: '1', namespaces: { 'big.>': { maxMessageBytes: 1024, historyTtl: 5000 } }, defaults: DEFAULTS, ...ADDRESS })
+  await parseValid(t, doc)
+  t.same(doc.channels['big.rest']?.['x-pubsub-namespace'], { pattern: 'big.>', historySize: 100, historyTtl: 5000, maxMessageBytes: 1024, clientPublish: true, presence: true })
+  t.match(doc.channels['big.rest']?.description, /last 100 messages for 5000 ms\. Messages are at most 1024 bytes of JSON\.$/)
+  t.notOk('maxMessageBytes' in (doc.channels.topics?.['x-pubsub-namespace'] as object), 'no limit of its own elsewhere')
+})
+
 t.test('a namespace schema that is not a JSON Schema makes an invalid document, which the parser sees', async (t) => {
   const doc = asyncApiDocument({ version: '1', namespaces: { 'bad.>': { schema: { type: 'strnig' } } }, defaults: DEFAULTS, ...ADDRESS })
   const { diagnostics } = await parser.parse(JSON.stringify(doc))
