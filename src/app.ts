@@ -10,6 +10,7 @@ import pubsubPlugin from './plugins/pubsub.js'
 import { notFound } from './plugins/not-found.js'
 import { quietUnavailable } from './plugins/quiet-unavailable.js'
 import { refuseStrayUpgrades } from './plugins/stray-upgrades.js'
+import asyncApiRoute from './routes/asyncapi.js'
 import consoleRoute from './routes/console.js'
 import docsRoute from './plugins/docs.js'
 import healthRoute from './routes/health.js'
@@ -23,7 +24,8 @@ import { openFilesLimit, overLimit } from './transport/open-files.js'
 /**
  * The whole service as one plugin: `fastify.pubsub`, `GET /ws`,
  * `POST /publish/:topic`, `GET /topics`, `GET /topics/:topic`, `GET /health`,
- * `GET /ready` and the web console at `GET /`, all under `prefix`.
+ * `GET /ready`, the docs (`GET /docs`, `GET /asyncapi.json`) and the web
+ * console at `GET /`, all under `prefix`.
  *
  * @example
  * import fastifyPubsub from 'fastify-pubsub'
@@ -67,7 +69,10 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     // Under a prefix the scope has a 404 of its own; at the root it is the host's.
     if (prefix !== '') scope.setNotFoundHandler(notFound)
     quietUnavailable(scope)
-    if (options.docs) await scope.register(docsRoute)
+    if (options.docs) {
+      await scope.register(docsRoute)
+      await scope.register(asyncApiRoute, { historySize: options.historySize, historyTtl: options.historyTtl })
+    }
     await scope.register(wsRoute, ownWebsocket ? options : { ...options, maxPayload: Number.POSITIVE_INFINITY })
     await scope.register(sseRoute, options)
     await scope.register(publishRoute, options)

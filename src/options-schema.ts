@@ -107,7 +107,7 @@ export const PubsubOptionsSchema = Type.Object({
   })),
   underPressure: off("Load shedding (@fastify/under-pressure): past a threshold, new requests to these routes answer 503, except `/health` and `/metrics`. Off by default for apps (which often have their own, and under-pressure leaves an event-loop monitor running after its app closes); `{}` turns it on with the server's thresholds", 'false, or an object of thresholds', PressureSchema),
   console: flag('Serve the web console at `GET /`', true),
-  docs: flag('Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs`', true),
+  docs: flag('Serve the OpenAPI document at `GET /docs/json`, Swagger UI at `GET /docs` and the AsyncAPI document at `GET /asyncapi.json`', true),
   metrics: flag('Serve Prometheus metrics at `GET /metrics`; false also removes the latency histogram and per-topic counters from the fan-out path (a plain counter per message stays)', true),
   metricsTopics: integer('Topics that get their own `topic` label in per-topic metrics (later ones count as `(other)`); 0: no per-topic metrics', 0, 0, 10_000),
   clusterMetrics: flag("In a worker of the standalone server's `--workers` (which sets it): `GET /metrics` answers for every worker, gathered by the primary", false)

@@ -26,7 +26,7 @@ export interface PubsubOptions extends BrokerOptions {
   maxBufferedBytes?: number
   /** Serve the web console at `GET /` (default true). */
   console?: boolean
-  /** Serve the OpenAPI document at `GET /docs/json` and Swagger UI at `GET /docs` (default true). */
+  /** Serve the OpenAPI document at `GET /docs/json`, Swagger UI at `GET /docs` and the AsyncAPI document at `GET /asyncapi.json` (default true). */
   docs?: boolean
   /** Serve Prometheus metrics at `GET /metrics` (default true); false also takes the histogram and per-topic counters off the fan-out path. */
   metrics?: boolean

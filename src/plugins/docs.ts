@@ -15,7 +15,8 @@ async function docsRoute (fastify: FastifyInstance): Promise<void> {
     openapi: {
       info: {
         title: 'fastify-pubsub',
-        description: 'Publish over HTTP and read topic figures. The WebSocket protocol at /ws is described in docs/protocol.md of the project.',
+        // The scope's prefix: the document is served beside these routes.
+        description: `Publish over HTTP and read topic figures. The WebSocket and SSE API is described by the AsyncAPI 3.0 document at [${fastify.prefix}/asyncapi.json](${fastify.prefix}/asyncapi.json).`,
         version: '1'
       }
       // No externalDocs: the package is not published yet and the server does
