@@ -8,7 +8,7 @@ import { redactToken } from '../auth/log-redaction.js'
  * a browser that mistyped a path under the prefix logged its token.
  */
 export async function notFound (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const message = `Route ${request.method}:${redactToken(request.raw.url ?? '')} not found`
+  const message = `Route ${request.method}:${redactToken(request.url)} not found`
   request.log.info(message)
   await reply.code(404).send({ message, error: 'Not Found', statusCode: 404 })
 }

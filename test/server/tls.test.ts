@@ -40,6 +40,10 @@ t.test('HTTPS and wss:// with a certificate of its own', async (t) => {
 
   const plain = await fetch(`${base.replace('https', 'http')}/health`).then((res) => res.status, (err: Error) => err.message)
   t.equal(plain, 'fetch failed', 'plain HTTP on the TLS port is not served')
+  // A clean exit, not the teardown's SIGKILL: the child's coverage is written then.
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  t.same(await exited, [0, null], 'SIGTERM drains and exits 0 over TLS too')
 })
 
 t.test('a bad pair stops the server with one line naming both settings', async (t) => {
