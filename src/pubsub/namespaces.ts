@@ -61,9 +61,9 @@ const FIELDS: Record<keyof NamespaceOptions, FieldCheck> = {
 }
 const FIELD_NAMES = Object.keys(FIELDS)
 
-/** How an option of one namespace is named in errors: `namespaces['chat.>'].historySize`. */
-export function namespaceOption (pattern: string, field?: string): string {
-  return `namespaces['${pattern}']${field === undefined ? '' : `.${field}`}`
+/** How an option of one namespace is named in errors: `namespaces['chat.>'].historySize`, plus where it was read. */
+export function namespaceOption (pattern: string, field?: string, where = ''): string {
+  return `namespaces['${pattern}']${field === undefined ? '' : `.${field}`}${where}`
 }
 
 /**
@@ -71,17 +71,17 @@ export function namespaceOption (pattern: string, field?: string): string {
  * in range); throws PUBSUB_ERR_OPTION naming `namespaces['chat.>'].historySize`.
  * Schemas are compiled by compileNamespaces.
  */
-export function checkNamespaces (namespaces: unknown): void {
-  if (!isPlainObject(namespaces)) throw new PUBSUB_ERR_OPTION('namespaces', namespaces, 'an object of patterns to namespace options')
+export function checkNamespaces (namespaces: unknown, where = ''): void {
+  if (!isPlainObject(namespaces)) throw new PUBSUB_ERR_OPTION(`namespaces${where}`, namespaces, 'an object of patterns to namespace options')
   for (const [pattern, options] of Object.entries(namespaces)) {
-    if (!isPattern(pattern)) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern), pattern, 'a key is a topic or pattern such as chat.> or user.*.inbox')
-    if (!isPlainObject(options)) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern), options, 'an object of namespace options')
+    if (!isPattern(pattern)) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, undefined, where), pattern, 'a key is a topic or pattern such as chat.> or user.*.inbox')
+    if (!isPlainObject(options)) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, undefined, where), options, 'an object of namespace options')
     for (const [field, value] of Object.entries(options)) {
       const check = FIELDS[field as keyof NamespaceOptions] as FieldCheck | undefined
-      if (check === undefined) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, field), '(hidden)', `not a namespace option${didYouMean(field, FIELD_NAMES)}: see docs/namespaces.md`)
+      if (check === undefined) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, field, where), '(hidden)', `not a namespace option${didYouMean(field, FIELD_NAMES)}: see docs/namespaces.md`)
       // Left out and undefined are the same.
       const wanted = value === undefined ? undefined : check(value)
-      if (wanted !== undefined) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, field), field === 'schema' ? '(schema)' : value, wanted)
+      if (wanted !== undefined) throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, field, where), field === 'schema' ? '(schema)' : value, wanted)
     }
   }
 }

@@ -8,6 +8,8 @@ import { SERVER_FLAGS } from './config.js'
 import { CONFIG_FILE, defaultText, envName, flagName, SETTINGS, type SettingKey } from './settings.js'
 
 const SERVER_USAGE = (Object.keys(SETTINGS) as SettingKey[])
+  // The file's alone: no flag.
+  .filter((key) => SETTINGS[key].fileOnly !== true)
   .map((key) => `  --${flagName(key)} <${defaultText(key)}>`.padEnd(36) + envName(key))
   .join('\n')
 
