@@ -2,7 +2,7 @@
 // size and schema, who may publish, presence). Checked and compiled once;
 // a topic's namespace is resolved once per publish, cached, never per
 // delivery. docs/namespaces.md.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject } from 'ajv'
 import { clip, PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_MESSAGE, PUBSUB_ERR_OPTION } from '../protocol/errors.js'
 import { isPattern, matches } from '../protocol/topic.js'
 import { didYouMean } from './closest.js'
@@ -32,7 +32,8 @@ export interface Namespace {
   readonly maxMessageBytes: number | undefined
   readonly clientPublish: boolean
   readonly presence: boolean
-  readonly validate: ValidateFunction | undefined
+  /** The schema, compiled: the first failure of a message, described (`/text must be string`), or undefined when it passes. */
+  readonly check: ((data: unknown) => string | undefined) | undefined
 }
 
 /** Topics whose namespace is remembered at most; past it the oldest is resolved again when next seen. */
@@ -103,17 +104,20 @@ export function compileNamespaces (namespaces: Record<string, NamespaceOptions> 
     maxMessageBytes: options.maxMessageBytes,
     clientPublish: options.clientPublish ?? true,
     presence: options.presence ?? true,
-    validate: options.schema === undefined ? undefined : compile(ajv, pattern, options.schema)
+    check: options.schema === undefined ? undefined : compile(ajv, pattern, options.schema)
   }))
   return new Namespaces(list)
 }
 
-function compile (ajv: Ajv, pattern: string, schema: Record<string, unknown>): ValidateFunction {
+function compile (ajv: Ajv, pattern: string, schema: Record<string, unknown>): (data: unknown) => string | undefined {
+  let validate: ReturnType<Ajv['compile']>
   try {
-    return ajv.compile(schema)
+    validate = ajv.compile(schema)
   } catch (err) {
     throw new PUBSUB_ERR_OPTION(namespaceOption(pattern, 'schema'), '(schema)', `a JSON Schema that compiles: ${(err as Error).message}`)
   }
+  // allErrors is off: the first failure is the only one.
+  return (data) => validate(data) ? undefined : describe((validate.errors as ErrorObject[])[0] as ErrorObject)
 }
 
 /**
@@ -180,10 +184,9 @@ export function admit (namespace: Namespace, data: unknown, json: string, client
     const bytes = Buffer.byteLength(json)
     if (bytes > limit) throw new PUBSUB_ERR_BAD_REQUEST(`the message is ${bytes} bytes, over the ${limit}-byte limit of namespace '${namespace.pattern}' (maxMessageBytes)`)
   }
-  const validate = namespace.validate
-  if (validate !== undefined && !validate(data)) {
-    const error = (validate.errors as ErrorObject[])[0] as ErrorObject
-    throw new PUBSUB_ERR_INVALID_MESSAGE(`the message does not match the schema of namespace '${namespace.pattern}': ${clip(describe(error), ERROR_CLIP)}`)
+  const failure = namespace.check?.(data)
+  if (failure !== undefined) {
+    throw new PUBSUB_ERR_INVALID_MESSAGE(`the message does not match the schema of namespace '${namespace.pattern}': ${clip(failure, ERROR_CLIP)}`)
   }
 }
 
