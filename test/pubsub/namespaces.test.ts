@@ -1,4 +1,5 @@
 import t from 'tap'
+import Type from 'typebox'
 import { admit, checkNamespaces, compareSpecificity, compileNamespaces, MAX_RESOLVED_TOPICS, type Namespaces } from '../../src/pubsub/namespaces.js'
 import { WORKED } from '../namespaces-example.js'
 
@@ -99,4 +100,17 @@ t.test('admit: clientPublish, maxMessageBytes, then the schema', async (t) => {
   t.doesNotThrow(() => { ok('small.x', 'éééé') }, '10 bytes: at the limit')
   t.throws(() => { ok('small.x', 'ééééé') }, { message: /the message is 12 bytes/ }, 'counted in UTF-8 bytes, not characters')
   t.doesNotThrow(() => { ok('small.x', 1) }, 'too short to count')
+})
+
+t.test('the TypeBox schemas of docs/namespaces.md compile and judge as the JSON ones do', async (t) => {
+  const namespaces = compileNamespaces({
+    // Spread: a TypeBox schema is an interface, which Record<string, unknown> does not take as it is.
+    'chat.>': { historySize: 500, schema: { ...Type.Object({ text: Type.String({ maxLength: 2000 }) }, { additionalProperties: false }) } },
+    'prices.>': { historySize: 1, schema: { ...Type.Object({ price: Type.Number() }) } }
+  }) as Namespaces
+  const json = compileNamespaces(WORKED) as Namespaces
+  const samples: Array<[string, unknown]> = [['chat.a', { text: 'hi' }], ['chat.a', { text: 1 }], ['chat.a', {}], ['chat.a', { text: 'x', y: 1 }], ['prices.eur', { price: 1 }], ['prices.eur', { price: '1' }]]
+  for (const [topic, data] of samples) {
+    t.equal(namespaces.resolve(topic)?.check?.(data), json.resolve(topic)?.check?.(data), JSON.stringify(data))
+  }
 })

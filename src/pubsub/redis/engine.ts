@@ -8,7 +8,7 @@ import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
 import { decodeMessage, decodeRetained } from './codec.js'
-import { RedisPresence } from './presence.js'
+import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
 import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
@@ -172,7 +172,9 @@ export class RedisEngine implements Engine {
       nodeId: this.nodeId,
       heartbeat: this.#heartbeatMs,
       call: async (call) => await this.#redis(call),
-      local: () => this.#local
+      local: () => this.#local,
+      // presence: false: the topic's client ids are not even stored.
+      ids: (key) => hasWildcard(key) || this.#namespaces?.resolve(key)?.presence !== false ? PRESENCE_IDS : 0
     })
     this.#subscriber.on('ready', () => {
       this.#probe.restart()
