@@ -101,3 +101,12 @@ t.test('GET /topics/:topic names the namespace; presence: false lists no clients
   const plain = await (await fetch(`${url}/topics/plain`)).json() as Record<string, unknown>
   t.notOk('namespace' in plain, 'absent when in none')
 })
+
+t.test('fastify.pubsub.namespace(topic): the namespace a topic is in, for the app', async (t) => {
+  const { app } = await listen(t, { namespaces: WORKED })
+  t.match(app.pubsub.namespace('chat.lobby'), { pattern: 'chat.>', historySize: 500, clientPublish: true, presence: true })
+  t.match(app.pubsub.namespace('system.deploys'), { pattern: 'system.>', historySize: undefined, clientPublish: false })
+  t.equal(app.pubsub.namespace('news'), undefined)
+  const { app: none } = await listen(t)
+  t.equal(none.pubsub.namespace('chat.lobby'), undefined, 'no namespaces at all')
+})

@@ -15,8 +15,8 @@ export interface RedisPresenceOptions {
   call: RedisCall
   /** The broker's subscriptions on this node, once attached. */
   local: () => LocalSubscriptions
-  /** Client ids stored for a key, at most (default PRESENCE_IDS): 0 where its namespace has presence: false. */
-  ids?: (key: string) => number
+  /** Client ids stored for a key, at most: PRESENCE_IDS, or 0 where its namespace has presence: false. */
+  ids: (key: string) => number
 }
 
 /**
@@ -41,7 +41,7 @@ export class RedisPresence implements Presence {
     this.#heartbeat = options.heartbeat
     this.#call = options.call
     this.#local = options.local
-    this.#ids = options.ids ?? (() => PRESENCE_IDS)
+    this.#ids = options.ids
   }
 
   // Presence is rewritten on every change (other sessions may remain).
