@@ -174,7 +174,7 @@ export class Broker {
    * result's `delivered` counts the sessions on this node the message is
    * handed to, whatever the engine.
    */
-  async publish (topic: string, data: unknown, { key, transport = 'app', client = false }: PublishOptions = {}): Promise<PublishResult> {
+  async publish (topic: string, data: unknown, { key, transport = 'app', client }: PublishOptions = {}): Promise<PublishResult> {
     this.#assertOpen()
     assertTopic(topic)
     if (key !== undefined && !isIdempotencyKey(key)) {
@@ -191,7 +191,7 @@ export class Broker {
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
     if (this.#namespaces !== undefined) {
       const namespace = this.#namespaces.resolve(topic)
-      if (namespace !== undefined) admit(namespace, data, json, client)
+      if (namespace !== undefined) admit(namespace, data, json, client === true)
     }
     let pending: Promise<PublishResult>
     if (this.#fanoutObservers === undefined) {

@@ -96,12 +96,6 @@ export class MemoryEngine implements Engine {
     this.#link = link
   }
 
-  /** A topic's history settings, once per topic state: its namespace's where they are set. */
-  #retention (topic: string): { historySize: number, historyTtl: number } {
-    const namespace = this.#link.namespaces?.resolve(topic)
-    return { historySize: namespace?.historySize ?? this.#historySize, historyTtl: namespace?.historyTtl ?? this.#historyTtl }
-  }
-
   /** Nothing to set up: publish delivers through the broker's index at once. */
   listen (): undefined {}
 
@@ -244,8 +238,17 @@ export class MemoryEngine implements Engine {
     return state
   }
 
+  /** A topic's history settings are fixed here, once per topic state: its namespace's where they are set. */
   #newState (topic: string): TopicState {
-    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0, history: undefined, ...this.#retention(topic) }
+    const namespace = this.#link.namespaces?.resolve(topic)
+    return {
+      seq: 0,
+      epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`,
+      lastPublish: 0,
+      history: undefined,
+      historySize: namespace?.historySize ?? this.#historySize,
+      historyTtl: namespace?.historyTtl ?? this.#historyTtl
+    }
   }
 
   get #local (): LocalSubscriptions {

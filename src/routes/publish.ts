@@ -87,7 +87,7 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
       }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
-    return await broker.publish(request.params['*'], request.body, { key: request.headers['idempotency-key'], transport: 'http', client: byClients.has(request) })
+    return await broker.publish(request.params['*'], request.body, { key: request.headers['idempotency-key'], transport: 'http', client: authenticator !== undefined && byClients.has(request) })
   })
 }
 
