@@ -87,6 +87,7 @@ t.test('defaults', async (t) => {
       docs: true,
       metrics: true,
       metricsTopics: 0,
+      namespaces: {},
       underPressure: { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0 }
     }
   })
