@@ -170,7 +170,9 @@ export class Broker {
   /**
    * Publishes a JSON value to a concrete topic. Rejects with
    * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
-   * `undefined`, or a bad key) or PUBSUB_ERR_UNAVAILABLE (closed). The
+   * `undefined`, or a bad key; past its namespace's maxMessageBytes),
+   * PUBSUB_ERR_INVALID_MESSAGE (its namespace's schema), PUBSUB_ERR_FORBIDDEN
+   * (`client` where clientPublish is false) or PUBSUB_ERR_UNAVAILABLE (closed). The
    * result's `delivered` counts the sessions on this node the message is
    * handed to, whatever the engine.
    */

@@ -145,7 +145,7 @@ function kinds (pattern: string): number[] {
 export class Namespaces {
   /** Most specific first: the first that matches a topic is its namespace. */
   readonly list: readonly Namespace[]
-  /** Each namespace's history ttl, and the plugin's where it has none, at most: what outlives every retained message. */
+  /** Each topic seen: its namespace, or null for none; insertion order is age. */
   readonly #cache = new Map<string, Namespace | null>()
 
   constructor (list: Namespace[]) {
