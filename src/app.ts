@@ -71,7 +71,7 @@ async function fastifyPubsub (fastify: FastifyInstance, opts: PubsubOptions): Pr
     quietUnavailable(scope)
     if (options.docs) {
       await scope.register(docsRoute)
-      await scope.register(asyncApiRoute, { historySize: options.historySize, historyTtl: options.historyTtl })
+      await scope.register(asyncApiRoute, { historySize: options.historySize, historyTtl: options.historyTtl, namespaces: options.namespaces })
     }
     await scope.register(wsRoute, ownWebsocket ? options : { ...options, maxPayload: Number.POSITIVE_INFINITY })
     await scope.register(sseRoute, options)

@@ -50,6 +50,16 @@ export const PressureSchema = Type.Object({
   healthCheck: Type.Optional(Type.Unknown({ description: 'Your own check, run every `sampleInterval`: resolving false sheds load too (say, a dependency is down)', allowed: 'a function resolving to true or false', shown: 'none' }))
 })
 
+/** One namespace's options (src/pubsub/namespaces.ts checks them by hand first, to name `namespaces['chat.>'].historySize`). */
+export const NamespaceSchema = Type.Object({
+  historySize: Type.Optional(Type.Integer({ description: "Messages each topic retains; default: the plugin's historySize; 0: none", minimum: LIMITS.historySize.minimum, maximum: LIMITS.historySize.maximum })),
+  historyTtl: Type.Optional(Type.Integer({ description: "How long a retained message is kept; default: the plugin's historyTtl", minimum: LIMITS.historyTtl.minimum, maximum: LIMITS.historyTtl.maximum, unit: 'ms' })),
+  maxMessageBytes: Type.Optional(Type.Integer({ description: 'Largest message, in bytes of its JSON text; larger answers BAD_REQUEST (400)', minimum: 1, maximum: MAX_INT32 })),
+  clientPublish: Type.Optional(Type.Boolean({ description: 'Whether clients may publish: false refuses a WebSocket publish (FORBIDDEN) and, with auth on, a REST publish without the API key' })),
+  presence: Type.Optional(Type.Boolean({ description: 'Whether `GET /topics/:topic` lists subscriber client ids' })),
+  schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema every published message must pass, else INVALID_MESSAGE (400)' }))
+}, { additionalProperties: false })
+
 /**
  * The plugin's options, each with its one default, range and meaning. What
  * no schema can judge (an Engine instance, auth's keys, `healthCheck`, the
@@ -84,6 +94,12 @@ export const PubsubOptionsSchema = Type.Object({
   idempotencyWindow: limit('idempotencyWindow', "How long a publish's idempotency key (`key`, `Idempotency-Key`) is remembered, on every engine: a repeat within it answers the first reply, `duplicate: true`"),
   maxIdempotencyKeys: limit('maxIdempotencyKeys', 'Idempotency keys the in-memory engine remembers; past it the oldest is forgotten early'),
   presenceLimit: limit('presenceLimit', 'Client ids `GET /topics/:topic` lists at most; 0 lists none'),
+  namespaces: Type.Record(Type.String(), NamespaceSchema, {
+    description: 'Options for the topics a pattern matches (namespaces.md): `historySize`, `historyTtl`, `maxMessageBytes`, `clientPublish`, `presence`, `schema`; a topic takes the most specific pattern that matches it',
+    default: {},
+    allowed: "an object of patterns to namespace options, e.g. { 'chat.>': { historySize: 500 } }",
+    shown: 'none'
+  }),
   pingInterval: ms('Interval of heartbeat pings; a client that missed the previous one is terminated', 25_000, 10),
   closeGrace: ms('How long a client closed by the server (1013, or 1001 at shutdown) gets to finish the close handshake before it is terminated', 5000),
   allowedOrigins: Type.Array(Type.String(), {

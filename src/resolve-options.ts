@@ -7,7 +7,9 @@ import { normalizeOrigins } from './auth/origins.js'
 import { allowed, PubsubOptionsSchema, type OptionMeta, type SchemaOptions } from './options-schema.js'
 import type { PubsubOptions, RedisEngineConfig, ResolvedOptions } from './options.js'
 import type { ResolvedPressureOptions } from './plugins/load-shedding.js'
+import { didYouMean } from './pubsub/closest.js'
 import type { Engine } from './pubsub/engine.js'
+import { checkNamespaces } from './pubsub/namespaces.js'
 import { PUBSUB_ERR_OPTION } from './protocol/errors.js'
 
 const PROPERTIES = PubsubOptionsSchema.properties as unknown as Record<string, TSchema & OptionMeta>
@@ -23,10 +25,11 @@ const PROPERTIES = PubsubOptionsSchema.properties as unknown as Record<string, T
 export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (key in PROPERTIES || FASTIFY_REGISTER_OPTIONS.has(key)) continue
-    const near = closest(key, Object.keys(PROPERTIES))
     // The value is not shown: a misspelled `secrt` would print a secret.
-    throw new PUBSUB_ERR_OPTION(key, '(hidden)', `not an option${near === undefined ? '' : ` (did you mean '${near}'?)`}: see docs/configuration.md`)
+    throw new PUBSUB_ERR_OPTION(key, '(hidden)', `not an option${didYouMean(key, Object.keys(PROPERTIES))}: see docs/configuration.md`)
   }
+  // Before the schema: its errors would name `namespaces.chat.>.historySize`.
+  if (options.namespaces !== undefined) checkNamespaces(options.namespaces)
   const input: Record<string, unknown> = {}
   for (const key of Object.keys(PROPERTIES)) {
     const value = (options as Record<string, unknown>)[key]
@@ -39,7 +42,7 @@ export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
   Value.Default(PubsubOptionsSchema, input)
   const error = Value.Errors(PubsubOptionsSchema, input).find(relevant)
   if (error !== undefined) throw optionError(error, input)
-  const { prefix: _prefix, engine, auth, allowedOrigins, underPressure, rateLimit, restRateLimit, ...data } = input as SchemaOptions
+  const { prefix: _prefix, engine, auth, allowedOrigins, underPressure, rateLimit, restRateLimit, namespaces, ...data } = input as SchemaOptions
   checkEngine(engine)
   if (underPressure !== false && underPressure.healthCheck !== undefined && typeof underPressure.healthCheck !== 'function') {
     throw new PUBSUB_ERR_OPTION('underPressure.healthCheck', underPressure.healthCheck, 'a function resolving to true or false')
@@ -50,6 +53,7 @@ export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
     allowedOrigins: Object.freeze(normalizeOrigins(allowedOrigins)),
     rateLimit: rateLimit && Object.freeze(rateLimit),
     restRateLimit: restRateLimit && Object.freeze(restRateLimit),
+    namespaces: Object.freeze(namespaces),
     underPressure: underPressure && Object.freeze(underPressure as ResolvedPressureOptions),
     authenticator: auth === undefined || auth === false ? undefined : new Authenticator(auth as AuthOptions)
   })
@@ -57,30 +61,6 @@ export function resolveOptions (options: PubsubOptions = {}): ResolvedOptions {
 
 /** What Fastify itself reads of every register() call's options (fastify 5, lib/plugin-override.js). */
 const FASTIFY_REGISTER_OPTIONS = new Set(['logLevel', 'logSerializers'])
-
-/** The name at most two edits from `name`, if one is: a typo's likely intent. */
-function closest (name: string, names: string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = 3
-  for (const candidate of names) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
-  }
-  return best
-}
-
-/** Levenshtein distance, one row at a time. */
-function editDistance (a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    row = next
-  }
-  return row[b.length] as number
-}
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype

@@ -36,6 +36,7 @@ t.test('defaults: one per option, from the schema', async (t) => {
     rateLimit: false,
     restRateLimit: false,
     underPressure: false,
+    namespaces: {},
     authenticator: undefined
   })
   t.notOk('prefix' in resolved, 'the prefix stays out: the routes take the options whole')
@@ -150,4 +151,17 @@ t.test('an unknown option is refused, with the option it is probably meant to be
   const typo = Fastify()
   t.teardown(() => typo.close())
   await t.rejects(async () => { await typo.register(fastifyPubsub, { prefx: '/realtime' } as PubsubOptions) }, { code: 'PUBSUB_ERR_OPTION', message: /'prefx'/ }, 'at registration')
+})
+
+t.test('namespaces: checked at resolution, naming the namespace and field; schemas compiled at registration', async (t) => {
+  const resolved = resolveOptions({ namespaces: { 'chat.>': { historySize: 5 } } })
+  t.same(resolved.namespaces, { 'chat.>': { historySize: 5 } })
+  t.ok(Object.isFrozen(resolved.namespaces))
+  t.throws(() => resolveOptions({ namespaces: { 'chat.>': { historySize: -1 } } }), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'namespaces\['chat\.>'\]\.historySize': -1 \(an integer >= 0\)/ })
+  t.throws(() => resolveOptions({ namespaces: { 'chat.>': { presnce: false } } as never }), { code: 'PUBSUB_ERR_OPTION', message: /namespaces\['chat\.>'\]\.presnce.*did you mean 'presence'/ })
+  t.throws(() => resolveOptions({ namespaces: { 'no spaces': {} } }), { code: 'PUBSUB_ERR_OPTION', message: /namespaces\['no spaces'\]/ })
+  t.throws(() => resolveOptions({ namespaces: 'chat' as never }), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'namespaces'/ })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => { await app.register(fastifyPubsub, { namespaces: { 'chat.>': { schema: { type: 'nope' } } } }) }, { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'namespaces\['chat\.>'\]\.schema'/ }, 'a schema that does not compile, at registration')
 })

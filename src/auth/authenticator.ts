@@ -32,6 +32,11 @@ type Verify = (token: string) => Record<string, unknown>
 
 const API_KEY_IDENTITY: Identity = compileGrants(Object.freeze({ sub: 'api-key', subscribe: Object.freeze([]), publish: Object.freeze(['>']), expiresAt: undefined }))
 
+/** Whether `identity` is the API key's (the application's own credential), not a client's token. */
+export function isApiKey (identity: Identity): boolean {
+  return identity === API_KEY_IDENTITY
+}
+
 /**
  * Verifies JWTs with fast-jwt (the library under @fastify/jwt): signature,
  * an allowlisted algorithm per key (a token signed otherwise is refused, the

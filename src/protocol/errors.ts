@@ -13,6 +13,8 @@ export const PUBSUB_ERR_TOO_MANY_SUBSCRIPTIONS = createError('PUBSUB_ERR_TOO_MAN
 export const PUBSUB_ERR_RATE_LIMITED = createError('PUBSUB_ERR_RATE_LIMITED', 'Too many requests', 429)
 export const PUBSUB_ERR_FORBIDDEN = createError('PUBSUB_ERR_FORBIDDEN', '%s', 403)
 export const PUBSUB_ERR_UNAVAILABLE = createError('PUBSUB_ERR_UNAVAILABLE', '%s', 503)
+// Version 1.1: a message that fails its namespace's schema; nothing is published.
+export const PUBSUB_ERR_INVALID_MESSAGE = createError('PUBSUB_ERR_INVALID_MESSAGE', '%s', 400)
 
 // HTTP only: never in a WebSocket frame.
 export const PUBSUB_ERR_TOPIC_NOT_FOUND = createError('PUBSUB_ERR_TOPIC_NOT_FOUND', "Topic '%s' has no subscribers and no retained messages", 404)

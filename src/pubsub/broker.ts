@@ -11,6 +11,7 @@ import {
 import { MemoryEngine } from './memory-engine.js'
 import { isIdempotencyKey, MAX_KEY_LENGTH } from '../protocol/idempotency.js'
 import type { Message } from './message.js'
+import { admit, compileNamespaces, type Namespace, type Namespaces } from './namespaces.js'
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'
 import type { BrokerSession, SubscribeResult, Subscriber } from './session.js'
 
@@ -52,6 +53,12 @@ export interface PublishOptions {
   key?: string
   /** Who published, for metrics (default 'app': in-process). */
   transport?: Transport
+  /**
+   * Published for a client (a WebSocket connection; a REST request with a
+   * client's token, or with auth off): refused FORBIDDEN in a namespace whose
+   * clientPublish is false. Default false: the application itself.
+   */
+  client?: boolean
 }
 
 /** Options of `broker.topics()`. */
@@ -86,6 +93,8 @@ export class Broker {
   /** The engine's listen of each key with local sessions, while it may still be on its way (network engines only). */
   readonly #listens = new Map<string, Promise<void>>()
   readonly #hub: Hub
+  /** Undefined without namespaces: a publish then pays one check. */
+  readonly #namespaces: Namespaces | undefined
   // Undefined while nobody observes: the fan-out path then pays one check.
   #publishedObservers: Array<(topic: string) => void> | undefined
   #fanoutObservers: FanoutObserver[] | undefined
@@ -95,6 +104,7 @@ export class Broker {
 
   constructor (options: BrokerOptions = {}, deps: { engine?: Engine, logger?: BrokerLogger } = {}) {
     this.options = resolveBrokerOptions(options)
+    this.#namespaces = compileNamespaces(options.namespaces)
     this.#engine = deps.engine ?? new MemoryEngine()
     this.#presence = this.#engine.presence
     this.#log = deps.logger
@@ -106,7 +116,8 @@ export class Broker {
     const link: EngineLink = {
       deliver: (message) => this.#deliver(message),
       reset: (key, position) => { this.#index.reset(key, position) },
-      local: this.#index
+      local: this.#index,
+      namespaces: this.#namespaces
     }
     this.#engine.attach(link)
   }
@@ -159,11 +170,13 @@ export class Broker {
   /**
    * Publishes a JSON value to a concrete topic. Rejects with
    * PUBSUB_ERR_INVALID_TOPIC, PUBSUB_ERR_BAD_REQUEST (not JSON-serializable,
-   * `undefined`, or a bad key) or PUBSUB_ERR_UNAVAILABLE (closed). The
+   * `undefined`, or a bad key; past its namespace's maxMessageBytes),
+   * PUBSUB_ERR_INVALID_MESSAGE (its namespace's schema), PUBSUB_ERR_FORBIDDEN
+   * (`client` where clientPublish is false) or PUBSUB_ERR_UNAVAILABLE (closed). The
    * result's `delivered` counts the sessions on this node the message is
    * handed to, whatever the engine.
    */
-  async publish (topic: string, data: unknown, { key, transport = 'app' }: PublishOptions = {}): Promise<PublishResult> {
+  async publish (topic: string, data: unknown, { key, transport = 'app', client }: PublishOptions = {}): Promise<PublishResult> {
     this.#assertOpen()
     assertTopic(topic)
     if (key !== undefined && !isIdempotencyKey(key)) {
@@ -178,6 +191,10 @@ export class Broker {
       throw new PUBSUB_ERR_BAD_REQUEST(`message cannot be serialized as JSON: ${(err as Error).message}`)
     }
     if (json === undefined) throw new PUBSUB_ERR_BAD_REQUEST('message must be a JSON value')
+    if (this.#namespaces !== undefined) {
+      const namespace = this.#namespaces.resolve(topic)
+      if (namespace !== undefined) admit(namespace, data, json, client === true)
+    }
     let pending: Promise<PublishResult>
     if (this.#fanoutObservers === undefined) {
       pending = this.#engine.publish(topic, json, key)
@@ -222,6 +239,11 @@ export class Broker {
     return this.#index.counts
   }
 
+  /** The namespace of a concrete topic (docs/namespaces.md), or undefined when it is in none. */
+  namespace (topic: string): Namespace | undefined {
+    return this.#namespaces?.resolve(topic)
+  }
+
   /** A page of topics and patterns, sorted by name. */
   async topics (options: ListOptions = {}): Promise<TopicPage> {
     this.#assertOpen()
@@ -230,11 +252,18 @@ export class Broker {
     return await this.#engine.topics({ prefix: options.prefix ?? '', limit, after: options.after })
   }
 
-  /** One topic's figures with up to `presenceLimit` subscriber ids, or undefined when it has no subscribers and nothing retained. */
+  /** One topic's figures with up to `presenceLimit` subscriber ids (none where its namespace has presence: false) and its namespace's pattern, or undefined when it has no subscribers and nothing retained. */
   async topic (name: string): Promise<TopicInfo | undefined> {
     this.#assertOpen()
     assertTopic(name)
-    return await this.#engine.topic(name, this.options.presenceLimit)
+    const namespace = this.#namespaces?.resolve(name)
+    if (namespace === undefined) return await this.#engine.topic(name, this.options.presenceLimit)
+    // presence: false: the topic's client ids are neither read nor served.
+    const info = await this.#engine.topic(name, namespace.presence ? this.options.presenceLimit : 0)
+    if (info === undefined) return undefined
+    if (!namespace.presence) delete info.clients
+    info.namespace = namespace.pattern
+    return info
   }
 
   /**

@@ -7,6 +7,7 @@ import { matches } from '../protocol/topic.js'
 import { Broker, type BrokerSession } from './broker.js'
 import type { Engine, PublishResult } from './engine.js'
 import type { Message } from './message.js'
+import type { NamespaceOptions } from './namespaces.js'
 
 /** An assertion's optional message. */
 type Says = [] | [message: string]
@@ -111,8 +112,8 @@ class Recorder {
  * engineConformance({ builder: (settings) => new MyEngine(settings), test: t })
  */
 export function engineConformance ({ builder, test: t, wait = 5000 }: ConformanceOptions): void {
-  async function setup (t: ConformanceTest, settings: EngineSettings = {}): Promise<Broker> {
-    const broker = new Broker({}, { engine: await builder(settings) })
+  async function setup (t: ConformanceTest, settings: EngineSettings = {}, namespaces?: Record<string, NamespaceOptions>): Promise<Broker> {
+    const broker = new Broker({ namespaces }, { engine: await builder(settings) })
     t.teardown(() => broker.close())
     return broker
   }
@@ -454,6 +455,90 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     t.same((await broker.topics()).topics, [])
     const r = recorder(broker)
     t.match(await r.session.subscribe('brief', { since: 1, epoch }), { recovered: false }, 'what was missed is gone')
+  })
+
+  /** Resolves once `topic` has no subscriber and nothing retained; fails after the suite's wait. */
+  async function untilForgotten (broker: Broker, topic: string): Promise<void> {
+    const deadline = Date.now() + wait
+    while (await broker.topic(topic) !== undefined) {
+      /* c8 ignore next -- only an engine that fails the suite gets here */
+      if (Date.now() > deadline) throw new Error(`${topic} was never forgotten`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  t.test("namespaces: a topic retains its namespace's historySize; recovery and history() follow it", async (t) => {
+    const broker = await setup(t, { historySize: 5 }, { 'small.>': { historySize: 2 }, 'small.big': { historySize: 10 }, 'none.>': { historySize: 0 } })
+    const small = await publishMany(broker, 'small.a', 6)
+    const none = await publishMany(broker, 'none.a', 3)
+    await publishMany(broker, 'other', 6)
+    await publishMany(broker, 'small.big', 6)
+    t.match(await broker.history('small.a'), { seq: 6, first: 5 })
+    t.same((await broker.history('small.a'))?.messages.map((m) => m.seq), [5, 6], 'the namespace keeps 2')
+    t.same((await broker.history('other'))?.messages.map((m) => m.seq), [2, 3, 4, 5, 6], 'outside any namespace: the engine keeps 5')
+    t.same((await broker.history('small.big'))?.messages.map((m) => m.seq), [1, 2, 3, 4, 5, 6], 'the most specific namespace keeps 10')
+    t.equal(await broker.history('none.a'), undefined, 'historySize 0: nothing retained, so unknown without subscribers')
+    t.same((await broker.topics()).topics.map((info) => info.topic), ['other', 'small.a', 'small.big'], 'a topic retaining nothing is not listed')
+    const r = recorder(broker)
+    const edge = await r.session.subscribe('small.a', { since: 4, epoch: small })
+    t.match(edge, { recovered: true })
+    t.same(edge.replay?.map((m) => m.seq), [5, 6], 'recovered from the edge of its retention')
+    t.match(await r.session.subscribe('small.a', { since: 3, epoch: small }), { recovered: false, seq: 6 }, 'one past it')
+    t.match(await r.session.subscribe('none.a', { since: 3, epoch: none }), { recovered: true }, 'nothing missed')
+    t.match(await r.session.subscribe('none.a', { since: 2, epoch: none }), { recovered: false }, 'nothing kept')
+  })
+
+  t.test("namespaces: retained messages expire after their namespace's historyTtl, shorter or longer than the engine's", async (t) => {
+    const short = await setup(t, { historyTtl: 60_000 }, { 'brief.>': { historyTtl: 100 } })
+    const brief = await publishMany(short, 'brief.a', 2)
+    await publishMany(short, 'kept', 2)
+    t.match(await short.history('brief.a'), { first: 1 })
+    await untilForgotten(short, 'brief.a')
+    t.same((await short.topics()).topics.map((info) => info.topic), ['kept'], 'the engine keeps its own ttl elsewhere')
+    t.same((await short.history('kept'))?.messages.map((m) => m.seq), [1, 2])
+    t.match(await recorder(short).session.subscribe('brief.a', { since: 1, epoch: brief }), { recovered: false }, 'what was missed is gone')
+
+    const long = await setup(t, { historyTtl: 100 }, { 'long.>': { historyTtl: 60_000 } })
+    const kept = await publishMany(long, 'long.a', 2)
+    await publishMany(long, 'short', 2)
+    await untilForgotten(long, 'short')
+    await long.publish('short', 3)
+    t.same((await long.topics()).topics.map((info) => info.topic), ['long.a', 'short'], 'the namespace outlives the engine ttl')
+    t.match(await long.topic('long.a'), { topic: 'long.a', seq: 2, epoch: kept, namespace: 'long.>' })
+    const ack = await recorder(long).session.subscribe('long.a', { since: 0, epoch: kept })
+    t.match(ack, { recovered: true, seq: 2, epoch: kept })
+    t.same(ack.replay?.map((m) => m.data), [1, 2])
+  })
+
+  t.test('namespaces: a refused publish takes no seq; topic() names the namespace and hides presence where it is off', async (t) => {
+    const broker = await setup(t, {}, {
+      'chat.>': { schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } }, maxMessageBytes: 64 },
+      'typing.>': { presence: false },
+      'system.>': { clientPublish: false }
+    })
+    const r = recorder(broker)
+    await r.session.subscribe('chat.a')
+    t.match(await broker.publish('chat.a', { text: 'one' }), { seq: 1 })
+    await t.rejects(broker.publish('chat.a', { text: 2 }), { code: 'PUBSUB_ERR_INVALID_MESSAGE', message: "the message does not match the schema of namespace 'chat.>': /text must be string" })
+    await t.rejects(broker.publish('chat.a', { text: 'x'.repeat(64) }), { code: 'PUBSUB_ERR_BAD_REQUEST', message: /over the 64-byte limit of namespace 'chat\.>'/ })
+    await t.rejects(broker.publish('system.deploy', 'x', { client: true }), { code: 'PUBSUB_ERR_FORBIDDEN' })
+    t.match(await broker.publish('system.deploy', 'x'), { seq: 1 }, 'the application may publish where clients may not')
+    t.match(await broker.publish('chat.a', { text: 'two' }), { seq: 2 }, 'the next seq: none was taken')
+    await r.until(2)
+    t.same(r.deliveries.map((d) => d.data), [{ text: 'one' }, { text: 'two' }], 'nothing else delivered')
+    t.same((await broker.history('chat.a'))?.messages.map((m) => m.seq), [1, 2], 'history has no gap')
+    t.match(await broker.topic('chat.a'), { namespace: 'chat.>', clients: [] })
+    const typing = broker.connect({ clientId: 'c-1', deliver () {} })
+    t.teardown(() => { typing.close() })
+    await typing.subscribe('typing.a')
+    const info = await broker.topic('typing.a')
+    t.match(info, { topic: 'typing.a', subscribers: 1, namespace: 'typing.>' })
+    t.notOk(info !== undefined && 'clients' in info, 'presence: false serves no client ids')
+    t.equal(await broker.topic('typing.none'), undefined)
+    const outside = await broker.topic('system.deploy')
+    t.match(outside, { namespace: 'system.>' })
+    await broker.publish('elsewhere', 1)
+    t.notOk('namespace' in (await broker.topic('elsewhere') as object), 'no namespace: none named')
   })
 
   t.test('publishes racing a recovering subscribe: replay then live, no gap, no duplicate', async (t) => {

@@ -1,4 +1,5 @@
 import type { Message } from './message.js'
+import type { Namespaces } from './namespaces.js'
 import type { Position } from './session.js'
 import type { SortedKeys } from './sorted-keys.js'
 
@@ -26,6 +27,8 @@ export interface TopicInfo {
   epoch: string
   /** Client ids of some of the subscribers (presence), from `topic()` only. */
   clients?: string[]
+  /** The pattern of the topic's namespace, from the broker's `topic()` only; absent when it is in none. */
+  namespace?: string
 }
 
 /** Where a subscriber left off: the last seq it saw, in which epoch. */
@@ -115,6 +118,13 @@ export interface EngineLink {
   /** Messages of `key` may have been lost: its local sessions are told (Subscriber.reset). */
   reset (key: string, position: Position | undefined): void
   readonly local: LocalSubscriptions
+  /**
+   * The broker's namespaces, undefined when there are none: a topic's
+   * `historySize` and `historyTtl` are its namespace's where it sets them
+   * (`resolve(topic)`, cached), the engine's own otherwise. An engine that
+   * ignores them keeps its own for every topic.
+   */
+  readonly namespaces: Namespaces | undefined
 }
 
 /** Who is subscribed, across nodes (centrifuge's PresenceManager). */

@@ -14,6 +14,9 @@ interface TopicState {
   lastPublish: number
   /** The retained messages; undefined when history is off or nothing was published. */
   history: History | undefined
+  /** Messages retained at most, and for how long (ms): the topic's namespace's, else the engine's. */
+  readonly historySize: number
+  readonly historyTtl: number
 }
 
 export interface MemoryEngineOptions {
@@ -108,7 +111,7 @@ export class MemoryEngine implements Engine {
     const snapshot: Snapshot = { seq: state.seq, epoch: state.epoch }
     if (recovery !== undefined) {
       snapshot.replay = replayFrom(topic, state, recovery, () => {
-        state.history?.expire(Date.now() - this.#historyTtl)
+        state.history?.expire(Date.now() - state.historyTtl)
         return state.history?.after(0) ?? []
       })
     }
@@ -144,11 +147,11 @@ export class MemoryEngine implements Engine {
   }
 
   #publish (topic: string, json: string): PublishResult {
-    const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState())
+    const state = this.#topics.get(topic) ?? (this.#topics.size < this.#maxTopics ? this.#topicState(topic) : this.#newState(topic))
     const seq = ++state.seq
     const ts = Date.now()
     state.lastPublish = ts
-    if (this.#historySize > 0) (state.history ??= new History(this.#historySize)).push({ seq, ts, json })
+    if (state.historySize > 0) (state.history ??= new History(state.historySize)).push({ seq, ts, json })
     const message = new Message(topic, seq, state.epoch, ts, json)
     const delivered = this.#link.deliver(message)
     return { topic, seq, epoch: state.epoch, delivered }
@@ -216,7 +219,7 @@ export class MemoryEngine implements Engine {
   #retains (state: TopicState): boolean {
     const history = state.history
     if (history === undefined) return false
-    history.expire(Date.now() - this.#historyTtl)
+    history.expire(Date.now() - state.historyTtl)
     return history.size > 0
   }
 
@@ -228,15 +231,24 @@ export class MemoryEngine implements Engine {
   #topicState (topic: string): TopicState {
     let state = this.#topics.get(topic)
     if (state === undefined) {
-      state = this.#newState()
+      state = this.#newState(topic)
       this.#topics.set(topic, state)
       this.#names.add(topic)
     }
     return state
   }
 
-  #newState (): TopicState {
-    return { seq: 0, epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`, lastPublish: 0, history: undefined }
+  /** A topic's history settings are fixed here, once per topic state: its namespace's where they are set. */
+  #newState (topic: string): TopicState {
+    const namespace = this.#link.namespaces?.resolve(topic)
+    return {
+      seq: 0,
+      epoch: `${this.#processEpoch}-${(++this.#epochs).toString(36)}`,
+      lastPublish: 0,
+      history: undefined,
+      historySize: namespace?.historySize ?? this.#historySize,
+      historyTtl: namespace?.historyTtl ?? this.#historyTtl
+    }
   }
 
   get #local (): LocalSubscriptions {

@@ -1,4 +1,5 @@
 import { limit } from './defaults.js'
+import type { NamespaceOptions } from './namespaces.js'
 
 // Kept here for the files that import them from here.
 export { MAX_INT32, positiveInteger } from './defaults.js'
@@ -22,9 +23,15 @@ export interface BrokerOptions {
   maxSubscriptionBytes?: number
   /** Client ids that `topic()` (and `GET /topics/:topic`) lists at most (default 100; 0 lists none). */
   presenceLimit?: number
+  /**
+   * Options for the topics a pattern matches (docs/namespaces.md): keys are
+   * patterns (`chat.>`, `user.*.inbox`); a topic takes the most specific
+   * that matches it, else the plugin's defaults. Default: none.
+   */
+  namespaces?: Record<string, NamespaceOptions>
 }
 
-export type ResolvedBrokerOptions = Readonly<Required<BrokerOptions>>
+export type ResolvedBrokerOptions = Readonly<Required<Omit<BrokerOptions, 'namespaces'>>>
 
 /** Copies, checks and defaults broker options once; throws PUBSUB_ERR_OPTION. */
 export function resolveBrokerOptions (options: BrokerOptions = {}): ResolvedBrokerOptions {

@@ -3,7 +3,7 @@ import type { FastifyError } from 'fastify'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Broker } from '../pubsub/broker.js'
 import { assertMayPublish } from '../auth/access.js'
-import type { Authenticator } from '../auth/authenticator.js'
+import { isApiKey, type Authenticator } from '../auth/authenticator.js'
 import { authenticate } from '../auth/http.js'
 import { PUBSUB_ERR_BAD_REQUEST } from '../protocol/errors.js'
 import type { Clients } from '../transport/clients.js'
@@ -26,6 +26,13 @@ export interface PublishRouteOptions {
 
 /** What the body may be sent as: Fastify's own parsers, kept. */
 const ACCEPTED_TYPES = ['application/json (any JSON value)', 'text/plain (the text is the message, a string)']
+
+/**
+ * Requests made with a client's token rather than the API key: a namespace
+ * with clientPublish: false refuses them. With auth off, none is (REST is
+ * then the application's own way in).
+ */
+const byClients = new WeakSet<object>()
 
 const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
@@ -74,11 +81,13 @@ const publishRoute: FastifyPluginAsyncTypebox<PublishRouteOptions> = async (fast
     onRequest: authenticator === undefined
       ? []
       : async (request) => {
-        assertMayPublish(authenticate(authenticator, request), (request.params as { '*': string })['*'])
+        const identity = authenticate(authenticator, request)
+        assertMayPublish(identity, (request.params as { '*': string })['*'])
+        if (!isApiKey(identity)) byClients.add(request)
       }
   }, async (request) => {
     if (request.body === undefined) throw new PUBSUB_ERR_BAD_REQUEST('the body is the message: send one')
-    return await broker.publish(request.params['*'], request.body, { key: request.headers['idempotency-key'], transport: 'http' })
+    return await broker.publish(request.params['*'], request.body, { key: request.headers['idempotency-key'], transport: 'http', client: authenticator !== undefined && byClients.has(request) })
   })
 }
 

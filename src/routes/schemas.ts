@@ -15,7 +15,8 @@ export const TopicInfo = Type.Object({
   subscribers: Type.Integer({ description: 'Connections subscribed to exactly this topic' }),
   seq: Type.Integer({ description: 'The latest seq published to the topic' }),
   epoch: Type.String({ description: 'The sequence the seq belongs to' }),
-  clients: Type.Optional(Type.Array(Type.String(), { description: 'Client ids of subscribers (presence), up to presenceLimit; GET /topics/:topic only' }))
+  clients: Type.Optional(Type.Array(Type.String(), { description: 'Client ids of subscribers (presence), up to presenceLimit; GET /topics/:topic only, and absent where its namespace has presence: false' })),
+  namespace: Type.Optional(Type.String({ description: "The pattern of the topic's namespace (namespaces.md); GET /topics/:topic only, absent when it is in none" }))
 })
 
 export const HistoryQuery = Type.Object({

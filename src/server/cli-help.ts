@@ -38,7 +38,8 @@ function heading (section: Section): string {
 export function serverHelp (): string {
   const keys = Object.keys(SETTINGS) as SettingKey[]
   const sections = (Object.keys(SECTIONS) as Section[]).map((section) => {
-    const flags = keys.filter((key) => SETTINGS[key].section === section).map((key) =>
+    // A file-only setting (namespaces) has no flag.
+    const flags = keys.filter((key) => SETTINGS[key].section === section && SETTINGS[key].fileOnly !== true).map((key) =>
       `  --${flagName(key)} <${defaultText(key)}>`.padEnd(36) + `${envName(key)}\n${wrap(SETTINGS[key].description)}`)
     return `${heading(section)}:\n${flags.join('\n')}`
   })

@@ -30,6 +30,8 @@ setting from the first place that has it:
    not turn auth off unnoticed);
 3. a JSON file named by \`--${CONFIG_FILE.flag}\` or \`${CONFIG_FILE.env}\`, whose keys are the
    setting names: \`{ "port": 9000, "allowedOrigins": ["https://app.example"] }\`;
+   \`namespaces\` ([namespaces.md](namespaces.md)), a map, is read from the
+   file only: given as a flag or variable it is refused;
 4. the default.
 
 Everything is read and checked once, at startup. A value that does not fit
@@ -93,7 +95,8 @@ export function renderConfigurationDoc (): string {
     const rows = keys.filter((key) => SETTINGS[key].section === section).map((key) => {
       const schema = SETTINGS[key]
       const fallback = schema.shown ?? `\`${defaultText(key)}\``
-      return `| \`${key}\` | \`${envName(key)}\` | \`--${flagName(key)}\` | ${fallback} | ${schema.description}. Takes ${allowed(schema)}. |`
+      const [env, flag] = schema.fileOnly === true ? ['file only', 'file only'] : [`\`${envName(key)}\``, `\`--${flagName(key)}\``]
+      return `| \`${key}\` | ${env} | ${flag} | ${fallback} | ${schema.description}. Takes ${allowed(schema)}. |`
     })
     return `## ${SECTIONS[section]}\n\n| setting | environment | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`
   })

@@ -78,11 +78,14 @@ export function readSettings (env: NodeJS.ProcessEnv, argv: string[]): Settings 
     const flag = flags[flagName(key)]
     // An empty variable is unset, except for auth, where it would turn auth off unnoticed.
     const fromEnv = SETTINGS[key].section === 'auth' ? env[envName(key)] : nonEmpty(env[envName(key)])
+    if (SETTINGS[key].fileOnly === true && (flag !== undefined || fromEnv !== undefined)) {
+      throw new PUBSUB_ERR_OPTION(flag !== undefined ? `--${flagName(key)}` : envName(key), HIDDEN, `${key} is read from the JSON config file only (${FILE_NAMES}): a map is not a flag or variable; see docs/namespaces.md`)
+    }
     const value = flag !== undefined
       ? checked(key, `--${flagName(key)}`, flag, true)
       : fromEnv !== undefined
         ? checked(key, envName(key), fromEnv, true)
-        : key in file ? checked(key, `${key} in ${path as string}`, file[key], false) : SETTINGS[key].default
+        : key in file ? checked(key, ` in ${path as string}`, file[key], false) : SETTINGS[key].default
     if (value !== undefined) settings[key] = value
   }
   return settings as Settings
@@ -130,6 +133,11 @@ function fromText (key: SettingKey, raw: string): unknown {
  */
 function checked (key: SettingKey, where: string, raw: unknown, text: boolean): unknown {
   const schema = SETTINGS[key]
+  // In the file, `where` is ` in <path>`: the key goes first.
+  if (!text) {
+    schema.checkIn?.(raw, where)
+    where = `${key}${where}`
+  }
   const value = schema.unit === 'ms' ? parseDuration(raw, schema.wasSeconds === true) : text ? fromText(key, raw as string) : raw
   if (!Value.Check(schema, value) || schema.check?.(value) === false) {
     throw new PUBSUB_ERR_OPTION(where, schema.secret === true ? HIDDEN : schema.unit === 'ms' ? raw : value, allowed(schema))

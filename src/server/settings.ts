@@ -3,6 +3,7 @@ import Type, { type Static, type TBoolean, type TInteger, type TOptional, type T
 import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
 import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
+import { checkNamespaces } from '../pubsub/namespaces.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 import { formatDuration } from './duration.js'
 
@@ -30,6 +31,10 @@ interface Source extends OptionMeta {
   wasSeconds?: boolean
   /** In place of the plugin option's, where a setting is stricter. */
   pattern?: string
+  /** Read from the JSON file only: a nested map is neither a flag nor a variable, which are refused. */
+  fileOnly?: true
+  /** Checks a file-only value before its schema, throwing PUBSUB_ERR_OPTION that ends with `where` (` in config.json`). */
+  checkIn?: (value: unknown, where: string) => void
   section: Section
 }
 
@@ -137,6 +142,7 @@ export const SettingsSchema = Type.Object({
   docs: option(PLUGIN.docs, features),
   metrics: option(PLUGIN.metrics, features),
   metricsTopics: option(PLUGIN.metricsTopics, features),
+  namespaces: option(PLUGIN.namespaces, { ...features, fileOnly: true, checkIn: (value, where) => { checkNamespaces(value, where) } }),
 
   underPressure: flag('Load shedding (@fastify/under-pressure): past a threshold below, new requests answer 503 (not /health, /metrics). On for the server; off by default for apps mounting the plugin', true, pressure),
   maxEventLoopDelay: option(PRESSURE.maxEventLoopDelay, pressure),

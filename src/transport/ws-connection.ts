@@ -241,7 +241,7 @@ export class Connection {
     if (this.#ws.readyState !== WebSocket.OPEN) return undefined
     try {
       assertMayPublish(this.#identity, request.topic)
-      const { topic, seq, epoch, duplicate } = await this.#broker.publish(request.topic, request.message, { key: request.key, transport: 'ws' })
+      const { topic, seq, epoch, duplicate } = await this.#broker.publish(request.topic, request.message, { key: request.key, transport: 'ws', client: true })
       // A keyed publish's ack names the epoch too, so that a resend can be matched with the first.
       const ack = request.key === undefined ? { topic, seq } : { topic, seq, epoch, duplicate }
       return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', ...ack }) }

@@ -4,7 +4,9 @@ import * as errors from '../../src/protocol/errors.js'
 
 // The error codes of shared/PROTOCOL.md, version 1.
 const CONTRACT_CODES = ['BAD_JSON', 'BAD_REQUEST', 'UNKNOWN_ACTION', 'INVALID_TOPIC', 'BAD_FRAME',
-  'TOO_MANY_SUBSCRIPTIONS', 'RATE_LIMITED', 'FORBIDDEN', 'UNAVAILABLE']
+  'TOO_MANY_SUBSCRIPTIONS', 'RATE_LIMITED', 'FORBIDDEN', 'UNAVAILABLE',
+  // Version 1.1.
+  'INVALID_MESSAGE']
 // Errors that never reach a WebSocket frame.
 const NOT_ON_THE_WIRE = ['OPTION', 'TOPIC_NOT_FOUND', 'BAD_CURSOR', 'UNAUTHORIZED']
 

@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import Fastify from 'fastify'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import fastifyPubsub from '../../src/index.js'
+import fastifyPubsub, { type NamespaceOptions } from '../../src/index.js'
 import asyncApiRoute from '../../src/routes/asyncapi.js'
 import { CONTRACT, parseValid } from '../asyncapi.js'
 import { build, connectWelcomed, connect, listen, type Frame } from '../helper.js'
@@ -150,4 +150,13 @@ t.test("with the host app's own @fastify/swagger, the AsyncAPI document is still
   const res = await host.inject('/rt/asyncapi.json')
   t.equal(res.statusCode, 200)
   t.equal(res.json().info.title, 'fastify-pubsub')
+})
+
+t.test("the plugin's namespaces are channels of the document it serves", async (t) => {
+  const { namespaces } = JSON.parse(readFileSync(new URL('../../docs/namespaces.example.json', import.meta.url), 'utf8')) as { namespaces: Record<string, NamespaceOptions> }
+  const { url } = await listen(t, { namespaces })
+  const doc = await (await fetch(`${url}/asyncapi.json`)).json() as Doc
+  await parseValid(t, doc)
+  const addresses = Object.values(doc.channels as Record<string, { address: string }>).map((channel) => channel.address)
+  for (const pattern of Object.keys(namespaces)) t.ok(addresses.includes(pattern), `${pattern} is a channel`)
 })

@@ -34,3 +34,12 @@ t.test('pub and sub against a running server, as JSON lines', async (t) => {
   t.equal(away.code, 1)
   t.match(away.err, /^fastify-pubsub: cannot publish to http:\/\/127.0.0.1:\d+: .*ECONNREFUSED.*\n$/)
 })
+
+t.test('pub to a namespace with a schema: INVALID_MESSAGE names the failing path, exit 1', async (t) => {
+  const { url } = await listen(t, { namespaces: { 'chat.>': { schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } } } } })
+  const refused = await finish(['pub', 'chat.lobby', '{"text":1}', '--url', url])
+  t.equal(refused.code, 1)
+  t.match(JSON.parse(refused.err), { statusCode: 400, code: 'PUBSUB_ERR_INVALID_MESSAGE', message: /\/text must be string$/ })
+  const ok = await finish(['pub', 'chat.lobby', '{"text":"hi"}', '--url', url])
+  t.match(JSON.parse(ok.out), { topic: 'chat.lobby', seq: 1 }, 'no seq was taken by the refusal')
+})

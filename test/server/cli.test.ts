@@ -14,6 +14,11 @@ t.test('--help: the server\'s flags with their meaning; pub and sub have their o
   t.match(help.out, /^Usage:\n {2}fastify-pubsub \[--config file.json\][\s\S]*fastify-pubsub pub <topic> <message>[\s\S]*fastify-pubsub sub/)
   t.match(help.out, /^Redis engine \(docs\/scaling.md\):$/m, 'grouped as docs/configuration.md is')
   for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    // A file-only setting (namespaces) has no flag to list.
+    if (SETTINGS[key].fileOnly === true) {
+      t.notMatch(help.out, `--${flagName(key)}`, `--help has no --${flagName(key)}`)
+      continue
+    }
     // The description's first words on the next line (the rest may wrap).
     const words = SETTINGS[key].description.split(' ').slice(0, 3).join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     t.match(help.out, new RegExp(`--${flagName(key)} <.*> +${envName(key)}\n {6}${words}`), `--help lists --${flagName(key)} and what it does`)

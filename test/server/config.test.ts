@@ -8,6 +8,7 @@ import fastifyPubsub from '../../src/app.js'
 import { loadConfig, readSettings } from '../../src/server/config.js'
 import { selfSignedCertificate } from '../deploy/nginx.js'
 import { envName, flagName, SETTINGS, type SettingKey } from '../../src/server/settings.js'
+import { WORKED, WORKED_CONFIG_FILE } from '../namespaces-example.js'
 import { connectionsWithin, openFilesLimit } from '../../src/transport/open-files.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pubsub-config-'))
@@ -86,6 +87,7 @@ t.test('defaults', async (t) => {
       docs: true,
       metrics: true,
       metricsTopics: 0,
+      namespaces: {},
       underPressure: { maxEventLoopDelay: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopUtilization: 0 }
     }
   })
@@ -93,7 +95,7 @@ t.test('defaults', async (t) => {
 })
 
 t.test('every setting is read from a flag, the environment and the file', async (t) => {
-  for (const key of KEYS) {
+  for (const key of KEYS.filter((key) => SETTINGS[key].fileOnly !== true)) {
     const { typed, text, file = typed } = sample(key)
     t.same(readSettings({}, [`--${flagName(key)}`, text])[key], typed, `--${flagName(key)}`)
     t.same(readSettings({ [envName(key)]: text }, [])[key], typed, envName(key))
@@ -292,4 +294,23 @@ t.test('TLS_CERT and TLS_KEY: read and tried together at startup', async (t) => 
   ]
   for (const [env, message] of rows) t.throws(() => loadConfig(env, []), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
   t.throws(() => loadConfig({ TLS_CERT: one.cert, TLS_KEY: other.key }, []), { message: /^(?!.*PRIVATE KEY)/ }, 'the key is never printed')
+})
+
+t.test('namespaces: from the JSON file only, checked naming the namespace, the field and the file', async (t) => {
+  const config = loadConfig({}, ['--config', WORKED_CONFIG_FILE.pathname])
+  t.same(config.pubsub.namespaces, WORKED, "the worked config of docs/namespaces.md, the file's map as it is")
+  t.same(loadConfig({}, []).pubsub.namespaces, {}, 'none by default')
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPubsub, config.pubsub)
+  await app.ready()
+  await t.rejects(app.pubsub.publish('chat.lobby', { text: 1 }), { code: 'PUBSUB_ERR_INVALID_MESSAGE' }, 'served')
+  const bad = configFile({ namespaces: { 'chat.>': { historySize: -1 } } })
+  t.throws(() => loadConfig({}, ['--config', bad]), { code: 'PUBSUB_ERR_OPTION', message: `Invalid option 'namespaces['chat.>'].historySize in ${bad}': -1 (an integer >= 0)` })
+  const typo = configFile({ namespaces: { 'chat.>': { historysize: 5 } } })
+  t.throws(() => loadConfig({}, ['--config', typo]), { message: /namespaces\['chat\.>'\]\.historysize in .*did you mean 'historySize'/ })
+  t.throws(() => loadConfig({}, ['--config', configFile({ namespaces: [] })]), { message: /^Invalid option 'namespaces in .*': \[\] \(an object of patterns/ })
+  t.throws(() => loadConfig({ NAMESPACES: '{}' }, []), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option 'NAMESPACES': "\(hidden\)" \(namespaces is read from the JSON config file only \(CONFIG_FILE \(--config\)\)/ })
+  t.throws(() => loadConfig({}, ['--namespaces', '{}']), { code: 'PUBSUB_ERR_OPTION', message: /^Invalid option '--namespaces'.*from the JSON config file only/ })
+  t.doesNotThrow(() => loadConfig({ NAMESPACES: '' }, []), 'an empty variable is unset, as for every setting')
 })

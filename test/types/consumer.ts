@@ -2,7 +2,7 @@
 // the package writes must compile, and misuse must not.
 import Fastify from 'fastify'
 import * as pkg from '../../src/index.js'
-import fastifyPubsub, { Broker, MemoryEngine, PUBSUB_ERR_OPTION, pubsubPlugin, resolveOptions, type Message, type PublishResult, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions, type TopicPage } from '../../src/index.js'
+import fastifyPubsub, { Broker, MemoryEngine, PUBSUB_ERR_OPTION, pubsubPlugin, resolveOptions, type Message, type NamespaceOptions, type PublishResult, type PubsubOptions, type RedisEngineConfig, type ResolvedOptions, type TopicPage } from '../../src/index.js'
 
 export async function consumer (): Promise<void> {
   const app = Fastify()
@@ -28,6 +28,12 @@ export async function consumer (): Promise<void> {
   await Fastify().register(fastifyPubsub, { engine: redis, topicTtl: 60_000, rateLimit: { rate: 10, burst: 20 } })
   await Fastify().register(pubsubPlugin, { engine: new MemoryEngine({ historySize: 10 }) })
   const optionError: Error = new PUBSUB_ERR_OPTION('maxPayload', 0, 'an integer >= 1')
+  const chat: NamespaceOptions = { historySize: 500, clientPublish: false, schema: { type: 'object' } }
+  await Fastify().register(fastifyPubsub, { namespaces: { 'chat.>': chat, 'typing.>': { presence: false } } })
+  // @ts-expect-error: a namespace option that does not exist
+  await Fastify().register(fastifyPubsub, { namespaces: { 'chat.>': { conflate: true } } })
+  const pattern: string | undefined = app.pubsub.namespace('chat.lobby')?.pattern
+  void pattern
 
   // Resolved options have every default filled in, and are read-only.
   const resolved: ResolvedOptions = resolveOptions({ rateLimit: { rate: 10, burst: 20 } })

@@ -6,8 +6,9 @@ import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors
 import { Message } from '../message.js'
 import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
+import type { Namespaces } from '../namespaces.js'
 import { decodeMessage, decodeRetained } from './codec.js'
-import { RedisPresence } from './presence.js'
+import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
 import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
@@ -88,7 +89,13 @@ export class RedisEngine implements Engine {
   readonly #prefix: string
   readonly #historySize: number
   readonly #historyTtl: number
-  readonly #metaTtl: number
+  readonly #topicTtl: number
+  /** How long a topic's seq and epoch outlive its last use: past its topicTtl and every history ttl. Set in attach. */
+  #metaTtl: number
+  /** The longest history ttl of any topic (the engine's or a namespace's): the retained index keeps entries that long. */
+  #longestHistoryTtl: number
+  /** The broker's namespaces, once attached; undefined when there are none. */
+  #namespaces: Namespaces | undefined
   readonly #idempotencyWindow: number
   readonly #heartbeatMs: number
   readonly #log: RedisEngineOptions['logger']
@@ -122,8 +129,9 @@ export class RedisEngine implements Engine {
     const timeout = limit('redisTimeout', options.timeout, 'timeout')
     this.#historySize = limit('historySize', options.historySize)
     this.#historyTtl = limit('historyTtl', options.historyTtl)
-    const topicTtl = limit('topicTtl', options.topicTtl)
-    this.#metaTtl = Math.max(topicTtl, this.#historyTtl)
+    this.#topicTtl = limit('topicTtl', options.topicTtl)
+    this.#longestHistoryTtl = this.#historyTtl
+    this.#metaTtl = Math.max(this.#topicTtl, this.#historyTtl)
     this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
     this.#heartbeatMs = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
     this.#log = options.logger
@@ -164,7 +172,9 @@ export class RedisEngine implements Engine {
       nodeId: this.nodeId,
       heartbeat: this.#heartbeatMs,
       call: async (call) => await this.#redis(call),
-      local: () => this.#local
+      local: () => this.#local,
+      // presence: false: the topic's client ids are not even stored.
+      ids: (key) => hasWildcard(key) || this.#namespaces?.resolve(key)?.presence !== false ? PRESENCE_IDS : 0
     })
     this.#subscriber.on('ready', () => {
       this.#probe.restart()
@@ -193,6 +203,12 @@ export class RedisEngine implements Engine {
 
   attach (link: EngineLink): void {
     this.#link = link
+    this.#namespaces = link.namespaces
+    for (const namespace of this.#namespaces?.list ?? []) {
+      this.#longestHistoryTtl = Math.max(this.#longestHistoryTtl, namespace.historyTtl ?? 0)
+    }
+    // A topic's meta must outlive its history: a new epoch deletes the history.
+    this.#metaTtl = Math.max(this.#topicTtl, this.#longestHistoryTtl)
   }
 
   async listen (key: string): Promise<void> {
@@ -210,7 +226,7 @@ export class RedisEngine implements Engine {
     // the first snapshot, and only moves with what it delivers.
     if (!this.#positions.has(topic) && this.#local.count(topic) > 0) this.#positions.set(topic, { seq, epoch })
     const snapshot: Snapshot = { seq, epoch }
-    if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(entries))
+    if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(topic, entries))
     return snapshot
   }
 
@@ -219,11 +235,18 @@ export class RedisEngine implements Engine {
     // The message comes back through this node's subscription and is fanned
     // out then: `delivered` counts the local sessions it is for, now.
     const reach = this.#local.reach(topic)
+    let historySize = this.#historySize
+    let historyTtl = this.#historyTtl
+    if (this.#namespaces !== undefined) {
+      const namespace = this.#namespaces.resolve(topic)
+      historySize = namespace?.historySize ?? historySize
+      historyTtl = namespace?.historyTtl ?? historyTtl
+    }
     // Topics hold no newline, so `topic \n key` names one key of one topic.
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
       this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`),
-      topic, json, ts, this.#historySize, this.#historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach))
+      topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
+      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result
@@ -260,7 +283,7 @@ export class RedisEngine implements Engine {
   async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
     if ((await this.topic(topic, 0)) === undefined) return undefined
     const [seq, epoch, entries] = await this.#snapshot(topic, true)
-    const retained = this.#retained(entries)
+    const retained = this.#retained(topic, entries)
     const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
     return { topic, seq, epoch, first: retained[0]?.seq, messages }
   }
@@ -406,7 +429,7 @@ export class RedisEngine implements Engine {
       // Another epoch: the sequence restarted, and its start may still be retained.
       const since = epoch === from.epoch ? from.seq : 0
       if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
-      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(entries))
+      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(topic, entries))
       if (replay === undefined) this.#lost(topic, resumeAt(waiting, { seq, epoch }))
       else for (const message of replay) this.#fanout(message)
     } catch {
@@ -472,14 +495,30 @@ export class RedisEngine implements Engine {
       this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
   }
 
-  /** The entries still within historyTtl (codec.ts). */
-  #retained (entries: string[]): Retained[] {
-    return decodeRetained(entries, Date.now() - this.#historyTtl)
+  /** The entries of `topic` still within its historyTtl (codec.ts). */
+  #retained (topic: string, entries: string[]): Retained[] {
+    return decodeRetained(entries, Date.now() - this.#historyTtlOf(topic))
   }
 
-  /** Topics whose last message is still retained. */
+  /** A topic's history ttl: its namespace's, else the engine's. */
+  #historyTtlOf (topic: string): number {
+    return this.#namespaces?.resolve(topic)?.historyTtl ?? this.#historyTtl
+  }
+
+  /** Topics whose last message is still retained (the index's score is the last publish's time). */
   async #retainedTopics (): Promise<Set<string>> {
-    return new Set(await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), Date.now() - this.#historyTtl, '+inf')))
+    const now = Date.now()
+    if (this.#namespaces === undefined) {
+      return new Set(await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), now - this.#historyTtl, '+inf')))
+    }
+    // Each topic by its own ttl: the index holds them for the longest.
+    const scored = await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), now - this.#longestHistoryTtl, '+inf', 'WITHSCORES'))
+    const topics = new Set<string>()
+    for (let i = 0; i < scored.length; i += 2) {
+      const topic = scored[i] as string
+      if (Number(scored[i + 1]) >= now - this.#historyTtlOf(topic)) topics.add(topic)
+    }
+    return topics
   }
 
   /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone (deleted by hand, or expiring under a read). */

@@ -3,7 +3,7 @@ import type { LocalSubscriptions, Presence } from '../engine.js'
 import { exec, type RedisCall } from './scripts.js'
 
 /** Client ids stored per topic per node for presence. */
-const PRESENCE_IDS = 100
+export const PRESENCE_IDS = 100
 
 export interface RedisPresenceOptions {
   command: Redis
@@ -15,6 +15,8 @@ export interface RedisPresenceOptions {
   call: RedisCall
   /** The broker's subscriptions on this node, once attached. */
   local: () => LocalSubscriptions
+  /** Client ids stored for a key, at most: PRESENCE_IDS, or 0 where its namespace has presence: false. */
+  ids: (key: string) => number
 }
 
 /**
@@ -30,6 +32,7 @@ export class RedisPresence implements Presence {
   readonly #heartbeat: number
   readonly #call: RedisCall
   readonly #local: () => LocalSubscriptions
+  readonly #ids: (key: string) => number
 
   constructor (options: RedisPresenceOptions) {
     this.#command = options.command
@@ -38,6 +41,7 @@ export class RedisPresence implements Presence {
     this.#heartbeat = options.heartbeat
     this.#call = options.call
     this.#local = options.local
+    this.#ids = options.ids
   }
 
   // Presence is rewritten on every change (other sessions may remain).
@@ -95,7 +99,7 @@ export class RedisPresence implements Presence {
   /** This node's figure for one key, as other nodes read it. */
   #value (key: string): string {
     const local = this.#local()
-    return JSON.stringify([local.count(key), ...local.clientIds(key, PRESENCE_IDS)])
+    return JSON.stringify([local.count(key), ...local.clientIds(key, this.#ids(key))])
   }
 
   async #write (key: string): Promise<void> {

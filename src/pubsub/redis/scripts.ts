@@ -8,7 +8,9 @@ import { PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
  * KEYS: meta hash, history list, retained zset, the publish's idempotency hash.
  * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new
  * epoch in case the topic has none, channel, idempotency window (ms; 0: the
- * publish has no key), the sessions on the publishing node it is for.
+ * publish has no key), the sessions on the publishing node it is for, the
+ * longest historyTtl of any topic (ms: what the retained index keeps; the
+ * topic's own, ARGV[5], may be shorter where namespaces set it).
  * Returns { seq, epoch, delivered (the first publish's, for a key used
  * before), 1 when the key was used before (and nothing was published) else 0 }.
  *
@@ -33,7 +35,7 @@ if size > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
   -- Topics whose last message has expired leave the index, so it stays bounded.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[5])))
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[11])))
 end
 redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
 local delivered = tonumber(ARGV[10])

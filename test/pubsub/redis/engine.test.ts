@@ -91,6 +91,25 @@ if (missing !== false) {
     t.equal(page?.first, 4)
   })
 
+  t.test('presence: false: the topic\'s client ids are not stored in Redis, only its count', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix, heartbeat: 50 })
+    await engine.whenConnected()
+    const broker = new Broker({ namespaces: { 'typing.>': { presence: false } } }, { engine })
+    t.teardown(() => broker.close())
+    const session = broker.connect({ clientId: 'client-7', deliver () {} })
+    t.teardown(() => { session.close() })
+    for (const key of ['typing.lobby', 'chat.lobby', 'typing.*']) await session.subscribe(key)
+    const hgetall = ['HGETALL', `${prefix}presence:${engine.nodeId}`]
+    const read = async (): Promise<string> => await redis.run(`*2\r\n${hgetall.map((part) => `$${part.length}\r\n${part}`).join('\r\n')}`)
+    await eventually(async () => (await read()).includes('typing.*'))
+    const hash = await read()
+    t.match(hash, /typing\.lobby\r\n\$3\r\n\[1\]\r\n/, 'a count and no ids')
+    t.match(hash, /chat\.lobby\r\n\$\d+\r\n\[1,"client-7"\]/, 'elsewhere, the ids')
+    t.match(hash, /typing\.\*\r\n\$3\r\n\[1\]/, 'a pattern is counted, and resolved in no namespace')
+    t.match(await broker.topic('typing.lobby'), { subscribers: 1, namespace: 'typing.>' })
+  })
+
   t.test('a key prefix with glob characters is refused', async (t) => {
     for (const keyPrefix of ['a*:', 'b?', '[c]:', 'd e', '']) {
       t.throws(() => new RedisEngine({ url: redis.url, keyPrefix }), { code: 'PUBSUB_ERR_OPTION', message: /keyPrefix/ }, JSON.stringify(keyPrefix))
