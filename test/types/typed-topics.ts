@@ -89,6 +89,14 @@ export async function sdk (room: string): Promise<void> {
   await open.publish('prices.btc', { price: 'high' })
   open.subscribe('prices.btc', (message) => { const price: number = message.data.price; void price })
   open.subscribe('news.sports', (message) => { const data: unknown = message.data; void data })
+
+  // Code for any client (close it, watch its events) takes PubsubClient<any>;
+  // the default PubsubClient would let a typed client publish anything.
+  const anyClient: PubsubClient<any> = client
+  await anyClient.close()
+  // @ts-expect-error: a typed client is not an untyped one
+  const untypedClient: PubsubClient = client
+  void untypedClient
 }
 
 export async function untyped (topic: string): Promise<void> {
