@@ -5,6 +5,7 @@ import type {
   ErrorFrame, MessageFrame, ResetFrame, ServerFrame, SubscribeAck as SubscribeAckFrame
 } from '../protocol/frames.js'
 import { hasWildcard, matches } from '../protocol/topic.js'
+import type { AnyTopics, MessageOf, SubscribableOf, SubscribedMessageOf, TopicMap, TopicOf, UntypedTopic } from '../protocol/topic-map.js'
 import { type ReconnectOptions, reconnectDelay, resolveReconnect } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { optionError, PubsubClientError } from './errors.js'
@@ -39,7 +40,12 @@ const transient = new Set(['TIMEOUT', 'DISCONNECTED', 'CLOSED', 'QUEUE_FULL'])
 const retryLater = new Set(['UNAVAILABLE', 'RATE_LIMITED'])
 const RETRY_MS = 1000
 
-export class PubsubClient extends Emitter<ClientEvents> {
+/**
+ * `Topics`, a topic map (docs/client.md, "Typed topics"), types what
+ * `publish` takes and what `subscribe` handlers get; by default any topic,
+ * any message.
+ */
+export class PubsubClient<Topics extends TopicMap = AnyTopics> extends Emitter<ClientEvents> {
   readonly url: string
   readonly #WebSocket: WebSocketConstructor
   readonly #reconnect: ReconnectOptions | false
@@ -104,7 +110,10 @@ export class PubsubClient extends Emitter<ClientEvents> {
    * Calls `handler` with every message on `topic` (a topic or a pattern). The
    * subscription lasts across reconnects until the returned function is called.
    */
-  subscribe<T = unknown> (topic: string, handler: MessageHandler<T>): Subscription {
+  subscribe<P extends SubscribableOf<Topics>> (topic: P, handler: MessageHandler<SubscribedMessageOf<Topics, P>>): Subscription
+  /** The message type given or annotated (`subscribe<Order>(…)`): what you expect, unchecked; only where the map has a `string` catch-all (the default). */
+  subscribe<T = unknown> (topic: UntypedTopic<Topics>, handler: MessageHandler<T>): Subscription
+  subscribe (topic: string, handler: MessageHandler<any>): Subscription {
     let subscription = this.#subscriptions.get(topic)
     if (subscription === undefined) {
       subscription = this.#addSubscription(topic)
@@ -124,7 +133,7 @@ export class PubsubClient extends Emitter<ClientEvents> {
    * server's ack. A publish whose connection drops before the ack is sent
    * again, with the same key, once reconnected: it is applied once.
    */
-  async publish (topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishAck> {
+  async publish<T extends TopicOf<Topics>> (topic: T, message: MessageOf<Topics, T>, options: PublishOptions = {}): Promise<PublishAck> {
     const ack = await this.#request({ action: 'publish', topic, message, key: options.key ?? randomKey() }, undefined, true)
     const result: PublishAck = { topic: ack.topic, seq: ack.seq }
     if (ack.duplicate === true) result.duplicate = true

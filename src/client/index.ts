@@ -5,6 +5,7 @@ export type {
   RecoveryEvent, SubscribeAck, Subscription, TokenProvider, WebSocketConstructor, WebSocketLike
 } from './types.js'
 export { PubsubClientError } from './errors.js'
+export type { AnyTopics, MessageOf, Pattern, SubscribableOf, SubscribedMessageOf, TopicMap, TopicOf } from '../protocol/topic-map.js'
 export type { ClientErrorCode } from './errors.js'
 export { defaultReconnect, reconnectDelay } from './backoff.js'
 export type { ReconnectOptions } from './backoff.js'
