@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 // Brings @fastify/swagger's `hide` schema option into Fastify's types.
 import type {} from '@fastify/swagger'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { describeAsyncApi, withServers, type NamespaceDescription } from '../protocol/asyncapi.js'
 
 export interface AsyncApiRouteOptions {
@@ -11,8 +11,10 @@ export interface AsyncApiRouteOptions {
   namespaces?: Readonly<Record<string, NamespaceDescription>>
 }
 
-// The same from src/routes (tests) and dist/routes (built).
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+// Two folders up from src/routes (tests) and dist/routes (built, installed),
+// three from dist-bench/src/routes (the bench's build).
+const packageJson = [new URL('../../package.json', import.meta.url), new URL('../../../package.json', import.meta.url)].find(existsSync) as URL
+const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }
 
 /**
  * `GET /asyncapi.json`: the WebSocket and SSE API as an AsyncAPI 3.0
