@@ -4,27 +4,17 @@ import {
   SubscribeRequest, UnsubscribeAckSchema, UnsubscribeRequest, WelcomeFrameSchema, messageFrame, publishRequest
 } from './frame-schemas.js'
 import Type from 'typebox'
+import type { NamespaceOptions } from './namespace.js'
 
 // The WebSocket and SSE API as an AsyncAPI 3.0 document, from the frame
 // schemas and the server's namespaces. Pure: the route (routes/asyncapi.ts)
 // builds it once per app and adds the servers of each request.
 
-/** A namespace's options as the document shows them (the `namespaces` plugin option, docs/namespaces.md). */
-export interface NamespaceDescription {
-  historySize?: number
-  historyTtl?: number
-  maxMessageBytes?: number
-  clientPublish?: boolean
-  presence?: boolean
-  /** JSON Schema of the namespace's messages. */
-  schema?: Record<string, unknown>
-}
-
 export interface AsyncApiInput {
   /** The package's version. */
   version: string
   /** Keys are patterns (`chat.>`). */
-  namespaces?: Readonly<Record<string, NamespaceDescription>>
+  namespaces?: Readonly<Record<string, NamespaceOptions>>
   /** What a topic in no namespace (or a namespace that does not say) gets. */
   defaults: { historySize: number, historyTtl: number }
 }
@@ -147,7 +137,7 @@ const WS_DESCRIPTION = [
 ].join('\n')
 
 /** The options a namespace's topics get, its own or the defaults. */
-function effective (options: NamespaceDescription, defaults: AsyncApiInput['defaults']): Json {
+function effective (options: NamespaceOptions, defaults: AsyncApiInput['defaults']): Json {
   return {
     historySize: options.historySize ?? defaults.historySize,
     historyTtl: options.historyTtl ?? defaults.historyTtl,

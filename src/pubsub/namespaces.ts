@@ -4,25 +4,13 @@
 // delivery. docs/namespaces.md.
 import { Ajv, type ErrorObject } from 'ajv'
 import { clip, PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_INVALID_MESSAGE, PUBSUB_ERR_OPTION } from '../protocol/errors.js'
+import type { NamespaceOptions } from '../protocol/namespace.js'
 import { isPattern, matches } from '../protocol/topic.js'
 import { didYouMean } from './closest.js'
 import { LIMITS, MAX_INT32, rangeText } from './defaults.js'
 
-/** Options of the topics one namespace pattern matches; each left out is the plugin's. */
-export interface NamespaceOptions {
-  /** Messages kept per topic for recovery and GET /topics/:topic/history (default: the plugin's historySize; 0: none). */
-  historySize?: number
-  /** How long a retained message is kept, in ms (default: the plugin's historyTtl). */
-  historyTtl?: number
-  /** Largest message, in bytes of its JSON text (default: no limit of its own; maxPayload and bodyLimit apply); a larger publish answers BAD_REQUEST (HTTP 400). */
-  maxMessageBytes?: number
-  /** Whether clients may publish here (default true). false: a WebSocket publish is FORBIDDEN, a REST publish needs the API key when auth is on; the in-process API always may. */
-  clientPublish?: boolean
-  /** Whether presence (subscriber client ids) is served for these topics (default true). */
-  presence?: boolean
-  /** A JSON Schema (TypeBox makes them) every published message must pass, else INVALID_MESSAGE (HTTP 400) and nothing is published. */
-  schema?: Record<string, unknown>
-}
+// The options' shape is the contract's (1.1, namespaces), so protocol/ holds it.
+export type { NamespaceOptions }
 
 /** One namespace, compiled. The history fields are undefined where the engine's own apply. */
 export interface Namespace {

@@ -2,13 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 // Brings @fastify/swagger's `hide` schema option into Fastify's types.
 import type {} from '@fastify/swagger'
 import { existsSync, readFileSync } from 'node:fs'
-import { describeAsyncApi, withServers, type NamespaceDescription } from '../protocol/asyncapi.js'
+import { describeAsyncApi, withServers } from '../protocol/asyncapi.js'
+import type { NamespaceOptions } from '../protocol/namespace.js'
 
 export interface AsyncApiRouteOptions {
   /** The plugin's, for topics in no namespace and namespaces that do not set their own. */
   historySize: number
   historyTtl: number
-  namespaces?: Readonly<Record<string, NamespaceDescription>>
+  namespaces?: Readonly<Record<string, NamespaceOptions>>
 }
 
 // Two folders up from src/routes (tests) and dist/routes (built, installed),
