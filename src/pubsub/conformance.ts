@@ -67,9 +67,11 @@ class Recorder {
   readonly #wait: number
   #wake: (() => void) | undefined
 
-  constructor (broker: Broker, wait: number) {
+  /** `clientId`: the id presence lists for this session. */
+  constructor (broker: Broker, wait: number, clientId?: string) {
     this.#wait = wait
     this.session = broker.connect({
+      clientId,
       deliver: (message: Message, subscription: string | undefined) => {
         const { topic, seq, epoch, data } = message
         this.deliveries.push({ topic, seq, epoch, data, subscription })
@@ -117,7 +119,7 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     t.teardown(() => broker.close())
     return broker
   }
-  const recorder = (broker: Broker): Recorder => new Recorder(broker, wait)
+  const recorder = (broker: Broker, clientId?: string): Recorder => new Recorder(broker, wait, clientId)
 
   t.test('every subscriber of a topic gets every message, in seq order', async (t) => {
     const broker = await setup(t)
@@ -525,9 +527,11 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     t.same(r.deliveries.map((d) => d.data), [{ text: 'one' }, { text: 'two' }], 'nothing else delivered')
     t.same((await broker.history('chat.a'))?.messages.map((m) => m.seq), [1, 2], 'history has no gap')
     t.match(await broker.topic('chat.a'), { namespace: 'chat.>', clients: [] })
-    const typing = broker.connect({ clientId: 'c-1', deliver () {} })
-    t.teardown(() => { typing.close() })
-    await typing.subscribe('typing.a')
+    const typing = recorder(broker, 'c-1')
+    t.teardown(() => { typing.session.close() })
+    await typing.session.subscribe('typing.a')
+    await broker.publish('typing.a', 'typing…')
+    t.same((await typing.until(1)).map((d) => d.data), ['typing…'], 'presence: false still delivers')
     const info = await broker.topic('typing.a')
     t.match(info, { topic: 'typing.a', subscribers: 1, namespace: 'typing.>' })
     t.notOk(info !== undefined && 'clients' in info, 'presence: false serves no client ids')
