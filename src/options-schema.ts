@@ -57,7 +57,8 @@ export const NamespaceSchema = Type.Object({
   maxMessageBytes: Type.Optional(Type.Integer({ description: 'Largest message, in bytes of its JSON text; larger answers BAD_REQUEST (400)', minimum: 1, maximum: MAX_INT32 })),
   clientPublish: Type.Optional(Type.Boolean({ description: 'Whether clients may publish: false refuses a WebSocket publish (FORBIDDEN) and, with auth on, a REST publish without the API key' })),
   presence: Type.Optional(Type.Boolean({ description: 'Whether `GET /topics/:topic` lists subscriber client ids' })),
-  schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema every published message must pass, else INVALID_MESSAGE (400)' }))
+  schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema every published message must pass, else INVALID_MESSAGE (400)' })),
+  conflate: Type.Optional(Type.Boolean({ description: 'Whether a subscriber that falls behind gets the latest message of each topic, with `skipped`, instead of a 1013 close' }))
 }, { additionalProperties: false })
 
 /**
@@ -95,7 +96,7 @@ export const PubsubOptionsSchema = Type.Object({
   maxIdempotencyKeys: limit('maxIdempotencyKeys', 'Idempotency keys the in-memory engine remembers; past it the oldest is forgotten early'),
   presenceLimit: limit('presenceLimit', 'Client ids `GET /topics/:topic` lists at most; 0 lists none'),
   namespaces: Type.Record(Type.String(), NamespaceSchema, {
-    description: 'Options for the topics a pattern matches (namespaces.md): `historySize`, `historyTtl`, `maxMessageBytes`, `clientPublish`, `presence`, `schema`; a topic takes the most specific pattern that matches it',
+    description: 'Options for the topics a pattern matches (namespaces.md): `historySize`, `historyTtl`, `maxMessageBytes`, `clientPublish`, `presence`, `schema`, `conflate`; a topic takes the most specific pattern that matches it',
     default: {},
     allowed: "an object of patterns to namespace options, e.g. { 'chat.>': { historySize: 500 } }",
     shown: 'none'

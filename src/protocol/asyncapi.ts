@@ -143,17 +143,19 @@ function effective (options: NamespaceOptions, defaults: AsyncApiInput['defaults
     historyTtl: options.historyTtl ?? defaults.historyTtl,
     ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     clientPublish: options.clientPublish ?? true,
-    presence: options.presence ?? true
+    presence: options.presence ?? true,
+    conflate: options.conflate ?? false
   }
 }
 
 function optionsText (options: Json): string {
-  const { historySize, historyTtl, maxMessageBytes, clientPublish, presence } = options
+  const { historySize, historyTtl, maxMessageBytes, clientPublish, presence, conflate } = options
   return [
     historySize === 0 ? 'No history: subscribe with `since` never recovers.' : `Each topic retains its last ${String(historySize)} messages for ${String(historyTtl)} ms.`,
     maxMessageBytes === undefined ? '' : `Messages are at most ${String(maxMessageBytes)} bytes of JSON.`,
     clientPublish === false ? 'WebSocket clients may not publish here (FORBIDDEN).' : '',
-    presence === false ? 'No presence.' : ''
+    presence === false ? 'No presence.' : '',
+    conflate === true ? 'A subscriber that falls behind gets the latest message of each topic, with `skipped`, instead of a 1013 close.' : ''
   ].filter((line) => line !== '').join(' ')
 }
 

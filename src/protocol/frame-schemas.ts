@@ -134,7 +134,8 @@ export function messageFrame<T extends TSchema> (data: T) {
     subscription: Type.Optional(Type.String({ description: 'The pattern it matched through; absent for an exact subscription' })),
     data,
     seq: Seq,
-    ts: Type.Integer({ description: 'Server time of the publish, ms since the Unix epoch' })
+    ts: Type.Integer({ description: 'Server time of the publish, ms since the Unix epoch' }),
+    skipped: Type.Optional(Type.Integer({ minimum: 1, description: '(1.1) In a conflating namespace: messages of this topic the subscriber did not get before this one; seq jumps by skipped + 1, a declared gap, not a loss' }))
   })
 }
 

@@ -25,13 +25,15 @@ export function encodeTextFrame (payload: string): Buffer {
 /**
  * The JSON text of a `message` frame; `json` is the data as JSON text and
  * `subscription` the pattern the receiver matched through (undefined for an
- * exact subscription). JSON text never holds a raw newline, so this is one
- * SSE data line too.
+ * exact subscription). `skipped`: how many messages of the topic a
+ * conflating subscriber did not get before this one (1.1), left out when
+ * none. JSON text never holds a raw newline, so this is one SSE data line too.
  */
-export function messageJson (topic: string, subscription: string | undefined, json: string, seq: number, ts: number): string {
+export function messageJson (topic: string, subscription: string | undefined, json: string, seq: number, ts: number, skipped = 0): string {
   // Topics and patterns are restricted to characters JSON never escapes.
   const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
-  return `{"type":"message","topic":"${topic}"${via},"data":${json},"seq":${seq},"ts":${ts}}`
+  const conflated = skipped === 0 ? '' : `,"skipped":${skipped}`
+  return `{"type":"message","topic":"${topic}"${via},"data":${json},"seq":${seq},"ts":${ts}${conflated}}`
 }
 
 /** One Server-Sent Event of one data line, with an `id:` line when given one. */

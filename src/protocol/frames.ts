@@ -86,6 +86,8 @@ export interface MessageFrame {
   data: unknown
   seq: number
   ts: number
+  /** (1.1) In a conflating namespace: messages of this topic the subscriber did not get before this one; its seq jumps by `skipped + 1`. */
+  skipped?: number
 }
 
 /** Messages of `topic` (a topic or pattern) may have been lost; live delivery goes on from `seq` in `epoch`. */

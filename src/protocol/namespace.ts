@@ -15,4 +15,6 @@ export interface NamespaceOptions {
   presence?: boolean
   /** A JSON Schema (TypeBox makes them) every published message must pass, else INVALID_MESSAGE (HTTP 400) and nothing is published. */
   schema?: Record<string, unknown>
+  /** Whether a subscriber that falls behind keeps only the latest message of each topic, with `skipped`, instead of being closed with 1013 (default false). */
+  conflate?: boolean
 }

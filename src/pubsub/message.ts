@@ -65,6 +65,17 @@ export class Message {
     return this.#event
   }
 
+  /**
+   * The frame (`sse`: the event) of a conflated delivery, which says how
+   * many messages of the topic the receiver did not get before this one.
+   * Not cached: it is one receiver's.
+   */
+  skipping (subscription: string | undefined, skipped: number, sse: boolean): Buffer {
+    const json = messageJson(this.topic, subscription, this.json, this.seq, this.ts, skipped)
+    if (!sse) return encodeTextFrame(json)
+    return encodeSseEvent(json, subscription === undefined ? `${this.epoch}:${this.seq}` : undefined)
+  }
+
   #patternCached (pattern: string, sse: boolean): Buffer {
     this.#byPattern ??= new Map()
     const key = sse ? `\n${pattern}` : pattern

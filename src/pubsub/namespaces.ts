@@ -1,5 +1,5 @@
 // Namespaces: options for the topics a pattern matches (history, message
-// size and schema, who may publish, presence). Checked and compiled once;
+// size and schema, who may publish, presence, conflation). Checked and compiled once;
 // a topic's namespace is resolved once per publish, cached, never per
 // delivery. docs/namespaces.md.
 import { Ajv, type ErrorObject } from 'ajv'
@@ -20,6 +20,8 @@ export interface Namespace {
   readonly maxMessageBytes: number | undefined
   readonly clientPublish: boolean
   readonly presence: boolean
+  /** Whether a subscriber that is behind gets the latest message per topic (with `skipped`) rather than 1013. */
+  readonly conflate: boolean
   /** The schema, compiled: the first failure of a message, described (`/text must be string`), or undefined when it passes. */
   readonly check: ((data: unknown) => string | undefined) | undefined
 }
@@ -46,6 +48,7 @@ const FIELDS: Record<keyof NamespaceOptions, FieldCheck> = {
   maxMessageBytes: integerIn(1, MAX_INT32),
   clientPublish: boolean,
   presence: boolean,
+  conflate: boolean,
   schema: (value) => isPlainObject(value) ? undefined : 'a JSON Schema object'
 }
 const FIELD_NAMES = Object.keys(FIELDS)
@@ -92,6 +95,7 @@ export function compileNamespaces (namespaces: Record<string, NamespaceOptions> 
     maxMessageBytes: options.maxMessageBytes,
     clientPublish: options.clientPublish ?? true,
     presence: options.presence ?? true,
+    conflate: options.conflate ?? false,
     check: options.schema === undefined ? undefined : compile(ajv, pattern, options.schema)
   }))
   return new Namespaces(list)

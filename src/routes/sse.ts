@@ -2,6 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { nanoid } from 'nanoid'
 import type { OutgoingHttpHeader } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
+import { conflationPolicy } from '../transport/conflation.js'
 import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
 import type { Recovery } from '../pubsub/engine.js'
@@ -32,6 +33,7 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
   const broker = fastify.getDecorator<Broker>('pubsub')
   const clients = fastify.getDecorator<Clients>('pubsubClients')
   const scheduler = new FlushScheduler()
+  const conflation = conflationPolicy(broker, clients, true)
   const log = fastify.log
 
   fastify.get('/sse/*', {
@@ -75,7 +77,7 @@ const sseRoute: FastifyPluginAsyncTypebox<SseRouteOptions> = async (fastify, opt
     response.write('retry: 1000\n\n')
     const clientId = nanoid()
     const openedAt = Date.now()
-    const stream = new SseStream({ response, scheduler, broker, clients, clientId, log, maxBufferedBytes: opts.maxBufferedBytes })
+    const stream = new SseStream({ response, scheduler, broker, clients, clientId, log, maxBufferedBytes: opts.maxBufferedBytes, conflation })
     clients.add(stream)
     // Like a WebSocket, a stream ends when its token expires (EventSource
     // then reconnects with the token of its URL, and gets 401 if stale).

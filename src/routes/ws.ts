@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http'
 // Brings the `websocket: true` route option into Fastify's types.
 import type {} from '@fastify/websocket'
 import type { ResolvedOptions } from '../options.js'
+import { conflationPolicy } from '../transport/conflation.js'
 import { FlushScheduler } from '../transport/flush-scheduler.js'
 import type { Broker } from '../pubsub/broker.js'
 import { clip, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_UNAVAILABLE } from '../protocol/errors.js'
@@ -26,6 +27,7 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
   const broker = fastify.getDecorator<Broker>('pubsub')
   const clients = fastify.getDecorator<Clients>('pubsubClients')
   const scheduler = new FlushScheduler()
+  const conflation = conflationPolicy(broker, clients, false)
   const log = fastify.log
   const anyOrigin = opts.allowedOrigins.includes('*')
   const origins = new Set(opts.allowedOrigins)
@@ -110,7 +112,8 @@ const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (fastify, opts) => {
       closeGrace: opts.closeGrace,
       rateLimit: opts.rateLimit,
       identity: identities.get(request),
-      authenticator: opts.authenticator
+      authenticator: opts.authenticator,
+      conflation
     })
     clients.add(connection)
     // Listeners go on synchronously: a frame sent right after the upgrade

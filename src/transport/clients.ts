@@ -22,6 +22,8 @@ export class Clients {
   dropped = 0
   /** Clients cut for letting more than maxBufferedBytes pile up. */
   slowConsumers = 0
+  /** Messages of conflating namespaces a client that was behind did not get: a later one of their topic replaced them. */
+  conflated = 0
   /** Frames refused by the rate limit. */
   rateLimited = 0
   /** Error replies by wire code (WebSocket) or full code (HTTP). */

@@ -1,4 +1,6 @@
 import type { Writable } from 'node:stream'
+import type { Message } from '../pubsub/message.js'
+import { LatestPerTopic, type ConflationPolicy } from './conflation.js'
 import type { FlushScheduler } from './flush-scheduler.js'
 
 /**
@@ -19,6 +21,8 @@ export interface FrameWriterOptions {
   onOverflow: (bufferedAmount: number) => void
   /** Live messages (frames sent with `message`) that will never be written: over the bound, closing, or discarded. For metrics. */
   onDrop: (messages: number) => void
+  /** Which live messages are held, latest per topic, rather than taken for a slow consumer (`deliver`). */
+  conflation?: ConflationPolicy | undefined
 }
 
 /**
@@ -41,6 +45,7 @@ export class FrameWriter {
   readonly #maxBufferedBytes: number
   readonly #onOverflow: (bufferedAmount: number) => void
   readonly #onDrop: (messages: number) => void
+  readonly #conflation: ConflationPolicy | undefined
   readonly #hardCap: number
   #frames: Buffer[] = []
   #bytes = 0
@@ -53,8 +58,14 @@ export class FrameWriter {
   /** The turn of the last write, and the bytes it added to the socket in that turn. */
   #writtenTurn = -1
   #written = 0
+  /** Conflated messages waiting for the client to catch up; made the first time it falls behind on one. */
+  #latest: LatestPerTopic | undefined
+  /** Whether a release of #latest is scheduled. */
+  #releasing = false
+  /** #release, bound once a client first falls behind on a conflating topic (not per connection). */
+  #onDrained: (() => void) | undefined
 
-  constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop }: FrameWriterOptions) {
+  constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop, conflation }: FrameWriterOptions) {
     this.#isOpen = isOpen
     this.#socket = socket
     this.#scheduler = scheduler
@@ -62,6 +73,7 @@ export class FrameWriter {
     this.#hardCap = HARD_CAP_FACTOR * maxBufferedBytes
     this.#onOverflow = onOverflow
     this.#onDrop = onDrop
+    this.#conflation = conflation
   }
 
   /** Bytes waiting: queued this turn plus what the socket has not sent yet. */
@@ -78,19 +90,85 @@ export class FrameWriter {
    * `onOverflow` runs.
    */
   send (frame: Buffer, message = false): void {
+    if (!this.#offer(frame, message)) this.#overflow(message)
+  }
+
+  /**
+   * A live message. A client that is behind (see `send`) gets no more of
+   * it, unless its topic conflates: then it is held as its topic's latest,
+   * replacing (and counting as skipped) the one held before, and the latest
+   * of each topic go out, with `skipped`, once the socket has drained.
+   */
+  deliver (message: Message, subscription: string | undefined, frame: Buffer): void {
+    const latest = this.#latest
+    // Once a topic has a message held, later ones wait behind it: order per topic.
+    if ((latest === undefined || !latest.has(message.topic)) && this.#offer(frame, true)) return
+    if (this.#conflation?.conflates(message.topic) === true) this.#conflate(message, subscription, frame)
+    else this.#overflow(true)
+  }
+
+  /** Queues `frame`, or drops it when closed; false when the client is behind. */
+  #offer (frame: Buffer, message: boolean): boolean {
     if (!this.#isOpen()) {
       if (message) this.#onDrop(1)
-      return
+      return true
     }
     this.#measure()
-    const buffered = this.bufferedAmount
-    if (this.#backlog > this.#maxBufferedBytes || buffered > this.#hardCap) {
-      if (message) this.#onDrop(1)
-      this.#onOverflow(buffered)
-      return
-    }
+    if (this.#backlog > this.#maxBufferedBytes || this.bufferedAmount > this.#hardCap) return false
     this.#push(frame)
     if (message) this.#messages++
+    return true
+  }
+
+  #overflow (message: boolean): void {
+    if (message) this.#onDrop(1)
+    this.#onOverflow(this.bufferedAmount)
+  }
+
+  /** Holds a conflating message; memory stays within the hard cap, queued and held together. */
+  #conflate (message: Message, subscription: string | undefined, frame: Buffer): void {
+    const latest = this.#latest ??= new LatestPerTopic()
+    if (latest.hold(message, subscription, frame)) (this.#conflation as ConflationPolicy).skipped(1)
+    if (this.bufferedAmount + latest.bytes > this.#hardCap) {
+      this.#onOverflow(this.bufferedAmount + latest.bytes)
+      return
+    }
+    this.#releaseWhenDrained()
+  }
+
+  /**
+   * Once this turn's frames are written, waits for the socket to drain (if
+   * it holds more than its high-water mark) and sends what is held.
+   */
+  #releaseWhenDrained (): void {
+    if (this.#releasing) return
+    this.#releasing = true
+    const release = this.#onDrained ??= () => { this.#release() }
+    setImmediate(() => {
+      const socket = this.#socket
+      if (socket.writableNeedDrain) socket.once('drain', release)
+      else release()
+    })
+  }
+
+  /**
+   * Sends the held messages, oldest topic first, now that the socket has
+   * drained (or never filled past its high-water mark). A client still not
+   * reading is behind again at its next message, which is held in turn.
+   */
+  #release (): void {
+    this.#releasing = false
+    const held = (this.#latest as LatestPerTopic).take()
+    if (!this.#isOpen()) {
+      this.#onDrop(held.length)
+      return
+    }
+    // All of it: held and queued never pass the hard cap together (#conflate).
+    const policy = this.#conflation as ConflationPolicy
+    for (const { message, subscription, frame, skipped } of held) {
+      this.#push(skipped === 0 ? frame : policy.encode(message, subscription, skipped))
+      this.#messages++
+    }
   }
 
   /**
@@ -167,9 +245,10 @@ export class FrameWriter {
     })
   }
 
-  /** Drops what is queued: the connection is being given up. */
+  /** Drops what is queued and held: the connection is being given up. */
   discard (): void {
-    if (this.#messages > 0) this.#onDrop(this.#messages)
+    const dropped = this.#messages + (this.#latest?.clear() ?? 0)
+    if (dropped > 0) this.#onDrop(dropped)
     this.#frames = []
     this.#bytes = 0
     this.#messages = 0

@@ -2,7 +2,8 @@ import type { Message } from '../pubsub/message.js'
 import { isBehind } from '../pubsub/position.js'
 import type { Position } from '../pubsub/session.js'
 
-interface Held { message: Message, frame: Buffer }
+/** A live delivery the gate held, to be delivered in order once released. */
+export interface HeldDelivery { message: Message, subscription: string | undefined, frame: Buffer }
 
 /**
  * One client's recovery rule, "hold, then floor". While a subscribe's ack
@@ -15,7 +16,7 @@ interface Held { message: Message, frame: Buffer }
  * the floor. Frames are the caller's (WebSocket frames, SSE events).
  *
  * @example
- * if (gate.open || gate.offer(message, subscription, frame)) writer.send(frame, true)
+ * if (gate.open || gate.offer(message, subscription, frame)) writer.deliver(message, subscription, frame)
  */
 export class ReplayGate {
   /**
@@ -25,7 +26,7 @@ export class ReplayGate {
    */
   open = true
   #key: string | undefined
-  #held: Held[] = []
+  #held: HeldDelivery[] = []
   #heldBytes = 0
   readonly #floors = new Map<string, Position>()
 
@@ -60,7 +61,7 @@ export class ReplayGate {
       }
     }
     if (this.#key === undefined || this.#key !== (subscription ?? message.topic)) return true
-    this.#held.push({ message, frame })
+    this.#held.push({ message, subscription, frame })
     this.#heldBytes += frame.length
     return false
   }
@@ -68,18 +69,16 @@ export class ReplayGate {
   /**
    * Ends the hold. `floor`: where the ack or replay ended (undefined for a
    * pattern, or a subscribe that failed), from now on the topic's floor.
-   * Returns the held frames to send, less those at or below it.
+   * Returns the held deliveries to make, less those at or below it.
    */
-  release (floor: Position | undefined): Buffer[] {
+  release (floor: Position | undefined): HeldDelivery[] {
     const held = this.#held
     if (floor !== undefined) this.#floors.set(this.#key as string, floor)
     this.#key = undefined
     this.#held = []
     this.#heldBytes = 0
     this.#update()
-    const frames: Buffer[] = []
-    for (const { message, frame } of held) if (floor === undefined || !isBehind(message, floor)) frames.push(frame)
-    return frames
+    return floor === undefined ? held : held.filter(({ message }) => !isBehind(message, floor))
   }
 
   /** The topic's floor goes: unsubscribed, or reset to a position the client is told. */

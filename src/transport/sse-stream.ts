@@ -5,6 +5,7 @@ import type { Message } from '../pubsub/message.js'
 import { ackFloor } from '../pubsub/position.js'
 import type { Position } from '../pubsub/session.js'
 import type { Clients } from './clients.js'
+import type { ConflationPolicy } from './conflation.js'
 import type { FlushScheduler } from './flush-scheduler.js'
 import { FrameWriter } from './frame-writer.js'
 import { ReplayGate } from './replay-gate.js'
@@ -18,8 +19,9 @@ export interface SseStreamOptions {
   clients: Clients
   clientId: string
   log: ConnectionLogger
-  /** Bytes queued for the client past which the stream is cut. */
+  /** Bytes queued for the client past which the stream is cut (unless its topic conflates). */
   maxBufferedBytes: number
+  conflation?: ConflationPolicy
 }
 
 const PING = Buffer.from(': ping\n\n')
@@ -40,7 +42,7 @@ export class SseStream {
   readonly #gate = new ReplayGate()
   #open = true
 
-  constructor ({ response, scheduler, broker, clients, clientId, log, maxBufferedBytes }: SseStreamOptions) {
+  constructor ({ response, scheduler, broker, clients, clientId, log, maxBufferedBytes, conflation }: SseStreamOptions) {
     this.clientId = clientId
     this.#response = response
     this.#clients = clients
@@ -52,7 +54,8 @@ export class SseStream {
       scheduler,
       maxBufferedBytes,
       onOverflow: (buffered) => { this.#slowConsumer(buffered) },
-      onDrop: (messages) => { clients.dropped += messages }
+      onDrop: (messages) => { clients.dropped += messages },
+      conflation
     })
     this.#session = broker.connect(this)
   }
@@ -74,14 +77,14 @@ export class SseStream {
       await this.#writer.sendPaced(replay, (message) => message.sseEvent())
       floor = { seq: (replay.at(-1) as Message).seq, epoch: result.epoch as string }
     }
-    for (const event of this.#gate.release(floor)) this.#writer.send(event, true)
+    for (const { message, subscription, frame } of this.#gate.release(floor)) this.#writer.deliver(message, subscription, frame)
   }
 
   deliver (message: Message, subscription: string | undefined): void {
     const event = message.sseEvent(subscription)
     const gate = this.#gate
     if (gate.open || gate.offer(message, subscription, event)) {
-      this.#writer.send(event, true)
+      this.#writer.deliver(message, subscription, event)
     } else if (gate.heldBytes > this.#maxBufferedBytes) {
       this.#slowConsumer(gate.heldBytes)
     }

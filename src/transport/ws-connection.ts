@@ -11,6 +11,7 @@ import type { Message } from '../pubsub/message.js'
 import { ackFloor } from '../pubsub/position.js'
 import type { Position } from '../pubsub/session.js'
 import type { Clients } from './clients.js'
+import type { ConflationPolicy } from './conflation.js'
 import { FloodGuard } from './flood-guard.js'
 import type { FlushScheduler } from './flush-scheduler.js'
 import { FrameWriter } from './frame-writer.js'
@@ -49,6 +50,8 @@ export interface ConnectionOptions {
   /** With auth on: who connected, and what checks a refreshed token. */
   identity?: Identity
   authenticator?: Authenticator
+  /** Which messages a client that is behind gets the latest of, per topic, rather than 1013 (namespaces' `conflate`). */
+  conflation?: ConflationPolicy
 }
 
 /**
@@ -79,7 +82,7 @@ export class Connection {
   /** Whether the client answered the last ping. */
   #alive = true
 
-  constructor ({ ws, socket, scheduler, broker, clients, clientId, log, maxBufferedBytes, maxPayload, closeGrace, rateLimit, identity, authenticator }: ConnectionOptions) {
+  constructor ({ ws, socket, scheduler, broker, clients, clientId, log, maxBufferedBytes, maxPayload, closeGrace, rateLimit, identity, authenticator, conflation }: ConnectionOptions) {
     this.clientId = clientId
     this.#authenticator = authenticator
     this.#log = log
@@ -92,7 +95,8 @@ export class Connection {
       scheduler,
       maxBufferedBytes,
       onOverflow: (buffered) => { this.#slowConsumer(buffered) },
-      onDrop: (messages) => { clients.dropped += messages }
+      onDrop: (messages) => { clients.dropped += messages },
+      conflation
     })
     this.#broker = broker
     this.#clients = clients
@@ -208,7 +212,7 @@ export class Connection {
     const frame = message.frame(subscription)
     const gate = this.#gate
     if (gate.open || gate.offer(message, subscription, frame)) {
-      this.#writer.send(frame, true)
+      this.#writer.deliver(message, subscription, frame)
     } else if (gate.heldBytes > this.#maxBufferedBytes) {
       // Held while a replay waits for the client to read: the same bound.
       this.#slowConsumer(gate.heldBytes)
@@ -290,7 +294,7 @@ export class Connection {
         floor = { seq: (replay.at(-1) as Message).seq, epoch: result.epoch as string }
       }
     } finally {
-      for (const frame of this.#gate.release(floor)) this.#writer.send(frame, true)
+      for (const { message, subscription, frame } of this.#gate.release(floor)) this.#writer.deliver(message, subscription, frame)
     }
   }
 

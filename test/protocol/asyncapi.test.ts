@@ -8,7 +8,7 @@ import { CONTRACT, parser, parseValid } from '../asyncapi.js'
 const NAMESPACES = {
   'chat.>': { historySize: 500, schema: { type: 'object', required: ['text'], properties: { text: { type: 'string', maxLength: 2000 } }, additionalProperties: false } },
   'typing.>': { historySize: 0, presence: false },
-  'prices.>': { historySize: 1, schema: { type: 'object', required: ['price'], properties: { price: { type: 'number' } } } },
+  'prices.>': { historySize: 1, conflate: true, schema: { type: 'object', required: ['price'], properties: { price: { type: 'number' } } } },
   'system.>': { clientPublish: false }
 }
 const DEFAULTS = { historySize: 100, historyTtl: 300_000 }
@@ -41,11 +41,12 @@ t.test('the worked namespaces: a valid AsyncAPI 3.0 document, one channel per na
     const publish = messages.get('publish')?.payload()?.properties()?.message?.json()
     if ('clientPublish' in options) t.equal(publish, undefined, `${pattern}: no client publish`)
     else t.match(publish, schema, `${pattern}: a publish carries it as message`)
-    t.match(doc.channels[key]?.['x-pubsub-namespace'], { pattern, ...DEFAULTS, clientPublish: true, presence: true, ...options, schema: undefined }, `${pattern}: its options, defaults filled in`)
+    t.match(doc.channels[key]?.['x-pubsub-namespace'], { pattern, ...DEFAULTS, clientPublish: true, presence: true, conflate: false, ...options, schema: undefined }, `${pattern}: its options, defaults filled in`)
   }
   t.match(doc.channels['typing.rest']?.description, /No history.*No presence/)
   t.match(doc.channels['system.rest']?.description, /may not publish here \(FORBIDDEN\)/)
   t.match(doc.channels['chat.rest']?.description, /last 500 messages for 300000 ms/)
+  t.match(doc.channels['prices.rest']?.description, /falls behind gets the latest message of each topic, with `skipped`/)
   t.same(Object.keys(doc.components.schemas as object).sort(), ['anyJson', 'chat.rest', 'prices.rest'])
   t.notOk('system.rest.publish' in doc.operations, 'no publish operation where clients may not publish')
   t.ok('chat.rest.publish' in doc.operations && 'chat.rest.deliver' in doc.operations)
@@ -98,7 +99,7 @@ t.test('channel keys: safe in a JSON pointer, readable, never shared', async (t)
 t.test('a namespace of its own size limit and retention says so', async (t) => {
   const doc = asyncApiDocument({ version: '1', namespaces: { 'big.>': { maxMessageBytes: 1024, historyTtl: 5000 } }, defaults: DEFAULTS, ...ADDRESS })
   await parseValid(t, doc)
-  t.same(doc.channels['big.rest']?.['x-pubsub-namespace'], { pattern: 'big.>', historySize: 100, historyTtl: 5000, maxMessageBytes: 1024, clientPublish: true, presence: true })
+  t.same(doc.channels['big.rest']?.['x-pubsub-namespace'], { pattern: 'big.>', historySize: 100, historyTtl: 5000, maxMessageBytes: 1024, clientPublish: true, presence: true, conflate: false })
   t.match(doc.channels['big.rest']?.description, /last 100 messages for 5000 ms\. Messages are at most 1024 bytes of JSON\.$/)
   t.notOk('maxMessageBytes' in (doc.channels.topics?.['x-pubsub-namespace'] as object), 'no limit of its own elsewhere')
 })

@@ -67,7 +67,8 @@ t.test('the options are checked: keys, fields, ranges, with the field named', as
     [{ 'chat.>': { presence: 1 } }, /presence': 1 \(true or false\)/],
     [{ 'chat.>': { schema: [] } }, /^Invalid option 'namespaces\['chat\.>'\]\.schema': "\(schema\)" \(a JSON Schema object\)/],
     [{ 'chat.>': { histroySize: 5 } }, /^Invalid option 'namespaces\['chat\.>'\]\.histroySize': "\(hidden\)" \(not a namespace option \(did you mean 'historySize'\?\): see docs\/namespaces\.md\)/],
-    [{ 'chat.>': { conflate: true } }, /'namespaces\['chat\.>'\]\.conflate': "\(hidden\)" \(not a namespace option: see/]
+    [{ 'chat.>': { conflate: 'yes' } }, /conflate': "yes" \(true or false\)/],
+    [{ 'chat.>': { debounce: 100 } }, /'namespaces\['chat\.>'\]\.debounce': "\(hidden\)" \(not a namespace option: see/]
   ]
   for (const [options, message] of cases) t.throws(() => { checkNamespaces(options) }, { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(options))
 })

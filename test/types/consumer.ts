@@ -30,8 +30,9 @@ export async function consumer (): Promise<void> {
   const optionError: Error = new PUBSUB_ERR_OPTION('maxPayload', 0, 'an integer >= 1')
   const chat: NamespaceOptions = { historySize: 500, clientPublish: false, schema: { type: 'object' } }
   await Fastify().register(fastifyPubsub, { namespaces: { 'chat.>': chat, 'typing.>': { presence: false } } })
+  await Fastify().register(fastifyPubsub, { namespaces: { 'prices.>': { conflate: true, historySize: 0 } } })
   // @ts-expect-error: a namespace option that does not exist
-  await Fastify().register(fastifyPubsub, { namespaces: { 'chat.>': { conflate: true } } })
+  await Fastify().register(fastifyPubsub, { namespaces: { 'chat.>': { debounce: 100 } } })
   const pattern: string | undefined = app.pubsub.namespace('chat.lobby')?.pattern
   void pattern
 

@@ -61,6 +61,7 @@ const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (fastify, op
   counter('pubsub_deliveries_total', 'Messages handed to subscribers on this node', () => counters.deliveries)
   counter('pubsub_deliveries_dropped_total', 'Live messages a connection did not get: it was over maxBufferedBytes, or closing', () => clients.dropped)
   counter('pubsub_slow_consumer_disconnects_total', 'Connections closed with 1013', () => clients.slowConsumers)
+  counter('pubsub_conflated_messages_total', 'Messages of conflating namespaces a client that was behind did not get: a later one of their topic replaced them (each delivered message says how many, `skipped`)', () => clients.conflated)
   counter('pubsub_rate_limited_frames_total', 'Frames refused by the rate limit', () => clients.rateLimited)
   labelledCounter('pubsub_errors_total', 'Error replies, by code', 'code', () => clients.errors)
   labelledCounter('pubsub_load_shed_total', 'Requests refused with 503 by load shedding, by the threshold passed', 'reason', () => clients.shed)
