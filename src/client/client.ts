@@ -335,13 +335,14 @@ export class PubsubClient<Topics extends TopicMap = AnyTopics> extends Emitter<C
   }
 
   #onMessage (frame: MessageFrame): void {
-    const { topic, seq, ts } = frame
+    const { topic, seq, ts, skipped } = frame
     const position = this.#positions.get(topic)
     if (position !== undefined) {
       // A new epoch comes with a `reset` first, so a seq at or below the
       // position is one already handled.
       if (seq <= position.seq || this.#filling.has(topic)) return
-      if (seq > position.seq + 1) {
+      // A conflated message's jump of `skipped` is declared, not lost (1.1).
+      if (seq > position.seq + 1 + (skipped ?? 0)) {
         // The position never moves past a gap: ask for what is missing; what
         // arrives meanwhile is in the replay.
         this.#filling.add(topic)
@@ -350,13 +351,15 @@ export class PubsubClient<Topics extends TopicMap = AnyTopics> extends Emitter<C
       }
       position.seq = seq
     }
+    const message: PubsubMessage = { topic, data: frame.data, seq, ts }
+    if (skipped !== undefined) message.skipped = skipped
     const exact = this.#subscriptions.get(topic)
-    if (exact !== undefined) this.#dispatch(exact, { topic, data: frame.data, seq, ts })
+    if (exact !== undefined) this.#dispatch(exact, message)
     // The server sends a message once per connection however many of our
     // subscriptions match it; each local subscription gets its own call.
     for (const subscription of this.#subscriptions.values()) {
       if (subscription.wildcard && matches(subscription.topic, topic)) {
-        this.#dispatch(subscription, { topic, data: frame.data, seq, ts, subscription: subscription.topic })
+        this.#dispatch(subscription, { ...message, subscription: subscription.topic })
       }
     }
   }

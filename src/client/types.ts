@@ -46,6 +46,12 @@ export interface PubsubMessage<T = unknown> {
   ts: number
   /** The pattern this handler subscribed to, when it has wildcards. */
   subscription?: string
+  /**
+   * In a conflating namespace, after this client fell behind: how many
+   * messages of the topic it did not get before this one (seq jumps by
+   * `skipped + 1`). A declared gap: nothing is recovered for it.
+   */
+  skipped?: number
 }
 
 export type MessageHandler<T = unknown> = (message: PubsubMessage<T>) => void

@@ -44,11 +44,13 @@ export async function scriptedServer (t: Test, script: (request: Record<string, 
  * A TCP proxy in front of `target` (a base URL as `listen` returns it):
  * `cut()` destroys every connection through it and refuses new ones, as a
  * network outage would, until `restore()`. The server keeps running, with
- * its history.
+ * its history. `stall()` stops passing the server's bytes on, as a client
+ * that stops reading (a frozen tab) would, until `flow()`.
  */
-export async function cuttable (t: Test, target: string): Promise<{ url: string, cut: () => void, restore: () => void }> {
+export async function cuttable (t: Test, target: string): Promise<{ url: string, cut: () => void, restore: () => void, stall: () => void, flow: () => void }> {
   const { hostname, port: targetPort, pathname } = new URL(target)
   const sockets = new Set<Socket>()
+  const pairs = new Map<Socket, Socket>()
   let down = false
   const proxy = createServer((client) => {
     if (down) {
@@ -57,12 +59,14 @@ export async function cuttable (t: Test, target: string): Promise<{ url: string,
     }
     const upstream = connectTcp(Number(targetPort), hostname)
     sockets.add(client).add(upstream)
+    pairs.set(upstream, client)
     client.pipe(upstream).pipe(client)
     const end = (): void => {
       client.destroy()
       upstream.destroy()
       sockets.delete(client)
       sockets.delete(upstream)
+      pairs.delete(upstream)
     }
     client.on('close', end).on('error', end)
     upstream.on('close', end).on('error', end)
@@ -79,6 +83,15 @@ export async function cuttable (t: Test, target: string): Promise<{ url: string,
       down = true
       for (const socket of sockets) socket.destroy()
     },
-    restore: () => { down = false }
+    restore: () => { down = false },
+    stall: () => {
+      for (const [upstream, client] of pairs) {
+        upstream.unpipe(client)
+        upstream.pause()
+      }
+    },
+    flow: () => {
+      for (const [upstream, client] of pairs) upstream.pipe(client)
+    }
   }
 }
