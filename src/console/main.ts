@@ -104,13 +104,13 @@ const subscribeError = byId('subscribe-error')
 function onMessage (message: PubsubMessage): void {
   const details = [`#${message.seq}`, new Date(message.ts).toLocaleTimeString()]
   if (message.subscription !== undefined) details.push(`via ${message.subscription}`)
-  log.add({
-    kind: 'message',
-    title: message.topic,
-    details,
-    body: JSON.stringify(message.data, null, 2),
-    attributes: { 'data-topic': message.topic, 'data-seq': String(message.seq) }
-  })
+  // A conflating namespace's latest value after this page fell behind: say what it did not get.
+  const attributes: Record<string, string> = { 'data-topic': message.topic, 'data-seq': String(message.seq) }
+  if (message.skipped !== undefined) {
+    details.push(`skipped ${message.skipped}`)
+    attributes['data-skipped'] = String(message.skipped)
+  }
+  log.add({ kind: 'message', title: message.topic, details, body: JSON.stringify(message.data, null, 2), attributes })
 }
 
 function renderSubscriptions (): void {

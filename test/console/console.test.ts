@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import fastifyPubsub from '../../src/index.js'
 import type { PubsubMessage } from '../../src/client/index.js'
 import { eventually, Inbox, listen } from '../helper.js'
-import { sdk } from '../client/helper.js'
+import { cuttable, sdk } from '../client/helper.js'
 import { browserMissing, launch, openConsole, publishInPage, subscribeInPage } from './browser.js'
 
 const missing = browserMissing()
@@ -207,6 +207,30 @@ t.test('with auth on and a bad token, the console shows why the server refused i
   await page.waitForSelector('#token-hint:not(:empty)')
   t.match(await page.textContent('#token-hint'), /^This server refused the token: invalid token: .+\.$/)
   t.equal(await page.evaluate('document.activeElement.id'), 'token')
+})
+
+t.test('a page that fell behind on a conflating namespace shows what it skipped', { skip: missing }, async (t) => {
+  const { app, url } = await listen(t, { maxBufferedBytes: 64 * 1024, namespaces: { 'prices.>': { conflate: true, historySize: 0 } } })
+  // Through a proxy that stops passing the server's bytes on, as a frozen tab's network would.
+  const proxy = await cuttable(t, url)
+  const browser = await launch(t)
+  const page = await openConsole(t, browser, `${proxy.url}/`)
+  await subscribeInPage(page, 'prices.eur')
+  proxy.stall()
+  const payload = 'x'.repeat(8 * 1024)
+  let i = 0
+  for (; app.pubsubClients.conflated < 200; i++) {
+    if (i === 20_000) throw new Error('never conflated')
+    await app.pubsub.publish('prices.eur', { price: i, payload })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  proxy.flow()
+  const latest = await page.waitForSelector(`#log li[data-topic="prices.eur"][data-seq="${i}"]`)
+  await page.waitForSelector('#log li[data-topic="prices.eur"][data-skipped]')
+  const said = await page.$$eval('#log li[data-skipped]', (items) => items.map((item) => Number(item.getAttribute('data-skipped'))))
+  t.equal(said.reduce((sum, n) => sum + n, 0), app.pubsubClients.conflated, 'every skipped message is accounted for on the page')
+  t.match(await page.textContent('#log li[data-skipped]'), /skipped \d+/, 'and said in words')
+  t.match(await latest.textContent(), new RegExp(`"price": ${i - 1}`), 'the latest value is shown')
 })
 
 t.test('a server that is down is not taken for one that wants a token', { skip: missing }, async (t) => {
