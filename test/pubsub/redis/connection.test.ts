@@ -1,4 +1,6 @@
+import Fastify from 'fastify'
 import t from 'tap'
+import fastifyPubsub from '../../../src/index.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import { RedisEngine, type RedisEngineOptions } from '../../../src/pubsub/redis/engine.js'
 import { isSentinelList, parseSentinels } from '../../../src/pubsub/redis/sentinels.js'
@@ -40,4 +42,10 @@ t.test('sentinels that never answer: not connected, and a publish fails fast wit
   // The primary's identity is read first, and that read fails: no script was sent.
   await t.rejects(engine.publish('t', '1'), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' })
   await t.rejects(broker.connect({ deliver () {} }).subscribe('t'), { code: 'PUBSUB_ERR_UNAVAILABLE' })
+})
+
+t.test('the plugin takes { type: \'redis\', sentinels, name } and checks it at registration', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => { await app.register(fastifyPubsub, { engine: { type: 'redis', sentinels: ['sentinel-0:26379', 'h'], name: 'mymaster' } }) }, { code: 'PUBSUB_ERR_OPTION', message: /'sentinels': \["sentinel-0:26379","h"\]/ })
 })
