@@ -24,7 +24,10 @@ export type Connect = (options: RedisOptions) => Redis
  * Checks `target` and returns how to open a connection to it. With
  * sentinels, ioredis asks them for the primary, checks the role of what it
  * reaches (INFO), and asks again on every reconnect, so a failover is
- * followed by a reconnect (https://github.com/redis/ioredis#sentinel).
+ * followed by a reconnect (https://github.com/redis/ioredis#sentinel): a
+ * dead primary drops both connections, and Sentinel closes the normal and
+ * pubsub clients of every instance it reconfigures (sentinel.c,
+ * sentinelSendSlaveOf: CLIENT KILL TYPE normal, then pubsub).
  */
 export function connector (target: RedisTarget, common: RedisOptions): Connect {
   const { url, sentinels, name, password, sentinelPassword } = target
