@@ -70,7 +70,7 @@ export const NamespaceSchema = Type.Object({
 export const PubsubOptionsSchema = Type.Object({
   prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/[\\s\\S]*)?$', allowed: "a path starting with '/'" }),
   engine: Type.Optional(Type.Unknown({
-    description: "The engine to run on: `{ type: 'redis', url, timeout?, heartbeat?, keyPrefix? }` (scaling.md), or any `Engine` instance (closed with the app)",
+    description: "The engine to run on: `{ type: 'redis', url, timeout?, heartbeat?, keyPrefix?, primaryChange? }`, or `{ type: 'redis', sentinels: ['host:port', ...], name, password?, sentinelPassword?, ... }` to follow Sentinel's failovers (scaling.md), or any `Engine` instance (closed with the app)",
     allowed: "an Engine, or { type: 'redis', url }",
     shown: 'in memory'
   })),

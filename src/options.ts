@@ -7,7 +7,7 @@ import type { Engine } from './pubsub/engine.js'
 import type { BrokerOptions } from './pubsub/options.js'
 import type { RedisEngineOptions } from './pubsub/redis/engine.js'
 
-/** The Redis engine by configuration rather than by instance: the plugin's `engine: { type: 'redis', url }`. */
+/** The Redis engine by configuration rather than by instance: the plugin's `engine: { type: 'redis', url }`, or `{ type: 'redis', sentinels, name }`. */
 export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
   type: 'redis'
 }
@@ -16,7 +16,7 @@ export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize
 export interface PubsubOptions extends BrokerOptions {
   /** Where the routes are mounted, e.g. `/realtime`. Default: none. */
   prefix?: string
-  /** The engine to run on: in memory by default, or `{ type: 'redis', url }` (docs/scaling.md), or an Engine instance. */
+  /** The engine to run on: in memory by default, or `{ type: 'redis', url }` or `{ type: 'redis', sentinels, name }` (docs/scaling.md), or an Engine instance. */
   engine?: Engine | RedisEngineConfig
   /** Largest WebSocket frame, in bytes, the server runs (default 64 KiB); a larger one is answered BAD_REQUEST, one over twice this closes the connection with 1009. */
   maxPayload?: number

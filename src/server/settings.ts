@@ -4,6 +4,7 @@ import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
 import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
 import { checkNamespaces } from '../pubsub/namespaces.js'
+import { isSentinelList, SENTINELS_RULE } from '../pubsub/redis/sentinels.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
 import { formatDuration } from './duration.js'
 
@@ -101,6 +102,21 @@ export const SettingsSchema = Type.Object({
     shown: 'unset',
     // It may hold a password.
     secret: true
+  })),
+  redisSentinels: Type.Optional(Type.Array(Type.String(), {
+    description: 'Run on the Redis engine on the primary these sentinels name (host:port each), following its failovers, instead of redisUrl; with redisSentinelName. See scaling.md',
+    check: isSentinelList,
+    allowed: `${SENTINELS_RULE} (comma-separated outside the file)`,
+    ...redis,
+    shown: 'unset'
+  })),
+  redisSentinelName: text("With redisSentinels: the name they monitor the primary under (the 'sentinel monitor <name>' line)", { ...redis, shown: 'unset' }),
+  redisPassword: text('With redisSentinels: the password of the primary and its replicas (with redisUrl it goes in the URL)', { ...redis, shown: 'unset', secret: true }),
+  redisSentinelPassword: text("With redisSentinels: the sentinels' own password, when they have one", { ...redis, shown: 'unset', secret: true }),
+  redisPrimaryChange: Type.Optional(Type.Union([Type.Literal('new-epoch'), Type.Literal('continue')], {
+    description: "When the engine lands on another primary (a failover, a restart): 'new-epoch' starts each topic's sequence over, since that primary may lack the last messages clients saw (recovery then says so); 'continue' goes on, right for a Redis whose AOF keeps every write. Auto: 'new-epoch' with redisSentinels, 'continue' with redisUrl. See scaling.md",
+    ...redis,
+    shown: 'auto'
   })),
   redisTimeout: Type.Integer({ description: 'How long a Redis command may take before the request fails with UNAVAILABLE', ...LIMITS.redisTimeout, ...redis }),
   redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),

@@ -5,8 +5,8 @@ import type { Test } from 'tap'
 import fastifyPubsub from '../../src/index.js'
 import { RedisEngine, type RedisEngineOptions } from '../../src/pubsub/redis/engine.js'
 
-/** A node: an app on its own port with a Redis engine under `prefix`; its engine is ready. */
-export async function node (t: Test, url: string, prefix: string, settings: Partial<RedisEngineOptions> = {}): Promise<{ app: FastifyInstance, url: string, engine: RedisEngine }> {
+/** A node: an app on its own port with a Redis engine under `prefix` (at `url`, or where `settings.sentinels` say); its engine is ready. */
+export async function node (t: Test, url: string | undefined, prefix: string, settings: Partial<RedisEngineOptions> = {}): Promise<{ app: FastifyInstance, url: string, engine: RedisEngine }> {
   const engine = new RedisEngine({ url, keyPrefix: prefix, heartbeat: 500, timeout: 500, ...settings })
   const app = Fastify()
   t.teardown(() => app.close())

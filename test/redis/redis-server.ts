@@ -28,7 +28,7 @@ export async function freePort (): Promise<number> {
 }
 
 /** Sends one inline command and resolves with the first reply line. */
-async function command (port: number, line: string): Promise<string> {
+export async function command (port: number, line: string): Promise<string> {
   const socket = connectTcp(port, '127.0.0.1')
   try {
     await once(socket, 'connect')
@@ -44,6 +44,7 @@ export class RedisServer {
   readonly port: number
   #process: ChildProcess | undefined
   #persistence = ['--appendonly', 'no']
+  #args: string[] = []
 
   private constructor (port: number) {
     this.port = port
@@ -52,10 +53,12 @@ export class RedisServer {
   /**
    * A new server; with `persist`, every write goes to an append-only file
    * (fsync always) in a folder of its own, so that a SIGKILL and restart keep
-   * all that was acknowledged, as a Redis with AOF does.
+   * all that was acknowledged, as a Redis with AOF does. `args` go on its
+   * command line (`--replicaof host port`).
    */
-  static async start (t: Test, options: { persist?: boolean } = {}): Promise<RedisServer> {
+  static async start (t: Test, options: { persist?: boolean, args?: string[] } = {}): Promise<RedisServer> {
     const server = new RedisServer(await freePort())
+    server.#args = options.args ?? []
     if (options.persist === true) {
       const dir = mkdtempSync(join(tmpdir(), 'pubsub-redis-'))
       server.#persistence = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
@@ -72,7 +75,7 @@ export class RedisServer {
 
   /** Starts it (again, on the same port, empty) and waits until it answers. */
   async restart (): Promise<void> {
-    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...this.#persistence, '--loglevel', 'warning'], { stdio: 'ignore' })
+    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...this.#persistence, ...this.#args, '--loglevel', 'warning'], { stdio: 'ignore' })
     await eventually(async () => (await command(this.port, 'PING').catch(() => '')).startsWith('+PONG'))
   }
 

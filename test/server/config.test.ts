@@ -25,6 +25,7 @@ const KEYS = Object.keys(SETTINGS) as SettingKey[]
 /** A valid value other than the default, as typed in the file (`file` when it is written otherwise) and as text for env and flags. */
 function sample (key: SettingKey): { typed: unknown, text: string, file?: unknown } {
   const schema = SETTINGS[key] as { type?: string, anyOf?: unknown, default?: unknown, minimum?: number, maximum?: number, unit?: string, wasSeconds?: boolean }
+  if (key === 'redisPrimaryChange') return { typed: 'new-epoch', text: 'new-epoch' }
   if (schema.anyOf !== undefined) return { typed: 'debug', text: 'debug' }
   if (schema.unit === 'ms') {
     // A second more, written with its unit.
@@ -43,7 +44,9 @@ function sample (key: SettingKey): { typed: unknown, text: string, file?: unknow
     }
     case 'array': return key === 'trustProxy'
       ? { typed: ['127.0.0.1', '10.0.0.0/8'], text: '127.0.0.1, 10.0.0.0/8' }
-      : { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
+      : key === 'redisSentinels'
+        ? { typed: ['127.0.0.1:26379', '[::1]:26380'], text: '127.0.0.1:26379, [::1]:26380' }
+        : { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
   }
   if (key === 'rateLimit' || key === 'restRateLimit') return { typed: '5,10', text: '5,10' }
   if (key === 'prefix') return { typed: '/rt', text: '/rt' }
@@ -146,6 +149,28 @@ t.test('the file maps onto the plugin options like the environment does', async 
   t.equal(config.workers, 2)
 })
 
+t.test('Sentinel: REDIS_SENTINELS and REDIS_SENTINEL_NAME make the Redis engine follow the primary they name', async (t) => {
+  const config = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379', REDIS_SENTINEL_NAME: 'mymaster', REDIS_TIMEOUT: '500', WORKERS: '2' }, [])
+  t.same(config.pubsub.engine, { type: 'redis', timeout: 500, heartbeat: 5000, keyPrefix: 'pubsub:', sentinels: ['10.0.0.1:26379', '10.0.0.2:26379'], name: 'mymaster' })
+  t.same(config.warnings, [], 'the Redis settings act with sentinels too')
+  t.equal(config.workers, 2)
+  const all = loadConfig({}, ['--redis-sentinels', '[::1]:26379', '--redis-sentinel-name', 'm', '--redis-password', 'pw', '--redis-sentinel-password', 'spw', '--redis-primary-change', 'continue'])
+  t.match(all.pubsub.engine, { sentinels: ['[::1]:26379'], name: 'm', password: 'pw', sentinelPassword: 'spw', primaryChange: 'continue' })
+  t.match(loadConfig({ REDIS_URL: 'redis://h', REDIS_PRIMARY_CHANGE: 'new-epoch' }, []).pubsub.engine, { url: 'redis://h', primaryChange: 'new-epoch' }, 'with a URL, the check can be turned on')
+  t.same(loadConfig({ REDIS_SENTINEL_NAME: 'm', REDIS_PASSWORD: 'pw', REDIS_PRIMARY_CHANGE: 'continue' }, []).warnings, [
+    'redisPrimaryChange (REDIS_PRIMARY_CHANGE, --redis-primary-change) has no effect without redisUrl or redisSentinels',
+    'redisSentinelName (REDIS_SENTINEL_NAME, --redis-sentinel-name) has no effect without redisSentinels',
+    'redisPassword (REDIS_PASSWORD, --redis-password) has no effect without redisSentinels'
+  ])
+  const rows: Array<[Record<string, string>, RegExp]> = [
+    [{ REDIS_URL: 'redis://:s3cret@h', REDIS_SENTINELS: 'h:26379', REDIS_SENTINEL_NAME: 'm' }, /^(?!.*s3cret)Invalid option 'redisUrl \(REDIS_URL, --redis\) and redisSentinels \(REDIS_SENTINELS, --redis-sentinels\)': "\(hidden\)" \(one of them only: the sentinels name the primary\)$/],
+    [{ REDIS_SENTINELS: 'h:26379' }, /^Invalid option 'redisSentinelName \(REDIS_SENTINEL_NAME, --redis-sentinel-name\)': undefined \(used with redisSentinels \(REDIS_SENTINELS, --redis-sentinels\): the name they monitor the primary under\)$/],
+    [{ REDIS_SENTINELS: 'h:26379, h' }, /^Invalid option 'REDIS_SENTINELS': \["h:26379","h"\] \(a non-empty list of 'host:port'.*\(comma-separated outside the file\)\)$/],
+    [{ REDIS_SENTINELS: 'h:26379', REDIS_SENTINEL_NAME: 'm', REDIS_PRIMARY_CHANGE: 'never' }, /REDIS_PRIMARY_CHANGE/]
+  ]
+  for (const [env, message] of rows) t.throws(() => loadConfig(env, []), { code: 'PUBSUB_ERR_OPTION', message }, JSON.stringify(env))
+})
+
 t.test('durations are ms, and read 250ms, 30s, 5m, 1h from flags, the environment and the file', async (t) => {
   const rows: Array<[string, string, number]> = [
     ['CLOSE_TIMEOUT', '30s', 30_000],
@@ -178,7 +203,7 @@ t.test('a bare number for a setting that took seconds before is refused, not rea
 
 t.test('settings given where they cannot act are warned about, not refused', async (t) => {
   t.same(loadConfig({ REDIS_TIMEOUT: '500', JWT_CLOCK_TOLERANCE: '5', METRICS: 'false', METRICS_TOPICS: '10', UNDER_PRESSURE: 'false', MAX_RSS_BYTES: '1000', REDIS_HEARTBEAT: '5000' }, []).warnings, [
-    'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl',
+    'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl or redisSentinels',
     'jwtClockTolerance (JWT_CLOCK_TOLERANCE, --jwt-clock-tolerance) has no effect without jwtSecret, jwtPublicKey or jwtJwks',
     'metricsTopics (METRICS_TOPICS, --metrics-topics) has no effect without metrics',
     'maxRssBytes (MAX_RSS_BYTES, --max-rss-bytes) has no effect without underPressure'

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis, RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
@@ -11,14 +11,25 @@ import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
 import { exec, scripted, type ScriptedRedis } from './scripts.js'
-import { isRedisUrl, REDIS_URL_RULE } from './url.js'
+import { connector, type RedisTarget } from './connection.js'
+import { PrimaryIdentity } from './primary.js'
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
 
-export interface RedisEngineOptions {
-  /** `redis://host:port/db` (`rediss://` for TLS). */
-  url: string
+/** What a topic's sequence does when the engine finds itself on another primary (RedisEngineOptions.primaryChange). */
+export type PrimaryChange = 'new-epoch' | 'continue'
+
+export interface RedisEngineOptions extends RedisTarget {
+  /**
+   * When the engine's connection lands on another primary (a failover, a
+   * restart: a new replication id), each topic's next use starts a new
+   * epoch, since that primary may lack the last seqs clients saw
+   * ('new-epoch', the default with `sentinels`), or its sequence goes on
+   * ('continue', the default with `url`: right for a Redis whose AOF keeps
+   * every write). docs/scaling.md has the failure table.
+   */
+  primaryChange?: PrimaryChange
   /** Prefix of every key and channel, so that several deployments share a Redis (default `pubsub:`). */
   keyPrefix?: string
   /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
@@ -86,6 +97,8 @@ export class RedisEngine implements Engine {
   readonly #probe: SubscriptionProbe
   readonly #command: ScriptedRedis
   readonly #subscriber: Redis
+  /** The command connection's primary, when primaryChange is 'new-epoch'. */
+  readonly #primary: PrimaryIdentity | undefined
   readonly #prefix: string
   readonly #historySize: number
   readonly #historyTtl: number
@@ -147,18 +160,19 @@ export class RedisEngine implements Engine {
       // Named, so that CLIENT LIST tells which node a connection is.
       connectionName: `fastify-pubsub:${this.nodeId}`
     }
-    const url = options.url
-    // Never hand ioredis a URL it cannot use (redis-url.ts).
-    if (!isRedisUrl(url)) throw new PUBSUB_ERR_OPTION('url', '(hidden)', REDIS_URL_RULE)
+    const connect = connector(options, redisOptions)
+    const primaryChange = options.primaryChange ?? (options.sentinels === undefined ? 'continue' : 'new-epoch')
+    if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
     // Auto-pipelining: the publishes of one turn go to Redis in one write, so
     // Redis answers them, and sends their messages to every node, in one
     // burst, which each node then fans out with one socket write per client
     // instead of one per message.
-    this.#command = scripted(new Redis(url, { ...redisOptions, enableAutoPipelining: true }))
+    this.#command = scripted(connect({ enableAutoPipelining: true }))
+    this.#primary = primaryChange === 'new-epoch' ? new PrimaryIdentity(this.#command) : undefined
     // Resubscribed by #resubscribed, not by ioredis: its own resubscribe has
     // no catch, so a connection that drops again right after `ready` would
     // end the process with an unhandled rejection (seen in test/faults).
-    this.#subscriber = new Redis(url, { ...redisOptions, autoResubscribe: false })
+    this.#subscriber = connect({ autoResubscribe: false })
     for (const redis of [this.#command, this.#subscriber]) {
       redis.on('error', (err: Error) => { this.#reachability.failed(err.message) })
       redis.on('ready', () => { if (this.healthy()) this.#reachability.recovered() })
@@ -242,11 +256,14 @@ export class RedisEngine implements Engine {
       historySize = namespace?.historySize ?? historySize
       historyTtl = namespace?.historyTtl ?? historyTtl
     }
+    // A field, but for the first script of a connection.
+    let primary = this.#knownPrimary()
+    if (primary === undefined) primary = await this.#readPrimary()
     // Topics hold no newline, so `topic \n key` names one key of one topic.
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
       this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`),
       topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl))
+      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, primary))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result
@@ -491,8 +508,19 @@ export class RedisEngine implements Engine {
 
   /** A topic's seq and epoch (creating them if the topic has none), with its history when asked. */
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
+    let primary = this.#knownPrimary()
+    if (primary === undefined) primary = await this.#readPrimary()
     return await this.#redis(async () => await this.#command.pubsubSnapshot(
-      this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
+      this.#key('meta', topic), this.#key('history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', primary))
+  }
+
+  /** What the scripts check a topic's last writer against: '' (nothing) with primaryChange 'continue', else the primary's replication id once read. */
+  #knownPrimary (): string | undefined {
+    return this.#primary === undefined ? '' : this.#primary.id
+  }
+
+  async #readPrimary (): Promise<string> {
+    return await this.#redis(async () => await (this.#primary as PrimaryIdentity).read())
   }
 
   /** The entries of `topic` still within its historyTtl (codec.ts). */

@@ -10,7 +10,13 @@ import { PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
  * epoch in case the topic has none, channel, idempotency window (ms; 0: the
  * publish has no key), the sessions on the publishing node it is for, the
  * longest historyTtl of any topic (ms: what the retained index keeps; the
- * topic's own, ARGV[5], may be shorter where namespaces set it).
+ * topic's own, ARGV[5], may be shorter where namespaces set it), the
+ * primary's replication id ('': not checked).
+ *
+ * A topic whose seq was last written under another primary gets a new epoch,
+ * its seq starting over: this primary may lack the last increments that
+ * clients saw (a failover, a restart), and must not hand their seqs out
+ * again with other data (primary.ts).
  * Returns { seq, epoch, delivered (the first publish's, for a key used
  * before), 1 when the key was used before (and nothing was published) else 0 }.
  *
@@ -22,11 +28,15 @@ if window > 0 then
   local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'delivered')
   if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[7]) == 1 then
+local primary = ARGV[12]
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
+local epoch = meta[1]
+if not epoch or (primary ~= '' and meta[2] ~= primary) then
+  epoch = ARGV[7]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0, 'primary', primary)
   redis.call('DEL', KEYS[2])
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 local size = tonumber(ARGV[4])
 if size > 0 then
@@ -48,16 +58,20 @@ return { seq, epoch, delivered, 0 }
 
 /**
  * KEYS: meta hash, history list.
- * ARGV: a new epoch in case the topic has none, metaTtl (ms), '1' to include the history.
+ * ARGV: a new epoch in case the topic has none (or was written under another
+ * primary, as PUBLISH), metaTtl (ms), '1' to include the history, the
+ * primary's replication id ('': not checked).
  * Returns { seq, epoch, history entries (oldest first) or {} }.
  */
 export const SNAPSHOT = `
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'seq', 0)
+local primary = ARGV[4]
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
+if not meta[1] or (primary ~= '' and meta[2] ~= primary) then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0, 'primary', primary)
   redis.call('DEL', KEYS[2])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
 local history = {}
 if ARGV[3] == '1' then history = redis.call('LRANGE', KEYS[2], 0, -1) end
 return { tonumber(meta[1]), meta[2], history }
