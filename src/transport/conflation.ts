@@ -66,6 +66,18 @@ export class LatestPerTopic {
     return true
   }
 
+  /** Drops what is held through `subscription` (a topic or pattern), which ended; returns how many. */
+  forget (subscription: string): number {
+    let forgotten = 0
+    for (const held of this.#held.values()) {
+      if ((held.subscription ?? held.message.topic) !== subscription) continue
+      this.#held.delete(held.message.topic)
+      this.#bytes -= held.frame.length
+      forgotten++
+    }
+    return forgotten
+  }
+
   /** Everything held, oldest topic first, leaving it empty. */
   take (): Held[] {
     const held = [...this.#held.values()]

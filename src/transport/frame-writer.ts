@@ -245,6 +245,12 @@ export class FrameWriter {
     })
   }
 
+  /** A subscription ended: what is held through it must not follow its ack. */
+  forget (subscription: string): void {
+    const forgotten = this.#latest?.forget(subscription) ?? 0
+    if (forgotten > 0) this.#onDrop(forgotten)
+  }
+
   /** Drops what is queued and held: the connection is being given up. */
   discard (): void {
     const dropped = this.#messages + (this.#latest?.clear() ?? 0)

@@ -262,6 +262,7 @@ export class Connection {
       case 'unsubscribe':
         await this.#session.unsubscribe(request.topic)
         this.#gate.forget(request.topic)
+        this.#writer.forget(request.topic)
         this.#send({ type: 'ack', id: request.id, action: 'unsubscribe', topic: request.topic })
         return
       case 'ping':

@@ -1,5 +1,6 @@
 import { PassThrough, Writable } from 'node:stream'
 import t from 'tap'
+import { Message } from '../../src/pubsub/message.js'
 import { FlushScheduler } from '../../src/transport/flush-scheduler.js'
 import { FrameWriter } from '../../src/transport/frame-writer.js'
 
@@ -150,4 +151,41 @@ t.test('flushed frames go out in one write, and are not counted', async (t) => {
   w.writer.flush()
   t.equal(String(w.socket.read()), 'ab')
   t.equal(w.dropped(), 0)
+})
+
+t.test('conflation: a subscription that ends takes what is held through it, so nothing of it follows its ack', async (t) => {
+  const scheduler = new FlushScheduler()
+  const written: string[] = []
+  const pending: Array<() => void> = []
+  const socket = new Writable({ write (chunk, _encoding, callback) { written.push(String(chunk)); pending.push(callback) } })
+  let dropped = 0
+  const writer = new FrameWriter({
+    isOpen: () => true,
+    socket,
+    scheduler,
+    maxBufferedBytes: 4,
+    onOverflow: () => { t.fail('not a slow consumer: its topics conflate') },
+    onDrop: (messages) => { dropped += messages },
+    conflation: { conflates: () => true, encode: (message, _subscription, skipped) => Buffer.from(`${message.topic}#${message.seq}+${skipped}`), skipped: () => {} }
+  })
+  writer.send(Buffer.from('abcde'))
+  await nextTurn()
+  writer.send(Buffer.from('f'))
+  await nextTurn()
+  // 5 bytes unsent for a whole turn: behind.
+  const message = (topic: string, seq: number): Message => new Message(topic, seq, 'e', 0, String(seq))
+  const frame = (m: Message): Buffer => Buffer.from(`${m.topic}#${m.seq}`)
+  for (const m of [message('prices.a', 1), message('prices.a', 2)]) writer.deliver(m, undefined, frame(m))
+  const b = message('prices.b', 1)
+  writer.deliver(b, 'prices.*', frame(b))
+  writer.forget('prices.a')
+  writer.forget('prices.b')
+  t.equal(dropped, 1, 'the held prices.a is dropped; prices.b came through prices.*, which stays')
+  await nextTurn()
+  // The client reads again.
+  while (pending.length > 0) (pending.shift() as () => void)()
+  await nextTurn()
+  t.same(written, ['abcde', 'f', 'prices.b#1'], 'only what is still subscribed goes out once the socket takes more')
+  writer.forget('prices.*')
+  t.equal(dropped, 1, 'nothing held any more')
 })
