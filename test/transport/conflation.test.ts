@@ -7,37 +7,37 @@ import { connect as connectTcp, type Socket } from 'node:net'
 import t from 'tap'
 import { connectWelcomed, eventually, listen, type Client, type Frame } from '../helper.js'
 import { HARD_CAP_FACTOR } from '../../src/transport/frame-writer.js'
+import { WORKED as NAMESPACES } from '../namespaces-example.js'
 
+// The worked config of docs/namespaces.md: prices.> conflates, chat.> does not.
 const MAX_BUFFERED = 64 * 1024
-const NAMESPACES = { 'prices.>': { conflate: true, historySize: 0 }, 'chat.>': {} }
 const PAYLOAD = 'x'.repeat(8 * 1024)
 
 function rawSocket (c: Client): Socket {
   return (c.ws as unknown as { _socket: Socket })._socket
 }
 
-/** One publish per turn, alternating over `topics`, until `done` says so; returns the last data sent to each. */
-async function publishUntil (app: FastifyInstance, topics: string[], done: () => boolean, limit = 20_000): Promise<Map<string, string>> {
-  const last = new Map<string, string>()
+/** One price per turn, alternating over `topics`, until `done` says so; returns the last price sent to each. */
+async function publishUntil (app: FastifyInstance, topics: string[], done: () => boolean, limit = 20_000): Promise<Map<string, number>> {
+  const last = new Map<string, number>()
   for (let i = 0; !done(); i++) {
     if (i === limit) throw new Error(`not done after ${limit} publishes`)
     const topic = topics[i % topics.length] as string
-    const data = `${i}:${PAYLOAD}`
-    await app.pubsub.publish(topic, data)
-    last.set(topic, data)
+    await app.pubsub.publish(topic, { price: i, pad: PAYLOAD })
+    last.set(topic, i)
     await new Promise((resolve) => setImmediate(resolve))
   }
   return last
 }
 
-/** Frames until every topic's last message has arrived. */
-async function framesUntil (c: Client, last: Map<string, string>): Promise<Frame[]> {
+/** Frames until every topic's last price has arrived. */
+async function framesUntil (c: Client, last: Map<string, number>): Promise<Frame[]> {
   const frames: Frame[] = []
   const waiting = new Set(last.values())
   while (waiting.size > 0) {
     const frame = await c.next()
     frames.push(frame)
-    waiting.delete(frame.data)
+    waiting.delete(frame.data?.price)
   }
   return frames
 }
@@ -63,7 +63,7 @@ t.test('a conflating subscriber that stops reading keeps the latest per topic an
     const jumps = mine.map((frame, i) => frame.seq - (mine[i - 1]?.seq ?? 0))
     t.same(jumps, mine.map((frame) => 1 + (frame.skipped ?? 0)), `${topic}: each seq jumps by skipped + 1, no more`)
     skipped += mine.reduce((sum, frame) => sum + (frame.skipped ?? 0), 0)
-    t.equal(mine.at(-1)?.data, last.get(topic), `${topic}: the latest value came last`)
+    t.equal(mine.at(-1)?.data.price, last.get(topic), `${topic}: the latest value came last`)
     t.ok(mine.some((frame) => frame.skipped > 0), `${topic}: some deliveries say what they skipped`)
     t.equal(mine.at(-1)?.subscription, topic === 'prices.b' ? 'prices.*' : undefined, `${topic}: still through its subscription`)
   }
@@ -73,9 +73,9 @@ t.test('a conflating subscriber that stops reading keeps the latest per topic an
   t.equal(slow.ws.readyState, slow.ws.OPEN, 'still open')
 
   // Caught up: live delivery as before, no skipped.
-  await app.pubsub.publish('prices.a', 'now')
+  await app.pubsub.publish('prices.a', { price: -1 })
   const now = await slow.next()
-  t.match(now, { topic: 'prices.a', data: 'now', seq: (frames.filter((f) => f.topic === 'prices.a').at(-1)?.seq as number) + 1 })
+  t.match(now, { topic: 'prices.a', data: { price: -1 }, seq: (frames.filter((f) => f.topic === 'prices.a').at(-1)?.seq as number) + 1 })
   t.notOk('skipped' in now, 'no skipped once caught up')
 })
 
@@ -89,7 +89,7 @@ t.test('on the same connection, a non-conflated message that finds it behind sti
   const clients = app.pubsubClients
   await publishUntil(app, ['prices.a'], () => clients.conflated >= 100)
   t.equal(clients.slowConsumers, 0, 'behind on prices only: held, not closed')
-  await app.pubsub.publish('chat.room', 'hello')
+  await app.pubsub.publish('chat.room', { text: 'hello' })
   t.equal(clients.slowConsumers, 1, 'chat is not conflated: the same rule as ever')
   raw.resume()
   t.equal((await slow.closed).code, 1013)
@@ -119,11 +119,11 @@ t.test('with a maxBufferedBytes below the socket\'s high-water mark, held messag
   raw.pause()
   const clients = app.pubsubClients
   // Small messages: the socket is behind long before it holds 16 KiB, so it never asks for a drain.
-  const last = new Map<string, string>()
+  const last = new Map<string, number>()
   for (let i = 0; clients.conflated < 100; i++) {
     if (i === 200_000) throw new Error('never conflated')
-    last.set('prices.a', `small ${i}`)
-    await app.pubsub.publish('prices.a', `small ${i}`)
+    last.set('prices.a', i)
+    await app.pubsub.publish('prices.a', { price: i })
     if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   raw.resume()
@@ -148,7 +148,7 @@ t.test('an SSE stream that stops reading is conflated the same way: not cut, the
   const last = await publishUntil(app, ['prices.a'], () => clients.conflated >= 200)
   t.equal(clients.slowConsumers, 0, 'not cut')
   stuck.resume()
-  await eventually(() => text.includes(`"data":"${last.get('prices.a') as string}"`))
+  await eventually(() => text.includes(`"price":${last.get('prices.a') as number},`))
   const events = [...text.matchAll(/id: (\S+):(\d+)\ndata: (\{.*\})\n\n/g)].map(([, , id, data]) => ({ ...JSON.parse(data as string), seq: Number(id), seqOfData: JSON.parse(data as string).seq }))
   t.same(events.map((event, i) => event.seq - (events[i - 1]?.seq ?? 0)), events.map((event) => 1 + (event.skipped ?? 0)), 'each id jumps by skipped + 1: Last-Event-ID resumes past what was skipped')
   t.ok(events.every((event) => event.seq === event.seqOfData), 'the id is the seq')
