@@ -175,15 +175,16 @@ export class RedisClusterEngine implements Engine {
   /** Resolves once the cluster and its sharded subscribers are up (polling; for tests and startup scripts). */
   async whenConnected (timeout = 5000): Promise<void> {
     const deadline = Date.now() + timeout
-    while (!this.healthy() || !this.#subscribersReady) {
+    while (!this.healthy()) {
       if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE(NOT_CONNECTED)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     await this.#beat()
   }
 
+  /** The cluster connected and its sharded subscribers started once: what readiness reports. */
   healthy (): boolean {
-    return !this.#closed && this.#cluster.status === 'ready'
+    return !this.#closed && this.#cluster.status === 'ready' && this.#subscribersReady
   }
 
   attach (link: EngineLink): void {

@@ -1,0 +1,106 @@
+// fastify-pubsub nodes on one Redis Cluster (three primaries, three
+// replicas), through their real WebSocket and HTTP interfaces: topics on
+// every shard, exact and wildcard subscribers on both nodes.
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import { nanoid } from 'nanoid'
+import type { AddressInfo } from 'node:net'
+import fastifyPubsub from '../../src/index.js'
+import { matches } from '../../src/protocol/topic.js'
+import { GROUP_TAGS, groupOf, slotOf } from '../../src/pubsub/redis/slots.js'
+import { connectWelcomed, eventually, type Frame } from '../helper.js'
+import { post } from './node.js'
+import { redisMissing } from './redis-server.js'
+import { cli, RedisCluster } from './redis-cluster.js'
+
+const missing = redisMissing()
+
+const messages = (frames: Frame[]): Frame[] => frames.filter((f) => f.type === 'message')
+
+/** A node: an app on its own port on the cluster, configured as a user would; ready. */
+async function clusterNode (t: Test, nodes: string[], prefix: string): Promise<{ url: string }> {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPubsub, { engine: { type: 'redis-cluster', nodes, keyPrefix: prefix, heartbeat: 500, timeout: 1000 } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  await eventually(() => app.pubsub.healthy)
+  return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
+}
+
+/** Which third of the slots, so which of the three primaries, a topic lives on. */
+const shardOf = (topic: string): number => Math.floor(slotOf(GROUP_TAGS[groupOf(topic)] as string) * 3 / 16384)
+
+/** The first topic `make(i)` for i = 0, 1, … on each of the three shards. */
+function onEveryShard (make: (i: number) => string): string[] {
+  const found: Array<string | undefined> = [undefined, undefined, undefined]
+  for (let i = 0; found.includes(undefined); i++) {
+    const topic = make(i)
+    found[shardOf(topic)] ??= topic
+  }
+  return found as string[]
+}
+
+t.test('two nodes on a cluster: exact, `*`, `>` and leading-wildcard subscribers get each message once, in order, from every shard', { skip: missing }, async (t) => {
+  const cluster = await RedisCluster.start(t)
+  const prefix = `${nanoid(6)}:`
+  // Each node knows one seed node: the rest is discovered.
+  const a = await clusterNode(t, cluster.nodes.slice(0, 1), prefix)
+  const b = await clusterNode(t, cluster.nodes.slice(1, 2), prefix)
+  const news = onEveryShard((i) => `news.n${i}`)
+  const eu = onEveryShard((i) => `t${i}.eu`)
+  const topics = [...news, ...eu]
+  t.equal(new Set(topics.map(shardOf)).size, 3, 'the topics span the three shards')
+
+  const subscribers: Array<{ key: string, on: string, client: Awaited<ReturnType<typeof connectWelcomed>> }> = []
+  for (const [key, on] of [[news[0], a.url], [news[1], b.url], ['news.*', a.url], ['news.*', b.url], ['news.>', b.url], ['>', a.url], ['*.eu', b.url], [eu[2], b.url]] as Array<[string, string]>) {
+    const client = await connectWelcomed(t, on)
+    await client.subscribe(key)
+    subscribers.push({ key, on, client })
+  }
+  // One session on node B holds both an exact and a pattern subscription of one topic.
+  const both = await connectWelcomed(t, b.url)
+  await both.subscribe(news[1] as string)
+  await both.subscribe('news.*')
+
+  // Both nodes publish at once, without waiting: the shard orders each topic.
+  const publishers = [await connectWelcomed(t, a.url), await connectWelcomed(t, b.url)]
+  const rounds = 5
+  for (let i = 1; i <= rounds; i++) {
+    for (const [n, topic] of topics.entries()) (publishers[(i + n) % 2] as typeof publishers[0]).send({ action: 'publish', topic, message: { topic, i }, id: `${topic}:${i}` })
+  }
+  // The seq each publish was given, by its id.
+  const seqOf = new Map<string, number>()
+  for (const publisher of publishers) for (const ack of await publisher.take(rounds * topics.length / 2)) seqOf.set(ack.id, ack.seq)
+
+  for (const { key, client } of subscribers) {
+    const wanted = topics.filter((topic) => matches(key, topic))
+    const got = messages(await client.take(wanted.length * rounds))
+    for (const topic of wanted) {
+      const own = got.filter((f) => f.topic === topic)
+      t.same(own.map((f) => f.seq), [1, 2, 3, 4, 5], `${key}: ${topic} once each, in seq order`)
+      t.same(own.map((f) => seqOf.get(`${topic}:${f.data.i as number}`)), own.map((f) => f.seq), `${key}: the data of its seq`)
+    }
+    t.same(messages(await client.drain()), [], `${key}: nothing else`)
+  }
+  const gotBoth = messages(await both.take(news.length * rounds))
+  t.same(gotBoth.filter((f) => f.topic === news[1]).map((f) => [f.seq, f.subscription]), [1, 2, 3, 4, 5].map((seq) => [seq, undefined]), 'the exact subscription wins, once each')
+  t.same(gotBoth.filter((f) => f.topic !== news[1]).length, (news.length - 1) * rounds, 'the pattern brings the other news topics')
+  t.same(messages(await both.drain()), [])
+
+  // Figures are cluster-wide, from either node.
+  const figures = await (await fetch(`${a.url}/topics?prefix=news.`)).json() as Frame
+  t.match(figures.topics.find((f: Frame) => f.topic === news[1]), { subscribers: 2, seq: 5 }, 'subscribers on node B, read on node A')
+  t.same(figures.patterns.map((p: Frame) => [p.pattern, p.subscribers]), [['news.*', 3], ['news.>', 1]])
+  const one = await (await fetch(`${b.url}/topics/${news[0] as string}`)).json() as Frame
+  t.match(one, { topic: news[0], subscribers: 1, seq: 5 })
+  t.equal(one.clients.length, 1, 'presence lists the client on node A')
+
+  // A REST publish on B reaches A's exact subscriber.
+  await post(b.url, news[0] as string, 'rest')
+  t.match(await (subscribers[0] as typeof subscribers[0]).client.next(), { type: 'message', topic: news[0], seq: 6, data: 'rest' })
+
+  // One sharded subscription per node per channel: its primary counts two (A and B) for news.*'s fan-in channels.
+  const channel = `${prefix}{${GROUP_TAGS[groupOf(news[0] as string)] as string}}:m:${news[0] as string}`
+  const counts = await Promise.all(cluster.ports.slice(0, 3).map(async (port) => await cli(port, 'PUBSUB', 'SHARDNUMSUB', channel)))
+  t.ok(counts.some((reply) => reply.trim().endsWith('\n1')), 'the topic channel has one subscriber: node A, for its one client')
+})
