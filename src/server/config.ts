@@ -50,7 +50,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
 
 /** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
 const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
-  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl', (s) => s.redisUrl !== undefined],
+  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl or redisClusterNodes', (s) => s.redisUrl !== undefined || s.redisClusterNodes !== undefined],
   [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
   [['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization'], 'underPressure', (s) => s.underPressure]
@@ -152,12 +152,17 @@ const HIDDEN = '(hidden)'
 const SHARED = KEYS.filter((key) => key in PubsubOptionsSchema.properties && !['rateLimit', 'restRateLimit', 'underPressure'].includes(key))
 
 function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
-  if (s.workers > 1 && s.redisUrl === undefined) {
-    throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')}: the in-memory engine is one per process`)
+  if (s.redisUrl !== undefined && s.redisClusterNodes !== undefined) {
+    throw new PUBSUB_ERR_OPTION(names('redisClusterNodes'), s.redisClusterNodes, `one engine: ${names('redisUrl')} or this, not both`)
   }
+  if (s.workers > 1 && s.redisUrl === undefined && s.redisClusterNodes === undefined) {
+    throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')} or ${names('redisClusterNodes')}: the in-memory engine is one per process`)
+  }
+  const redis = { timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix }
   const pubsub: PubsubOptions = {
     ...Object.fromEntries(SHARED.map((key) => [key, s[key]])),
-    ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix } }),
+    ...(s.redisUrl === undefined ? {} : { engine: { type: 'redis', url: s.redisUrl, ...redis } }),
+    ...(s.redisClusterNodes === undefined ? {} : { engine: { type: 'redis-cluster', nodes: [...s.redisClusterNodes], ...redis } }),
     ...authOptions(s),
     rateLimit: pair(s.rateLimit, 'rate', 'burst'),
     restRateLimit: pair(s.restRateLimit, 'max', 'timeWindow'),

@@ -4,16 +4,20 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { nanoid } from 'nanoid'
-import type { AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import fastifyPubsub from '../../src/index.js'
 import { matches } from '../../src/protocol/topic.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../src/pubsub/redis/slots.js'
 import { connectWelcomed, eventually, type Frame } from '../helper.js'
+import { logLine, start } from '../server/server-process.js'
 import { post } from './node.js'
 import { redisMissing } from './redis-server.js'
 import { cli, RedisCluster } from './redis-cluster.js'
 
 const missing = redisMissing()
+// One cluster for the file: six processes take a couple of seconds to form one.
+const cluster = missing === false ? await RedisCluster.start(t) : undefined
 
 const messages = (frames: Frame[]): Frame[] => frames.filter((f) => f.type === 'message')
 
@@ -41,11 +45,11 @@ function onEveryShard (make: (i: number) => string): string[] {
 }
 
 t.test('two nodes on a cluster: exact, `*`, `>` and leading-wildcard subscribers get each message once, in order, from every shard', { skip: missing }, async (t) => {
-  const cluster = await RedisCluster.start(t)
+  const { nodes, ports } = cluster as RedisCluster
   const prefix = `${nanoid(6)}:`
   // Each node knows one seed node: the rest is discovered.
-  const a = await clusterNode(t, cluster.nodes.slice(0, 1), prefix)
-  const b = await clusterNode(t, cluster.nodes.slice(1, 2), prefix)
+  const a = await clusterNode(t, nodes.slice(0, 1), prefix)
+  const b = await clusterNode(t, nodes.slice(1, 2), prefix)
   const news = onEveryShard((i) => `news.n${i}`)
   const eu = onEveryShard((i) => `t${i}.eu`)
   const topics = [...news, ...eu]
@@ -101,6 +105,28 @@ t.test('two nodes on a cluster: exact, `*`, `>` and leading-wildcard subscribers
 
   // One sharded subscription per node per channel: its primary counts two (A and B) for news.*'s fan-in channels.
   const channel = `${prefix}{${GROUP_TAGS[groupOf(news[0] as string)] as string}}:m:${news[0] as string}`
-  const counts = await Promise.all(cluster.ports.slice(0, 3).map(async (port) => await cli(port, 'PUBSUB', 'SHARDNUMSUB', channel)))
+  const counts = await Promise.all(ports.slice(0, 3).map(async (port) => await cli(port, 'PUBSUB', 'SHARDNUMSUB', channel)))
   t.ok(counts.some((reply) => reply.trim().endsWith('\n1')), 'the topic channel has one subscriber: node A, for its one client')
+})
+
+t.test('REDIS_CLUSTER_NODES with --workers 2: both processes on the cluster; SIGTERM stops them all', { skip: missing }, async (t) => {
+  const port = String(await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => { resolve((probe.address() as AddressInfo).port); probe.close() })
+  }))
+  const primary = start({ REDIS_CLUSTER_NODES: (cluster as RedisCluster).nodes.slice(0, 2).join(','), REDIS_KEY_PREFIX: `${nanoid(6)}:`, PORT: port, LOG_LEVEL: 'info' }, ['--workers', '2'])
+  t.teardown(() => primary.kill('SIGKILL'))
+  const pids = new Set<unknown>()
+  const listening = await logLine(primary, (l) => { if (l.msg === 'fastify-pubsub listening') pids.add(l.pid); return pids.size === 2 })
+  t.match(listening, { engine: 'redis-cluster' }, 'the startup line names the engine')
+  const url = `http://127.0.0.1:${port}`
+  await eventually(async () => (await fetch(`${url}/ready`)).status === 200)
+  // Round-robin: of four connections, some land on each worker.
+  const clients = await Promise.all([1, 2, 3, 4].map(async () => await connectWelcomed(t, url)))
+  for (const [i, client] of clients.entries()) await client.subscribe(i % 2 === 0 ? 'all.x' : 'all.*')
+  await eventually(async () => ((await (await fetch(`${url}/topics/all.x`)).json()) as Frame).subscribers === 2)
+  await post(url, 'all.x', 'hello')
+  for (const client of clients) t.match(await client.next(), { type: 'message', topic: 'all.x', data: 'hello', seq: 1 })
+  const exited = once(primary, 'exit')
+  primary.kill('SIGTERM')
+  t.same(await exited, [0, null])
 })

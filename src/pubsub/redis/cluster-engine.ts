@@ -14,6 +14,7 @@ import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
+import { CLUSTER_NODES_RULE, parseClusterNode } from './cluster-nodes.js'
 
 export interface RedisClusterEngineOptions {
   /** Some of the cluster's nodes, as `host:port` (one is enough: the others are discovered). */
@@ -34,19 +35,6 @@ export interface RedisClusterEngineOptions {
   heartbeat?: number
   /** Logs Redis going away and coming back; pino and Fastify's logger fit. */
   logger?: ReachabilityLogger
-}
-
-/** What `nodes` takes, in words. */
-export const CLUSTER_NODES_RULE = 'a non-empty list of host:port, the port from 1 to 65535'
-
-/** A `host:port` entry of `nodes`, parsed; undefined when it is not one. */
-export function parseClusterNode (text: unknown): ClusterNode | undefined {
-  if (typeof text !== 'string') return undefined
-  const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/.exec(text)
-  if (match === null) return undefined
-  const port = Number(match[2])
-  if (port < 1 || port > 65535) return undefined
-  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port }
 }
 
 /** A sharded channel this node listens on, and the local keys that need it. */
