@@ -122,7 +122,8 @@ t.test('REDIS_CLUSTER_NODES with --workers 2: both processes on the cluster; SIG
   await eventually(async () => (await fetch(`${url}/ready`)).status === 200)
   // Round-robin: of four connections, some land on each worker.
   const clients = await Promise.all([1, 2, 3, 4].map(async () => await connectWelcomed(t, url)))
-  for (const [i, client] of clients.entries()) await client.subscribe(i % 2 === 0 ? 'all.x' : 'all.*')
+  // /ready answered by one worker: the other may still be connecting to the cluster (UNAVAILABLE).
+  for (const [i, client] of clients.entries()) await eventually(async () => (await client.subscribeOrError(i % 2 === 0 ? 'all.x' : 'all.*')).type === 'ack')
   await eventually(async () => ((await (await fetch(`${url}/topics/all.x`)).json()) as Frame).subscribers === 2)
   await post(url, 'all.x', 'hello')
   for (const client of clients) t.match(await client.next(), { type: 'message', topic: 'all.x', data: 'hello', seq: 1 })
