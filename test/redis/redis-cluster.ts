@@ -53,6 +53,10 @@ export class RedisCluster {
       cluster.#processes.push(spawn('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-port', String(ports[6 + i]),
         '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', String(NODE_TIMEOUT),
+        // A replica of an idle primary hears from it only every repl-ping-replica-period
+        // (10 s), past node-timeout × 10: it would refuse to take over ("Disconnected
+        // from master for longer than allowed").
+        '--cluster-replica-validity-factor', '0',
         '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'
       ], { stdio: 'ignore' }))
     }
