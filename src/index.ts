@@ -5,7 +5,7 @@
 // browser SDK is 'fastify-pubsub/client'. The route plugins are internal:
 // they take options only resolveOptions makes.
 export { default, default as fastifyPubsub } from './app.js'
-export type { PubsubOptions, RedisEngineConfig, ResolvedOptions } from './options.js'
+export type { PubsubOptions, RedisClusterEngineConfig, RedisEngineConfig, ResolvedOptions } from './options.js'
 export { resolveOptions } from './resolve-options.js'
 export { default as pubsubPlugin, type PubsubPluginOptions } from './plugins/pubsub.js'
 export type { AuthOptions } from './auth/authenticator.js'
@@ -38,6 +38,8 @@ export {
   type Presence,
   type PublishResult,
   type Recovery,
+  RedisClusterEngine,
+  type RedisClusterEngineOptions,
   RedisEngine,
   type RedisEngineOptions,
   type Snapshot,

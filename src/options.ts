@@ -6,18 +6,24 @@ import type { PressureOptions, ResolvedPressureOptions } from './plugins/load-sh
 import type { Engine } from './pubsub/engine.js'
 import type { BrokerOptions } from './pubsub/options.js'
 import type { RedisEngineOptions } from './pubsub/redis/engine.js'
+import type { RedisClusterEngineOptions } from './pubsub/redis/cluster-engine.js'
 
 /** The Redis engine by configuration rather than by instance: the plugin's `engine: { type: 'redis', url }`, or `{ type: 'redis', sentinels, name }`. */
 export interface RedisEngineConfig extends Omit<RedisEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
   type: 'redis'
 }
 
+/** The Redis Cluster engine by configuration: the plugin's `engine: { type: 'redis-cluster', nodes: ['host:port', …] }`. */
+export interface RedisClusterEngineConfig extends Omit<RedisClusterEngineOptions, 'historySize' | 'historyTtl' | 'topicTtl' | 'idempotencyWindow' | 'logger'> {
+  type: 'redis-cluster'
+}
+
 /** Options of the fastify-pubsub plugin. Every limit has a default; see docs/limits.md. */
 export interface PubsubOptions extends BrokerOptions {
   /** Where the routes are mounted, e.g. `/realtime`. Default: none. */
   prefix?: string
-  /** The engine to run on: in memory by default, or `{ type: 'redis', url }` or `{ type: 'redis', sentinels, name }` (docs/scaling.md), or an Engine instance. */
-  engine?: Engine | RedisEngineConfig
+  /** The engine to run on: in memory by default, `{ type: 'redis', url }`, `{ type: 'redis', sentinels, name }` or `{ type: 'redis-cluster', nodes }` (docs/scaling.md), or an Engine instance. */
+  engine?: Engine | RedisEngineConfig | RedisClusterEngineConfig
   /** Largest WebSocket frame, in bytes, the server runs (default 64 KiB); a larger one is answered BAD_REQUEST, one over twice this closes the connection with 1009. */
   maxPayload?: number
   /** Largest `POST /publish/:topic` body, in bytes (default 64 KiB); larger answers 413. */
@@ -104,7 +110,7 @@ type Replaced = 'prefix' | 'engine' | 'auth' | 'allowedOrigins' | 'underPressure
  * `prefix` stays out, so that the routes can take them whole.
  */
 export interface ResolvedOptions extends Readonly<Required<Omit<PubsubOptions, Replaced>>> {
-  readonly engine: Engine | RedisEngineConfig | undefined
+  readonly engine: Engine | RedisEngineConfig | RedisClusterEngineConfig | undefined
   /** Normalized as browsers send them. */
   readonly allowedOrigins: readonly string[]
   readonly rateLimit: false | { rate: number, burst: number, sustain: number }

@@ -104,7 +104,7 @@ function optionError (error: SchemaError, input: Record<string, unknown>): Insta
 
 function checkEngine (engine: unknown): void {
   if (engine !== undefined && (typeof engine !== 'object' || engine === null ||
-    ('type' in engine ? engine.type !== 'redis' : typeof (engine as Engine).publish !== 'function'))) {
-    throw new PUBSUB_ERR_OPTION('engine', engine, "an Engine, or { type: 'redis', url }")
+    ('type' in engine ? engine.type !== 'redis' && engine.type !== 'redis-cluster' : typeof (engine as Engine).publish !== 'function'))) {
+    throw new PUBSUB_ERR_OPTION('engine', engine, "an Engine, { type: 'redis', url } or { type: 'redis-cluster', nodes }")
   }
 }

@@ -120,7 +120,7 @@ t.test('bad options name the option, its value and what is allowed', async (t) =
     [{ underPressure: { sampleInterval: 0 } }, /underPressure.sampleInterval/],
     [{ underPressure: { retryAfter: 0 } }, /underPressure.retryAfter/],
     [{ underPressure: { healthCheck: 'yes' } }, /^Invalid option 'underPressure.healthCheck': "yes" \(a function resolving to true or false\)$/],
-    [{ engine: { type: 'kafka' } }, /^Invalid option 'engine': \{"type":"kafka"\} \(an Engine, or \{ type: 'redis', url \}\)$/],
+    [{ engine: { type: 'kafka' } }, /^Invalid option 'engine': \{"type":"kafka"\} \(an Engine, \{ type: 'redis', url \} or \{ type: 'redis-cluster', nodes \}\)$/],
     [{ engine: {} }, /'engine'/],
     [{ engine: 'memory' }, /'engine'/],
     [{ engine: null }, /'engine'/],

@@ -4,7 +4,8 @@ import { Broker } from '../pubsub/broker.js'
 import type { Engine } from '../pubsub/engine.js'
 import { MemoryEngine, type MemoryEngineOptions } from '../pubsub/memory-engine.js'
 import { RedisEngine } from '../pubsub/redis/engine.js'
-import type { RedisEngineConfig } from '../options.js'
+import { RedisClusterEngine } from '../pubsub/redis/cluster-engine.js'
+import type { RedisClusterEngineConfig, RedisEngineConfig } from '../options.js'
 import type { BrokerOptions } from '../pubsub/options.js'
 import { Clients } from '../transport/clients.js'
 
@@ -19,10 +20,11 @@ declare module 'fastify' {
 
 export interface PubsubPluginOptions extends BrokerOptions, MemoryEngineOptions {
   /**
-   * The engine to run on: in memory by default, `{ type: 'redis', url }` for
+   * The engine to run on: in memory by default, `{ type: 'redis', url }` or
+   * `{ type: 'redis-cluster', nodes }` for
    * several nodes, or an Engine instance. The plugin closes it on app close.
    */
-  engine?: Engine | RedisEngineConfig
+  engine?: Engine | RedisEngineConfig | RedisClusterEngineConfig
 }
 
 /**
@@ -39,7 +41,11 @@ async function pubsub (fastify: FastifyInstance, opts: PubsubPluginOptions): Pro
   const history = { topicTtl, historySize, historyTtl, idempotencyWindow }
   const chosen = engine === undefined
     ? new MemoryEngine({ ...history, maxTopics, maxIdempotencyKeys })
-    : 'type' in engine ? new RedisEngine({ ...engine, ...history, logger: fastify.log }) : engine
+    : !('type' in engine)
+        ? engine
+        : engine.type === 'redis-cluster'
+          ? new RedisClusterEngine({ ...engine, ...history, logger: fastify.log })
+          : new RedisEngine({ ...engine, ...history, logger: fastify.log })
   const broker = new Broker(options, { engine: chosen, logger: fastify.log })
   fastify.decorate('pubsub', broker)
   fastify.decorate('pubsubClients', new Clients())

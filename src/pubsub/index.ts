@@ -6,6 +6,7 @@ export type {
 export * from '../protocol/errors.js'
 export { MemoryEngine, type MemoryEngineOptions } from './memory-engine.js'
 export { RedisEngine, type RedisEngineOptions } from './redis/engine.js'
+export { RedisClusterEngine, type RedisClusterEngineOptions } from './redis/cluster-engine.js'
 export { Message } from './message.js'
 export type { Namespace, NamespaceOptions, Namespaces } from './namespaces.js'
 export { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js'

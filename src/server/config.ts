@@ -50,7 +50,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
 
 /** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
 const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
-  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix', 'redisPrimaryChange'], 'redisUrl or redisSentinels', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined],
+  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl, redisSentinels or redisClusterNodes', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined || s.redisClusterNodes !== undefined],
+  [['redisPrimaryChange'], 'redisUrl or redisSentinels', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined],
   [['redisSentinelName', 'redisPassword', 'redisSentinelPassword'], 'redisSentinels', (s) => s.redisSentinels !== undefined],
   [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
@@ -153,8 +154,8 @@ const HIDDEN = '(hidden)'
 const SHARED = KEYS.filter((key) => key in PubsubOptionsSchema.properties && !['rateLimit', 'restRateLimit', 'underPressure'].includes(key))
 
 function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
-  if (s.workers > 1 && s.redisUrl === undefined && s.redisSentinels === undefined) {
-    throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')} or ${names('redisSentinels')}: the in-memory engine is one per process`)
+  if (s.workers > 1 && s.redisUrl === undefined && s.redisSentinels === undefined && s.redisClusterNodes === undefined) {
+    throw new PUBSUB_ERR_OPTION(names('workers'), s.workers, `more than 1 needs ${names('redisUrl')}, ${names('redisSentinels')} or ${names('redisClusterNodes')}: the in-memory engine is one per process`)
   }
   const pubsub: PubsubOptions = {
     ...Object.fromEntries(SHARED.map((key) => [key, s[key]])),
@@ -172,9 +173,16 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
   return deepFreeze({ host: s.host, port: s.port, logLevel: s.logLevel, logPretty: s.logPretty, closeTimeout: s.closeTimeout, requestTimeout: s.requestTimeout, workers: s.workers, tls: tlsOptions(s), trustProxy: s.trustProxy, warnings, pubsub })
 }
 
-/** The Redis engine's options, by URL or by sentinels; none for the in-memory engine. */
+/** The Redis engine's options, by URL or by sentinels, or the Redis Cluster engine's; none for the in-memory engine. */
 function redisEngine (s: Settings): Pick<PubsubOptions, 'engine'> {
-  const common = { type: 'redis' as const, timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix, ...defined({ primaryChange: s.redisPrimaryChange }) }
+  const redis = { timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix }
+  if (s.redisClusterNodes !== undefined) {
+    if (s.redisUrl !== undefined || s.redisSentinels !== undefined) {
+      throw new PUBSUB_ERR_OPTION(names('redisClusterNodes'), s.redisClusterNodes, `one engine: ${names('redisUrl')}, ${names('redisSentinels')} or this, not two`)
+    }
+    return { engine: { type: 'redis-cluster', nodes: [...s.redisClusterNodes], ...redis } }
+  }
+  const common = { type: 'redis' as const, ...redis, ...defined({ primaryChange: s.redisPrimaryChange }) }
   if (s.redisSentinels === undefined) return s.redisUrl === undefined ? {} : { engine: { ...common, url: s.redisUrl } }
   if (s.redisUrl !== undefined) throw new PUBSUB_ERR_OPTION(`${names('redisUrl')} and ${names('redisSentinels')}`, HIDDEN, 'one of them only: the sentinels name the primary')
   if (s.redisSentinelName === undefined) throw new PUBSUB_ERR_OPTION(names('redisSentinelName'), undefined, `used with ${names('redisSentinels')}: the name they monitor the primary under`)

@@ -65,8 +65,9 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
     const { engine, auth, underPressure, metrics } = config.pubsub
     // What is on, in one line: an operator sees at once that auth is off.
     // "listening", not "ready": with Redis away it listens but refuses work
-    // (the engine logs when Redis is reachable, and /ready says so).
-    app.log.info({ engine: engine === undefined ? 'memory' : 'redis', engineConnected: app.pubsub.healthy, tls: config.tls !== undefined, auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub listening')
+    // (the engine logs when Redis is reachable, and /ready says so). The
+    // server's engine is a config, never an instance: 'redis' or 'redis-cluster'.
+    app.log.info({ engine: engine === undefined ? 'memory' : (engine as { type: string }).type, engineConnected: app.pubsub.healthy, tls: config.tls !== undefined, auth: auth !== undefined, loadShedding: underPressure !== false, metrics }, 'fastify-pubsub listening')
   } catch (err) {
     const line = listenErrorLine(err, config.host, config.port)
     if (line === undefined) app.log.fatal({ err }, 'could not start')

@@ -6,6 +6,7 @@ import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
 import { checkNamespaces } from '../pubsub/namespaces.js'
 import { isSentinelList, SENTINELS_RULE } from '../pubsub/redis/sentinels.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
+import { CLUSTER_NODES_RULE, parseClusterNode } from '../pubsub/redis/cluster-nodes.js'
 import { formatDuration } from './duration.js'
 
 // Every setting of the standalone server, once: its type, range, default and
@@ -80,7 +81,7 @@ export const SettingsSchema = Type.Object({
   logPretty: Type.Optional(Type.Boolean({ description: 'Human-readable logs through pino-pretty (a dev dependency); by default only when stdout is a terminal and pino-pretty is installed', shown: 'auto', ...server })),
   closeTimeout: ms('How long a graceful close (SIGINT, SIGTERM) may take before the process exits 1', 15_000, server),
   requestTimeout: ms('How long a request may take to arrive, head and body, before it is answered 408 and its connection closed; open WebSocket connections and SSE streams are not affected', 10_000, server),
-  workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl', 1, 1, 1024, server),
+  workers: integer('Processes sharing the port (node:cluster); more than 1 needs redisUrl or redisClusterNodes', 1, 1, 1024, server),
   trustProxy: Type.Array(Type.String(), {
     description: 'Addresses or CIDRs of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): the client address is read from X-Forwarded-For past them (logs, REST rate limit), and a plain X-Request-Id they set is kept; none by default',
     default: [],
@@ -117,6 +118,13 @@ export const SettingsSchema = Type.Object({
     description: "When the engine lands on another primary (a failover, a restart): 'new-epoch' starts each topic's sequence over, since that primary may lack the last messages clients saw (recovery then says so); 'continue' goes on, right for a Redis whose AOF keeps every write. Auto: 'new-epoch' with redisSentinels, 'continue' with redisUrl. See scaling.md",
     ...redis,
     shown: 'auto'
+  })),
+  redisClusterNodes: Type.Optional(Type.Array(Type.String(), {
+    description: 'Run on the Redis Cluster engine, with these of its nodes as host:port (comma-separated outside the file; one is enough, the others are discovered); unset: redisUrl or in memory. See scaling.md',
+    check: (list: unknown) => (list as unknown[]).length > 0 && (list as unknown[]).every((node) => parseClusterNode(node) !== undefined),
+    allowed: CLUSTER_NODES_RULE,
+    ...redis,
+    shown: 'unset'
   })),
   redisTimeout: Type.Integer({ description: 'How long a Redis command may take before the request fails with UNAVAILABLE', ...LIMITS.redisTimeout, ...redis }),
   redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),

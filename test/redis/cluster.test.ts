@@ -247,4 +247,6 @@ t.test('WORKERS above 1 without REDIS_URL, or a bad --workers, stops at startup 
   t.throws(() => loadConfig({}, ['--workers']), { message: /--workers/ })
   t.equal(loadConfig({ REDIS_URL: 'redis://x' }, ['--workers=3']).workers, 3)
   t.match(loadConfig({ REDIS_URL: 'redis://x', REDIS_TIMEOUT: '200' }, []).pubsub.engine, { type: 'redis', url: 'redis://x', timeout: 200, heartbeat: 5000 })
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: 'x:7000' }, ['--workers=2']).workers, 2, 'on a Redis Cluster too')
+  t.same(loadConfig({}, ['--redis-cluster-nodes', 'x:7000,y:7001', '--redis-key-prefix', 'app:']).pubsub.engine, { type: 'redis-cluster', nodes: ['x:7000', 'y:7001'], timeout: 1000, heartbeat: 5000, keyPrefix: 'app:' })
 })

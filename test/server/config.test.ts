@@ -46,7 +46,9 @@ function sample (key: SettingKey): { typed: unknown, text: string, file?: unknow
       ? { typed: ['127.0.0.1', '10.0.0.0/8'], text: '127.0.0.1, 10.0.0.0/8' }
       : key === 'redisSentinels'
         ? { typed: ['127.0.0.1:26379', '[::1]:26380'], text: '127.0.0.1:26379, [::1]:26380' }
-        : { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
+        : key === 'redisClusterNodes'
+          ? { typed: ['10.0.0.1:7000', 'redis-2.internal:7001', '[::1]:7002'], text: '10.0.0.1:7000, redis-2.internal:7001, [::1]:7002' }
+          : { typed: ['https://a.example', 'https://b.example'], text: 'https://a.example, https://b.example' }
   }
   if (key === 'rateLimit' || key === 'restRateLimit') return { typed: '5,10', text: '5,10' }
   if (key === 'prefix') return { typed: '/rt', text: '/rt' }
@@ -203,11 +205,12 @@ t.test('a bare number for a setting that took seconds before is refused, not rea
 
 t.test('settings given where they cannot act are warned about, not refused', async (t) => {
   t.same(loadConfig({ REDIS_TIMEOUT: '500', JWT_CLOCK_TOLERANCE: '5', METRICS: 'false', METRICS_TOPICS: '10', UNDER_PRESSURE: 'false', MAX_RSS_BYTES: '1000', REDIS_HEARTBEAT: '5000' }, []).warnings, [
-    'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl or redisSentinels',
+    'redisTimeout (REDIS_TIMEOUT, --redis-timeout) has no effect without redisUrl, redisSentinels or redisClusterNodes',
     'jwtClockTolerance (JWT_CLOCK_TOLERANCE, --jwt-clock-tolerance) has no effect without jwtSecret, jwtPublicKey or jwtJwks',
     'metricsTopics (METRICS_TOPICS, --metrics-topics) has no effect without metrics',
     'maxRssBytes (MAX_RSS_BYTES, --max-rss-bytes) has no effect without underPressure'
   ], 'REDIS_HEARTBEAT at its default says nothing')
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_TIMEOUT: '500' }, []).warnings, [], 'the cluster engine takes the Redis settings too')
   t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: '0123456789abcdef0123456789abcdef', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
 })
 
@@ -276,7 +279,14 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{}, file('{"port": 80'), /'CONFIG_FILE \(--config\)': ".*" \(a readable JSON file/],
     [{}, file('[1]'), /'CONFIG_FILE \(--config\)': ".*" \(a JSON object of settings\)/],
     [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE \(--config\)': ".*missing.json" \(a readable JSON file \(ENOENT/],
-    [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\)/],
+    [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\), redisSentinels \(REDIS_SENTINELS, --redis-sentinels\) or redisClusterNodes \(REDIS_CLUSTER_NODES, --redis-cluster-nodes\)/],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1' }, [], /^Invalid option 'REDIS_CLUSTER_NODES': \["127.0.0.1"\] \(a non-empty list of host:port/],
+    [{ REDIS_CLUSTER_NODES: 'h:7000,h:70000' }, [], /REDIS_CLUSTER_NODES/],
+    [{ REDIS_CLUSTER_NODES: 'h:0' }, [], /REDIS_CLUSTER_NODES/],
+    [{}, ['--redis-cluster-nodes', ','], /--redis-cluster-nodes/],
+    [{}, file({ redisClusterNodes: [7000] }), /redisClusterNodes in /],
+    [{ REDIS_URL: 'redis://h', REDIS_CLUSTER_NODES: 'h:7000' }, [], /^Invalid option 'redisClusterNodes \(REDIS_CLUSTER_NODES, --redis-cluster-nodes\)': \["h:7000"\] \(one engine: redisUrl \(REDIS_URL, --redis\), redisSentinels \(REDIS_SENTINELS, --redis-sentinels\) or this, not two\)/],
+    [{ REDIS_SENTINELS: 'h:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'h:7000' }, [], /'redisClusterNodes \(REDIS_CLUSTER_NODES, --redis-cluster-nodes\)': \["h:7000"\] \(one engine/],
     [{ JWT_SECRET: '' }, [], /^Invalid option 'JWT_SECRET': "\(hidden\)" \(a non-empty string\)/],
     [{ JWT_SECRET: 'abc' }, [], /^Invalid option 'jwtSecret \(JWT_SECRET, --jwt-secret\)': "\(hidden\)" \(an HS256 secret of at least 32 bytes/],
     [{ JWT_PUBLIC_KEY: '' }, [], /JWT_PUBLIC_KEY/],

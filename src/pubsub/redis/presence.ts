@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis'
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import type { LocalSubscriptions, Presence } from '../engine.js'
 import { exec, type RedisCall } from './scripts.js'
 
@@ -6,7 +6,7 @@ import { exec, type RedisCall } from './scripts.js'
 export const PRESENCE_IDS = 100
 
 export interface RedisPresenceOptions {
-  command: Redis
+  command: Redis | Cluster
   /** `<prefix><kind>` or `<prefix><kind>:<name>`, the engine's key names. */
   key: (kind: string, name?: string) => string
   nodeId: string
@@ -26,7 +26,7 @@ export interface RedisPresenceOptions {
  * `nodes` lists the nodes by last heartbeat, and a reader sums the live ones.
  */
 export class RedisPresence implements Presence {
-  readonly #command: Redis
+  readonly #command: Redis | Cluster
   readonly #key: RedisPresenceOptions['key']
   readonly #nodeId: string
   readonly #heartbeat: number

@@ -1,0 +1,514 @@
+import { Cluster, type ClusterNode, type ClusterOptions } from 'ioredis'
+import { nanoid } from 'nanoid'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
+import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
+import { Message } from '../message.js'
+import { KEY_PREFIX, limit } from '../defaults.js'
+import { replayFrom, type Retained } from '../history.js'
+import type { Namespaces } from '../namespaces.js'
+import { decodeMessage, decodeRetained } from './codec.js'
+import { PRESENCE_IDS, RedisPresence } from './presence.js'
+import { scriptedCluster, type ScriptedCluster } from './cluster-scripts.js'
+import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js'
+import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
+import type { Position } from '../session.js'
+import { hasWildcard } from '../../protocol/topic.js'
+import { CLUSTER_NODES_RULE, parseClusterNode } from './cluster-nodes.js'
+
+export interface RedisClusterEngineOptions {
+  /** Some of the cluster's nodes, as `host:port` (one is enough: the others are discovered). */
+  nodes: string[]
+  /** Prefix of every key and channel, so that several deployments share a cluster (default `pubsub:`). */
+  keyPrefix?: string
+  /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
+  timeout?: number
+  /** Messages each topic retains (default 100; 0 turns history off). */
+  historySize?: number
+  /** ms a retained message is kept (default 5 minutes). */
+  historyTtl?: number
+  /** ms a topic keeps its sequence after its last publish when no node has an exact subscriber (default 5 minutes). */
+  topicTtl?: number
+  /** ms a publish's idempotency key is remembered, by Redis for every node (default 5 minutes). */
+  idempotencyWindow?: number
+  /** ms between a node's presence refreshes (default 5000); a node that stops refreshing drops out of the figures after three. */
+  heartbeat?: number
+  /** Logs Redis going away and coming back; pino and Fastify's logger fit. */
+  logger?: ReachabilityLogger
+}
+
+/** A sharded channel this node listens on, and the local keys that need it. */
+interface Listening {
+  /** A group's fan-in channel (for patterns), rather than one topic's channel. */
+  fanIn: boolean
+  keys: Set<string>
+  live: boolean
+  chain: Promise<void>
+}
+
+/**
+ * Where delivery goes on after a gap that could not be filled: just before
+ * the first message that waited behind the catch-up, else `otherwise`.
+ */
+function resumeAt (waiting: Message[], otherwise: Position): Position {
+  const next = waiting[0]
+  return next === undefined ? otherwise : { seq: next.seq - 1, epoch: next.epoch }
+}
+
+/** ms between "Redis still unreachable" summaries while the cluster is away. */
+const SUMMARY_MS = 30_000
+/** What a 503 says when Redis answered a command with an error, or too late. */
+const FAILED = 'the Redis engine did not complete the request'
+/** Reads of history a catch-up tries before it tells the clients it cannot. */
+const CATCH_UP_TRIES = 3
+
+/**
+ * The engine for several nodes on a Redis Cluster (docs/scaling.md). Every
+ * key and channel of a topic carries the hash tag of its slot group, so one
+ * script on one shard assigns the seq, appends to the history and SPUBLISHes
+ * on the topic's sharded channel and on its group's fan-in channel for
+ * patterns. Each node SSUBSCRIBEs (ioredis's sharded subscribers: one
+ * connection per primary, following slot moves) to the channel of each topic
+ * with a local exact subscriber, and to the fan-in channels that its
+ * patterns need; the broker fans out what arrives.
+ */
+export class RedisClusterEngine implements Engine {
+  readonly nodeId = nanoid(10)
+  readonly presence: RedisPresence
+  #link: EngineLink | undefined
+  readonly #cluster: ScriptedCluster
+  readonly #prefix: string
+  readonly #historySize: number
+  readonly #historyTtl: number
+  readonly #topicTtl: number
+  #metaTtl: number
+  #longestHistoryTtl: number
+  #namespaces: Namespaces | undefined
+  readonly #idempotencyWindow: number
+  readonly #reachability: Reachability
+  readonly #listening = new Map<string, Listening>()
+  readonly #heartbeat: NodeJS.Timeout
+  /** Where this node's delivery of each topic with a local exact subscriber has got to (engine.ts). */
+  readonly #positions = new Map<string, Position>()
+  readonly #catchingUp = new Map<string, Message[]>()
+  /**
+   * The last message of each exactly listened topic that came on its own
+   * channel: its copy on the fan-in channel, which the same script sent
+   * right after it on the same shard connection, is the same message.
+   */
+  readonly #lastExact = new Map<string, { seq: number, epoch: string }>()
+  /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
+  #subscribersReady = false
+  #epochs = 0
+  #closed = false
+
+  constructor (options: RedisClusterEngineOptions) {
+    this.#prefix = options.keyPrefix ?? KEY_PREFIX.default
+    if (typeof this.#prefix !== 'string' || !new RegExp(KEY_PREFIX.pattern).test(this.#prefix)) {
+      throw new PUBSUB_ERR_OPTION('keyPrefix', this.#prefix, KEY_PREFIX.allowed)
+    }
+    const nodes = Array.isArray(options.nodes) ? options.nodes.map(parseClusterNode) : []
+    if (nodes.length === 0 || nodes.includes(undefined)) throw new PUBSUB_ERR_OPTION('nodes', options.nodes, CLUSTER_NODES_RULE)
+    const timeout = limit('redisTimeout', options.timeout, 'timeout')
+    this.#historySize = limit('historySize', options.historySize)
+    this.#historyTtl = limit('historyTtl', options.historyTtl)
+    this.#topicTtl = limit('topicTtl', options.topicTtl)
+    this.#longestHistoryTtl = this.#historyTtl
+    this.#metaTtl = Math.max(this.#topicTtl, this.#historyTtl)
+    this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
+    const heartbeat = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
+    this.#reachability = new Reachability(options.logger, SUMMARY_MS)
+    const clusterOptions: ClusterOptions = {
+      // Sharded Pub/Sub: SSUBSCRIBE on the primary of each channel's slot,
+      // resubscribed by ioredis when slots move (ClusterSubscriberGroup).
+      shardedSubscribers: true,
+      // Fail fast, as the single-Redis engine does: no queue while the cluster is away.
+      enableOfflineQueue: false,
+      // The publishes of one turn go to each shard in one write.
+      enableAutoPipelining: true,
+      // ioredis 5.11 leaves SSUBSCRIBE and SUNSUBSCRIBE out of the commands it
+      // never auto-pipelines (notAllowedAutoPipelineCommands, autoPipelining.js):
+      // batched with a script, they put its shard's command connection in
+      // subscriber mode ("Connection in subscriber mode, only subscriber
+      // commands may be used").
+      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
+      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      slotsRefreshTimeout: timeout,
+      redisOptions: {
+        maxRetriesPerRequest: 0,
+        commandTimeout: timeout,
+        connectTimeout: timeout,
+        connectionName: `fastify-pubsub:${this.nodeId}`
+      }
+    }
+    this.#cluster = scriptedCluster(new Cluster(nodes as ClusterNode[], clusterOptions))
+    this.#cluster.on('error', (err: Error) => { this.#reachability.failed(err.message) })
+    this.#cluster.on('ready', () => { this.#reachability.recovered() })
+    this.#cluster.on('subscribersReady', () => { this.#resubscribed() })
+    this.#cluster.on('smessage', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
+    this.presence = new RedisPresence({
+      command: this.#cluster,
+      // One slot for every node's presence: a reader gets it in one pipeline.
+      key: (kind, name) => name === undefined ? `${this.#prefix}{presence}:${kind}` : `${this.#prefix}{presence}:${kind}:${name}`,
+      nodeId: this.nodeId,
+      heartbeat,
+      call: async (call) => await this.#redis(call),
+      local: () => this.#local,
+      ids: (key) => hasWildcard(key) || this.#namespaces?.resolve(key)?.presence !== false ? PRESENCE_IDS : 0
+    })
+    this.#heartbeat = setInterval(() => { void this.#beat() }, heartbeat)
+    this.#heartbeat.unref()
+  }
+
+  /** Resolves once the cluster and its sharded subscribers are up (polling; for tests and startup scripts). */
+  async whenConnected (timeout = 5000): Promise<void> {
+    const deadline = Date.now() + timeout
+    while (!this.healthy()) {
+      if (Date.now() > deadline) throw new PUBSUB_ERR_UNAVAILABLE(NOT_CONNECTED)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await this.#beat()
+  }
+
+  /** The cluster connected and its sharded subscribers started once: what readiness reports. */
+  healthy (): boolean {
+    return !this.#closed && this.#cluster.status === 'ready' && this.#subscribersReady
+  }
+
+  attach (link: EngineLink): void {
+    this.#link = link
+    this.#namespaces = link.namespaces
+    for (const namespace of this.#namespaces?.list ?? []) {
+      this.#longestHistoryTtl = Math.max(this.#longestHistoryTtl, namespace.historyTtl ?? 0)
+    }
+    this.#metaTtl = Math.max(this.#topicTtl, this.#longestHistoryTtl)
+  }
+
+  async listen (key: string): Promise<void> {
+    await Promise.all(this.#channels(key).map(async (channel) => { await this.#listen(channel, key, true) }))
+  }
+
+  async unlisten (key: string): Promise<void> {
+    if (!hasWildcard(key)) {
+      this.#positions.delete(key)
+      this.#lastExact.delete(key)
+    }
+    await Promise.all(this.#channels(key).map(async (channel) => { await this.#listen(channel, key, false) }))
+  }
+
+  async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
+    const [seq, epoch, entries] = await this.#snapshot(topic, recovery !== undefined)
+    if (!this.#positions.has(topic) && this.#local.count(topic) > 0) this.#positions.set(topic, { seq, epoch })
+    const snapshot: Snapshot = { seq, epoch }
+    if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(topic, entries))
+    return snapshot
+  }
+
+  async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
+    const ts = Date.now()
+    const reach = this.#local.reach(topic)
+    let historySize = this.#historySize
+    let historyTtl = this.#historyTtl
+    if (this.#namespaces !== undefined) {
+      const namespace = this.#namespaces.resolve(topic)
+      historySize = namespace?.historySize ?? historySize
+      historyTtl = namespace?.historyTtl ?? historyTtl
+    }
+    const group = groupOf(topic)
+    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#cluster.pubsubPublish(
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`),
+      topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#key(group, 'm', topic),
+      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic)))))
+    const result: PublishResult = { topic, seq, epoch, delivered }
+    if (duplicate === 1) result.duplicate = true
+    return result
+  }
+
+  async topics (query: TopicQuery): Promise<TopicPage> {
+    const [counts, retained] = await Promise.all([this.presence.counts(), this.#retainedTopics()])
+    const names = new Set([...counts.keys(), ...retained])
+    const sorted = [...names].filter((name) => name.startsWith(query.prefix) && (query.after === undefined || name > query.after)).sort()
+    const page: TopicPage = { topics: [], patterns: [] }
+    const taken = sorted.slice(0, query.limit)
+    const metas = await this.#metas(taken.filter((name) => !hasWildcard(name)))
+    for (const name of taken) {
+      const subscribers = counts.get(name) ?? 0
+      const meta = metas.get(name)
+      if (meta === undefined) page.patterns.push({ pattern: name, subscribers } satisfies PatternInfo)
+      else page.topics.push({ topic: name, subscribers, seq: meta.seq, epoch: meta.epoch })
+    }
+    if (sorted.length > query.limit) page.next = taken.at(-1)
+    return page
+  }
+
+  async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
+    const [{ count, clients }, retained] = await Promise.all([this.presence.subscribers(name, presence), this.#isRetained(name)])
+    if (count === 0 && !retained) return undefined
+    const meta = (await this.#metas([name])).get(name) as { seq: number, epoch: string }
+    return { topic: name, subscribers: count, seq: meta.seq, epoch: meta.epoch, clients }
+  }
+
+  async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
+    if ((await this.topic(topic, 0)) === undefined) return undefined
+    const [seq, epoch, entries] = await this.#snapshot(topic, true)
+    const retained = this.#retained(topic, entries)
+    const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
+    return { topic, seq, epoch, first: retained[0]?.seq, messages }
+  }
+
+  /** Redis holds the history: see its own memory figures. */
+  historyBytes (): number {
+    return 0
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#heartbeat)
+    this.#reachability.stop()
+    try {
+      await this.presence.leave()
+    } catch {
+      // The cluster is away: the presence hash expires by itself.
+    }
+    this.#cluster.disconnect()
+  }
+
+  /** The broker's link; only the heartbeat may run before `attach`. */
+  get #linked (): EngineLink {
+    return this.#link as EngineLink
+  }
+
+  get #local (): LocalSubscriptions {
+    return this.#linked.local
+  }
+
+  /** `<prefix>{<group tag>}:<kind>`, or `…:<kind>:<name>`: every key of a group in the slot of its tag. */
+  #key (group: number, kind: string, name?: string): string {
+    const base = `${this.#prefix}{${GROUP_TAGS[group] as string}}:${kind}`
+    return name === undefined ? base : `${base}:${name}`
+  }
+
+  #fanIn (group: number, partition: number): string {
+    return this.#key(group, 'w', String(partition))
+  }
+
+  /**
+   * The sharded channels a key needs: a topic's own, or for a pattern the
+   * fan-in channels of its first token's partition in every group (of every
+   * partition when the first token is a wildcard). They carry a superset;
+   * the broker's index delivers only true matches.
+   */
+  #channels (key: string): string[] {
+    if (!hasWildcard(key)) return [this.#key(groupOf(key), 'm', key)]
+    const first = firstToken(key)
+    const partitions = first === '*' || first === '>' ? [...Array(PARTITIONS).keys()] : [partitionOf(first)]
+    const channels: string[] = []
+    for (let group = 0; group < GROUPS; group++) for (const partition of partitions) channels.push(this.#fanIn(group, partition))
+    return channels
+  }
+
+  #newEpoch (): string {
+    return `${this.nodeId}-${(++this.#epochs).toString(36)}`
+  }
+
+  /**
+   * Brings this node's subscription to `channel` in line with the broker's
+   * interest, in order per channel (engine.ts #listen).
+   */
+  async #listen (channel: string, key: string, wanted: boolean): Promise<void> {
+    let listening = this.#listening.get(channel)
+    if (listening === undefined) {
+      listening = { fanIn: hasWildcard(key), keys: new Set(), live: false, chain: Promise.resolve() }
+      this.#listening.set(channel, listening)
+    }
+    const entry = listening
+    if (wanted) entry.keys.add(key)
+    else entry.keys.delete(key)
+    const step = entry.chain.catch(() => {}).then(async () => {
+      const wanted = entry.keys.size > 0
+      if (wanted && !entry.live) {
+        await this.#redis(async () => await this.#cluster.ssubscribe(channel))
+        entry.live = true
+      } else if (!wanted && entry.live) {
+        entry.live = false
+        await this.#redis(async () => await this.#cluster.sunsubscribe(channel))
+      }
+      if (entry.keys.size === 0 && !entry.live && this.#listening.get(channel) === entry) this.#listening.delete(channel)
+    })
+    entry.chain = step
+    await step
+  }
+
+  #onMessage (channel: string, payload: string): void {
+    const newline = payload.indexOf('\n')
+    const message = decodeMessage(payload.slice(0, newline), payload.slice(newline + 1))
+    const { topic, seq, epoch } = message
+    if (this.#listening.get(channel)?.fanIn === true) {
+      const last = this.#lastExact.get(topic)
+      if (last !== undefined && last.seq === seq && last.epoch === epoch) return
+    } else if (this.#listening.has(channel)) {
+      this.#lastExact.set(topic, { seq, epoch })
+    }
+    this.#receive(message)
+  }
+
+  /** A live message, in its shard's order (engine.ts #receive). */
+  #receive (message: Message): void {
+    const waiting = this.#catchingUp.get(message.topic)
+    if (waiting !== undefined) {
+      waiting.push(message)
+      return
+    }
+    let position = this.#positions.get(message.topic)
+    if (position !== undefined && position.epoch !== message.epoch) {
+      this.#lost(message.topic, { seq: 0, epoch: message.epoch })
+      position = this.#positions.get(message.topic) as Position
+    }
+    if (position !== undefined) {
+      if (message.seq <= position.seq) return
+      if (message.seq > position.seq + 1) {
+        void this.#catchUp(message.topic, { ...position }, [message])
+        return
+      }
+    }
+    this.#fanout(message)
+  }
+
+  #fanout (message: Message): void {
+    const position = this.#positions.get(message.topic)
+    if (position !== undefined) position.seq = message.seq
+    this.#linked.deliver(message)
+  }
+
+  /** Delivers what this node missed of `topic` after `from`, from history, while its live messages wait (engine.ts #catchUp). */
+  async #catchUp (topic: string, from: Position, waiting: Message[] = []): Promise<void> {
+    this.#catchingUp.set(topic, waiting)
+    try {
+      const [seq, epoch, entries] = await this.#snapshotPatiently(topic)
+      const since = epoch === from.epoch ? from.seq : 0
+      if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
+      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(topic, entries))
+      if (replay === undefined) this.#lost(topic, resumeAt(waiting, { seq, epoch }))
+      else for (const message of replay) this.#fanout(message)
+    } catch {
+      this.#lost(topic, resumeAt(waiting, from))
+    } finally {
+      this.#catchingUp.delete(topic)
+      for (const message of waiting) this.#receive(message)
+    }
+  }
+
+  async #snapshotPatiently (topic: string, attempt = 1): Promise<[number, string, string[]]> {
+    try {
+      return await this.#snapshot(topic, true)
+    } catch (err) {
+      if (attempt === CATCH_UP_TRIES) throw err
+    }
+    await sleep(100 * attempt, undefined, { ref: false })
+    return await this.#snapshotPatiently(topic, attempt + 1)
+  }
+
+  #lost (topic: string, position: Position): void {
+    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
+    this.#linked.reset(topic, position)
+  }
+
+  /**
+   * ioredis has (re)subscribed its sharded subscribers: the first time at
+   * connect, later after a shard's connection dropped or slots moved. What
+   * was published meanwhile never came: each topic is caught up, and
+   * pattern subscribers, whose topics a node cannot list, are told.
+   */
+  #resubscribed (): void {
+    if (!this.#subscribersReady) {
+      this.#subscribersReady = true
+      return
+    }
+    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
+    for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
+  }
+
+  async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
+    const group = groupOf(topic)
+    return await this.#redis(async () => await this.#cluster.pubsubSnapshot(
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
+  }
+
+  #retained (topic: string, entries: string[]): Retained[] {
+    return decodeRetained(entries, Date.now() - this.#historyTtlOf(topic))
+  }
+
+  #historyTtlOf (topic: string): number {
+    return this.#namespaces?.resolve(topic)?.historyTtl ?? this.#historyTtl
+  }
+
+  /** Topics whose last message is still retained, from every group's index (one command per group, pipelined per shard). */
+  async #retainedTopics (): Promise<Set<string>> {
+    const oldest = Date.now() - this.#longestHistoryTtl
+    const groups = await Promise.all(GROUP_TAGS.map(async (_, group) => await this.#redis(async () =>
+      await this.#cluster.zrangebyscore(this.#key(group, 'retained'), oldest, '+inf', 'WITHSCORES'))))
+    const topics = new Set<string>()
+    const now = Date.now()
+    for (const scored of groups) {
+      for (let i = 0; i < scored.length; i += 2) {
+        const topic = scored[i] as string
+        if (Number(scored[i + 1]) >= now - this.#historyTtlOf(topic)) topics.add(topic)
+      }
+    }
+    return topics
+  }
+
+  /** Whether a topic's last message is still retained: one read of its group's index. */
+  async #isRetained (topic: string): Promise<boolean> {
+    const score = await this.#redis(async () => await this.#cluster.zscore(this.#key(groupOf(topic), 'retained'), topic))
+    return score !== null && Number(score) >= Date.now() - this.#historyTtlOf(topic)
+  }
+
+  /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone. */
+  async #metas (topics: string[]): Promise<Map<string, { seq: number, epoch: string }>> {
+    const replies = await Promise.all(topics.map(async (topic) => await this.#redis(async () =>
+      await this.#cluster.hmget(this.#key(groupOf(topic), 'meta', topic), 'seq', 'epoch'))))
+    return new Map(topics.map((topic, i) => {
+      const [seq, epoch] = replies[i] as Array<string | null>
+      return [topic, { seq: Number(seq ?? 0), epoch: epoch ?? '' }]
+    }))
+  }
+
+  /** Every `heartbeat`: rewrites this node's presence and keeps the sequences of locally subscribed topics alive. */
+  async #beat (): Promise<void> {
+    // Not attached yet (whenConnected before the broker): no subscriptions to tell of.
+    if (this.#link === undefined) return
+    try {
+      const multi = this.#cluster.multi()
+      this.presence.refresh(multi)
+      await Promise.all([
+        multi.exec(),
+        ...[...this.#local.topicNames.from('', undefined)].map(async (topic) => await this.#cluster.pexpire(this.#key(groupOf(topic), 'meta', topic), this.#metaTtl))
+      ])
+    } catch (err) {
+      this.#failed(err as Error)
+    }
+  }
+
+  #failed (err: Error): string {
+    if (err.name === 'ReplyError' || err.message === 'Command timed out') return FAILED
+    this.#reachability.failed(err.message)
+    return NOT_CONNECTED
+  }
+
+  async #redis<T> (call: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new PUBSUB_ERR_UNAVAILABLE('engine is closed')
+    try {
+      return await call()
+    } catch (err) {
+      throw new PUBSUB_ERR_UNAVAILABLE(this.#failed(err as Error))
+    }
+  }
+}
+
+/** A topic's or pattern's first token. */
+function firstToken (key: string): string {
+  const dot = key.indexOf('.')
+  return dot === -1 ? key : key.slice(0, dot)
+}

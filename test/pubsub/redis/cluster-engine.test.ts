@@ -1,0 +1,145 @@
+// The Redis Cluster engine passes the same conformance suite as the other
+// engines, against a six-node cluster of its own.
+import t, { type Test } from 'tap'
+import { nanoid } from 'nanoid'
+import { RedisClusterEngine } from '../../../src/pubsub/redis/cluster-engine.js'
+import { engineConformance } from '../../../src/pubsub/conformance.js'
+import { Broker } from '../../../src/pubsub/broker.js'
+import type { Message } from '../../../src/pubsub/message.js'
+import type { Position } from '../../../src/pubsub/session.js'
+import { GROUP_TAGS, groupOf } from '../../../src/pubsub/redis/slots.js'
+import { eventually, WAIT_MS } from '../../helper.js'
+import { freePort, redisMissing } from '../../redis/redis-server.js'
+import { cli, RedisCluster } from '../../redis/redis-cluster.js'
+
+/** A broker on a fresh engine of the cluster, and a session that records what it is given and told. */
+async function follower (t: Test, nodes: string[], prefix: string): Promise<{ engine: RedisClusterEngine, broker: Broker, got: Array<[string, number, unknown]>, resets: Array<[string, Position | undefined]>, session: ReturnType<Broker['connect']> }> {
+  const engine = new RedisClusterEngine({ nodes, keyPrefix: prefix, heartbeat: 100, timeout: 300 })
+  const broker = new Broker({}, { engine })
+  t.teardown(() => broker.close())
+  await engine.whenConnected()
+  const got: Array<[string, number, unknown]> = []
+  const resets: Array<[string, Position | undefined]> = []
+  const session = broker.connect({
+    deliver (message: Message) { got.push([message.topic, message.seq, message.data]) },
+    reset (key: string, position: Position | undefined) { resets.push([key, position]) }
+  })
+  return { engine, broker, got, resets, session }
+}
+
+const missing = redisMissing()
+if (missing !== false) {
+  t.comment(`skipped: ${missing}`)
+} else {
+  const cluster = await RedisCluster.start(t)
+  engineConformance({
+    builder: async (settings) => {
+      // A prefix of its own: tests share the cluster, not their topics.
+      const engine = new RedisClusterEngine({ nodes: cluster.nodes.slice(0, 2), keyPrefix: `${nanoid(6)}:`, heartbeat: 100, ...settings })
+      await engine.whenConnected()
+      return engine
+    },
+    test: t,
+    wait: WAIT_MS
+  })
+
+  /** Runs a command on whichever node holds `key` (redis-cli -c follows MOVED). */
+  const onKey = async (...args: string[]): Promise<string> => await cli(cluster.ports[0] as number, '-c', ...args)
+  const metaKey = (prefix: string, topic: string): string => `${prefix}{${GROUP_TAGS[groupOf(topic)] as string}}:meta:${topic}`
+
+  t.test('shard connections dropped: ioredis resubscribes, each topic is caught up from history, pattern subscribers are told', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const publisher = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix })
+    const publishing = new Broker({}, { engine: publisher })
+    t.teardown(() => publishing.close())
+    await publisher.whenConnected()
+    const { got, resets, session } = await follower(t, cluster.nodes, prefix)
+    await session.subscribe('orders')
+    await session.subscribe('audit.*')
+    await publishing.publish('orders', 1)
+    await eventually(() => got.length === 1)
+    // Every Pub/Sub connection of the cluster, ours among them.
+    for (const port of cluster.ports) await cli(port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')
+    await publishing.publish('orders', 2)
+    await publishing.publish('orders', 3)
+    await eventually(() => resets.length > 0)
+    t.ok(resets.every((reset) => reset[0] === 'audit.*' && reset[1] === undefined), 'the pattern may have lost messages: its subscribers are told (once per shard back)')
+    await eventually(() => got.length === 3)
+    await eventually(async () => { await publishing.publish('orders', 'live'); return got.at(-1)?.[2] === 'live' })
+    const seqs = got.map(([, seq]) => seq)
+    t.same(seqs, [...seqs.keys()].map((i) => i + 1), 'every seq once, in order: the missed ones from history, then live')
+  })
+
+  t.test('a skipped seq is caught up from history, or told when history lacks it; a restarted sequence is told', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, got, resets, session } = await follower(t, cluster.nodes, prefix)
+    await session.subscribe('gap')
+    await broker.publish('gap', 1)
+    await eventually(() => got.length === 1)
+    // A seq taken by hand: the next message skips it; history has the next one (seqs in it need not be consecutive).
+    await onKey('HINCRBY', metaKey(prefix, 'gap'), 'seq', '1')
+    await broker.publish('gap', 3)
+    await eventually(() => got.length === 2)
+    t.same(resets, [], 'what history holds is delivered, once: the live copy that waited is dropped')
+    // Again, with no history at all: the clients are told.
+    await onKey('HINCRBY', metaKey(prefix, 'gap'), 'seq', '1')
+    await onKey('DEL', metaKey(prefix, 'gap').replace(':meta:', ':history:'))
+    await broker.publish('gap', 5)
+    await eventually(() => got.length === 3)
+    t.same(got, [['gap', 1, 1], ['gap', 3, 3], ['gap', 5, 5]])
+    t.match(resets, [['gap', { seq: 4 }]], 'told where delivery goes on: after the lost seq 4')
+    // The topic's meta deleted (a failover that lost it): a new epoch.
+    await onKey('DEL', metaKey(prefix, 'gap'))
+    const { epoch } = await broker.publish('gap', 'again')
+    await eventually(() => got.length === 4)
+    t.same(got[3], ['gap', 1, 'again'])
+    t.match(resets.at(-1), ['gap', { seq: 0, epoch }], 'told that the sequence restarted')
+  })
+
+  t.test('resubscribed where history cannot be read: messages that waited go on, a lost sequence is told', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, got, resets, session } = await follower(t, cluster.nodes, prefix)
+    for (const key of ['a', 'b', 'c', 'p.*']) await session.subscribe(key)
+    const { epoch } = await broker.publish('a', 1)
+    await broker.publish('b', 1)
+    await broker.publish('c', 1)
+    await eventually(() => got.length === 3)
+    // a's meta of the wrong type: its catch-up fails, three times. b's meta
+    // gone: a new epoch. c's seq 2 taken, its history gone: not recoverable.
+    await onKey('SET', metaKey(prefix, 'a'), 'not a hash')
+    await onKey('DEL', metaKey(prefix, 'b'))
+    await onKey('HINCRBY', metaKey(prefix, 'c'), 'seq', '1')
+    await onKey('DEL', metaKey(prefix, 'c').replace(':meta:', ':history:'))
+    for (const port of cluster.ports) await cli(port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')
+    await eventually(() => resets.length > 0)
+    // While a is being caught up, its next message comes live (sent by hand: publishes to it fail).
+    await onKey('SPUBLISH', metaKey(prefix, 'a').replace(':meta:', ':m:'), `a\n2\n${epoch}\n${Date.now()}\n"live"`)
+    await eventually(() => got.length === 4)
+    t.same(got[3], ['a', 2, 'live'], 'the message that waited behind the failed catch-up')
+    t.match(resets.find(([key]) => key === 'c'), ['c', { seq: 2 }], 'what history cannot give is told')
+    t.match(resets.filter(([key]) => key === 'a'), [['a', { seq: 1, epoch }]], 'told, and delivery goes on just before it')
+    t.match(resets.find(([key]) => key === 'b'), ['b', { seq: 0 }], 'the restarted sequence is told')
+    t.not((resets.find(([key]) => key === 'b') as [string, Position])[1].epoch, epoch)
+    // Listing a topic whose meta is gone under it: seq 0, no epoch.
+    await onKey('DEL', metaKey(prefix, 'a'))
+    await eventually(async () => (await broker.topics()).topics.length === 3)
+    t.match((await broker.topics()).topics.find((info) => info.topic === 'a'), { seq: 0, epoch: '' })
+  })
+
+  t.test('Redis answering with an error is a 503 of its own; a cluster never reached is not ready; close is idempotent', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, engine } = await follower(t, cluster.nodes, prefix)
+    await onKey('SET', metaKey(prefix, 'typed'), 'not a hash')
+    await t.rejects(broker.publish('typed', 1), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine did not complete the request' })
+    t.equal(engine.historyBytes(), 0, 'Redis holds the history')
+    await broker.close()
+    await engine.close()
+    t.equal(engine.healthy(), false)
+    await t.rejects(engine.publish('x', '1'), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'engine is closed' })
+
+    const away = new RedisClusterEngine({ nodes: [`127.0.0.1:${await freePort()}`], timeout: 100 })
+    t.teardown(() => away.close())
+    await t.rejects(away.whenConnected(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' })
+    await away.close()
+  })
+}
