@@ -4,9 +4,8 @@ import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
 import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
 import { checkNamespaces } from '../pubsub/namespaces.js'
-import { isSentinelList, SENTINELS_RULE } from '../pubsub/redis/sentinels.js'
+import { ADDRESSES_RULE, isAddressList } from '../pubsub/redis/addresses.js'
 import { isRedisUrl, REDIS_URL_RULE } from '../pubsub/redis/url.js'
-import { CLUSTER_NODES_RULE, parseClusterNode } from '../pubsub/redis/cluster-nodes.js'
 import { formatDuration } from './duration.js'
 
 // Every setting of the standalone server, once: its type, range, default and
@@ -106,8 +105,8 @@ export const SettingsSchema = Type.Object({
   })),
   redisSentinels: Type.Optional(Type.Array(Type.String(), {
     description: 'Run on the Redis engine on the primary these sentinels name (host:port each), following its failovers, instead of redisUrl; with redisSentinelName. See scaling.md',
-    check: isSentinelList,
-    allowed: `${SENTINELS_RULE} (comma-separated outside the file)`,
+    check: isAddressList,
+    allowed: `${ADDRESSES_RULE} (comma-separated outside the file)`,
     ...redis,
     shown: 'unset'
   })),
@@ -121,8 +120,8 @@ export const SettingsSchema = Type.Object({
   })),
   redisClusterNodes: Type.Optional(Type.Array(Type.String(), {
     description: 'Run on the Redis Cluster engine, with these of its nodes as host:port (comma-separated outside the file; one is enough, the others are discovered); unset: redisUrl or in memory. See scaling.md',
-    check: (list: unknown) => (list as unknown[]).length > 0 && (list as unknown[]).every((node) => parseClusterNode(node) !== undefined),
-    allowed: CLUSTER_NODES_RULE,
+    check: isAddressList,
+    allowed: `${ADDRESSES_RULE} (comma-separated outside the file)`,
     ...redis,
     shown: 'unset'
   })),

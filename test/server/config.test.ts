@@ -280,7 +280,7 @@ t.test('invalid values name the setting where it was read, the value and what is
     [{}, file('[1]'), /'CONFIG_FILE \(--config\)': ".*" \(a JSON object of settings\)/],
     [{ CONFIG_FILE: join(dir, 'missing.json') }, [], /'CONFIG_FILE \(--config\)': ".*missing.json" \(a readable JSON file \(ENOENT/],
     [{ WORKERS: '2' }, [], /'workers \(WORKERS, --workers\)': 2 \(more than 1 needs redisUrl \(REDIS_URL, --redis\), redisSentinels \(REDIS_SENTINELS, --redis-sentinels\) or redisClusterNodes \(REDIS_CLUSTER_NODES, --redis-cluster-nodes\)/],
-    [{ REDIS_CLUSTER_NODES: '127.0.0.1' }, [], /^Invalid option 'REDIS_CLUSTER_NODES': \["127.0.0.1"\] \(a non-empty list of host:port/],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1' }, [], /^Invalid option 'REDIS_CLUSTER_NODES': \["127.0.0.1"\] \(a non-empty list of 'host:port'/],
     [{ REDIS_CLUSTER_NODES: 'h:7000,h:70000' }, [], /REDIS_CLUSTER_NODES/],
     [{ REDIS_CLUSTER_NODES: 'h:0' }, [], /REDIS_CLUSTER_NODES/],
     [{}, ['--redis-cluster-nodes', ','], /--redis-cluster-nodes/],

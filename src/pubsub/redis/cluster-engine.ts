@@ -1,4 +1,4 @@
-import { Cluster, type ClusterNode, type ClusterOptions } from 'ioredis'
+import { Cluster, type ClusterOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
@@ -14,7 +14,7 @@ import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
-import { CLUSTER_NODES_RULE, parseClusterNode } from './cluster-nodes.js'
+import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
 
 export interface RedisClusterEngineOptions {
   /** Some of the cluster's nodes, as `host:port` (one is enough: the others are discovered). */
@@ -107,8 +107,8 @@ export class RedisClusterEngine implements Engine {
     if (typeof this.#prefix !== 'string' || !new RegExp(KEY_PREFIX.pattern).test(this.#prefix)) {
       throw new PUBSUB_ERR_OPTION('keyPrefix', this.#prefix, KEY_PREFIX.allowed)
     }
-    const nodes = Array.isArray(options.nodes) ? options.nodes.map(parseClusterNode) : []
-    if (nodes.length === 0 || nodes.includes(undefined)) throw new PUBSUB_ERR_OPTION('nodes', options.nodes, CLUSTER_NODES_RULE)
+    const nodes = parseAddresses(options.nodes)
+    if (nodes === undefined) throw new PUBSUB_ERR_OPTION('nodes', options.nodes, ADDRESSES_RULE)
     const timeout = limit('redisTimeout', options.timeout, 'timeout')
     this.#historySize = limit('historySize', options.historySize)
     this.#historyTtl = limit('historyTtl', options.historyTtl)
@@ -141,7 +141,7 @@ export class RedisClusterEngine implements Engine {
         connectionName: `fastify-pubsub:${this.nodeId}`
       }
     }
-    this.#cluster = scriptedCluster(new Cluster(nodes as ClusterNode[], clusterOptions))
+    this.#cluster = scriptedCluster(new Cluster(nodes, clusterOptions))
     this.#cluster.on('error', (err: Error) => { this.#reachability.failed(err.message) })
     this.#cluster.on('ready', () => { this.#reachability.recovered() })
     this.#cluster.on('subscribersReady', () => { this.#resubscribed() })

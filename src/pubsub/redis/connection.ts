@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { PUBSUB_ERR_OPTION } from '../../protocol/errors.js'
-import { parseSentinels, SENTINEL_NAME_RULE, SENTINELS_RULE } from './sentinels.js'
+import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
+import { SENTINEL_NAME_RULE } from './sentinels.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
 
 /** Where the engine's connections go: one Redis by URL, or the primary that Sentinel names. */
@@ -40,8 +41,8 @@ export function connector (target: RedisTarget, common: RedisOptions): Connect {
     return (options) => new Redis(url as string, { ...common, ...options })
   }
   if (url !== undefined) throw new PUBSUB_ERR_OPTION('url', '(hidden)', 'either url or sentinels, not both')
-  const addresses = parseSentinels(sentinels)
-  if (addresses === undefined) throw new PUBSUB_ERR_OPTION('sentinels', sentinels, SENTINELS_RULE)
+  const addresses = parseAddresses(sentinels)
+  if (addresses === undefined) throw new PUBSUB_ERR_OPTION('sentinels', sentinels, ADDRESSES_RULE)
   if (typeof name !== 'string' || name === '') throw new PUBSUB_ERR_OPTION('name', name, SENTINEL_NAME_RULE)
   return (options) => new Redis({
     ...common,

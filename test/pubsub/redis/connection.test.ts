@@ -3,15 +3,15 @@ import t from 'tap'
 import fastifyPubsub from '../../../src/index.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import { RedisEngine, type RedisEngineOptions } from '../../../src/pubsub/redis/engine.js'
-import { isSentinelList, parseSentinels } from '../../../src/pubsub/redis/sentinels.js'
+import { isAddressList, parseAddresses } from '../../../src/pubsub/redis/addresses.js'
 import { freePort } from '../../redis/redis-server.js'
 
 t.test('sentinel addresses: host:port, IPv6 in brackets; anything else is refused', async (t) => {
-  t.same(parseSentinels(['127.0.0.1:26379', '[::1]:26380', 'sentinel-0.sentinel.svc:1']), [
+  t.same(parseAddresses(['127.0.0.1:26379', '[::1]:26380', 'sentinel-0.sentinel.svc:1']), [
     { host: '127.0.0.1', port: 26379 }, { host: '::1', port: 26380 }, { host: 'sentinel-0.sentinel.svc', port: 1 }
   ])
   for (const list of [[], ['h'], ['h:0'], ['h:65536'], ['h:123456'], [':26379'], ['::1:26379'], ['h:26379', 42], 'h:26379', undefined]) {
-    t.notOk(isSentinelList(list), JSON.stringify(list))
+    t.notOk(isAddressList(list), JSON.stringify(list))
   }
 })
 
