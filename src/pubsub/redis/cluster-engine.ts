@@ -1,18 +1,17 @@
 import { Cluster, type ClusterOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 import { Message } from '../message.js'
 import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
+import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { scriptedCluster, type ScriptedCluster } from './cluster-scripts.js'
 import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js'
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
-import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
 import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
 
@@ -46,21 +45,10 @@ interface Listening {
   chain: Promise<void>
 }
 
-/**
- * Where delivery goes on after a gap that could not be filled: just before
- * the first message that waited behind the catch-up, else `otherwise`.
- */
-function resumeAt (waiting: Message[], otherwise: Position): Position {
-  const next = waiting[0]
-  return next === undefined ? otherwise : { seq: next.seq - 1, epoch: next.epoch }
-}
-
 /** ms between "Redis still unreachable" summaries while the cluster is away. */
 const SUMMARY_MS = 30_000
 /** What a 503 says when Redis answered a command with an error, or too late. */
 const FAILED = 'the Redis engine did not complete the request'
-/** Reads of history a catch-up tries before it tells the clients it cannot. */
-const CATCH_UP_TRIES = 3
 
 /**
  * The engine for several nodes on a Redis Cluster (docs/scaling.md). Every
@@ -88,9 +76,17 @@ export class RedisClusterEngine implements Engine {
   readonly #reachability: Reachability
   readonly #listening = new Map<string, Listening>()
   readonly #heartbeat: NodeJS.Timeout
-  /** Where this node's delivery of each topic with a local exact subscriber has got to (engine.ts). */
-  readonly #positions = new Map<string, Position>()
-  readonly #catchingUp = new Map<string, Message[]>()
+  /**
+   * Where this node's delivery of each topic with a local exact subscriber
+   * has got to, and the catch-ups from history when messages never came.
+   */
+  readonly #continuity = new Continuity({
+    snapshot: async (topic) => await this.#snapshot(topic, true),
+    retained: (topic, entries) => this.#retained(topic, entries),
+    deliver: (message) => { this.#linked.deliver(message) },
+    reset: (topic, position) => { this.#linked.reset(topic, position) }
+  })
+
   /**
    * The last message of each exactly listened topic that came on its own
    * channel: its copy on the fan-in channel, which the same script sent
@@ -190,7 +186,7 @@ export class RedisClusterEngine implements Engine {
 
   async unlisten (key: string): Promise<void> {
     if (!hasWildcard(key)) {
-      this.#positions.delete(key)
+      this.#continuity.forget(key)
       this.#lastExact.delete(key)
     }
     await Promise.all(this.#channels(key).map(async (channel) => { await this.#listen(channel, key, false) }))
@@ -198,7 +194,7 @@ export class RedisClusterEngine implements Engine {
 
   async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
     const [seq, epoch, entries] = await this.#snapshot(topic, recovery !== undefined)
-    if (!this.#positions.has(topic) && this.#local.count(topic) > 0) this.#positions.set(topic, { seq, epoch })
+    if (this.#local.count(topic) > 0) this.#continuity.follow(topic, { seq, epoch })
     const snapshot: Snapshot = { seq, epoch }
     if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(topic, entries))
     return snapshot
@@ -350,68 +346,7 @@ export class RedisClusterEngine implements Engine {
     } else if (this.#listening.has(channel)) {
       this.#lastExact.set(topic, { seq, epoch })
     }
-    this.#receive(message)
-  }
-
-  /** A live message, in its shard's order (engine.ts #receive). */
-  #receive (message: Message): void {
-    const waiting = this.#catchingUp.get(message.topic)
-    if (waiting !== undefined) {
-      waiting.push(message)
-      return
-    }
-    let position = this.#positions.get(message.topic)
-    if (position !== undefined && position.epoch !== message.epoch) {
-      this.#lost(message.topic, { seq: 0, epoch: message.epoch })
-      position = this.#positions.get(message.topic) as Position
-    }
-    if (position !== undefined) {
-      if (message.seq <= position.seq) return
-      if (message.seq > position.seq + 1) {
-        void this.#catchUp(message.topic, { ...position }, [message])
-        return
-      }
-    }
-    this.#fanout(message)
-  }
-
-  #fanout (message: Message): void {
-    const position = this.#positions.get(message.topic)
-    if (position !== undefined) position.seq = message.seq
-    this.#linked.deliver(message)
-  }
-
-  /** Delivers what this node missed of `topic` after `from`, from history, while its live messages wait (engine.ts #catchUp). */
-  async #catchUp (topic: string, from: Position, waiting: Message[] = []): Promise<void> {
-    this.#catchingUp.set(topic, waiting)
-    try {
-      const [seq, epoch, entries] = await this.#snapshotPatiently(topic)
-      const since = epoch === from.epoch ? from.seq : 0
-      if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
-      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(topic, entries))
-      if (replay === undefined) this.#lost(topic, resumeAt(waiting, { seq, epoch }))
-      else for (const message of replay) this.#fanout(message)
-    } catch {
-      this.#lost(topic, resumeAt(waiting, from))
-    } finally {
-      this.#catchingUp.delete(topic)
-      for (const message of waiting) this.#receive(message)
-    }
-  }
-
-  async #snapshotPatiently (topic: string, attempt = 1): Promise<[number, string, string[]]> {
-    try {
-      return await this.#snapshot(topic, true)
-    } catch (err) {
-      if (attempt === CATCH_UP_TRIES) throw err
-    }
-    await sleep(100 * attempt, undefined, { ref: false })
-    return await this.#snapshotPatiently(topic, attempt + 1)
-  }
-
-  #lost (topic: string, position: Position): void {
-    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
-    this.#linked.reset(topic, position)
+    this.#continuity.receive(message)
   }
 
   /**
@@ -425,14 +360,15 @@ export class RedisClusterEngine implements Engine {
       this.#subscribersReady = true
       return
     }
-    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
+    this.#continuity.catchUpAll()
     for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
   }
 
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
     const group = groupOf(topic)
     return await this.#redis(async () => await this.#cluster.pubsubSnapshot(
-      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0'))
+      // '': no primary check (scripts.ts); a failover is not handled on the cluster yet (scaling.md).
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', ''))
   }
 
   #retained (topic: string, entries: string[]): Retained[] {

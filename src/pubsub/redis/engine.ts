@@ -1,12 +1,12 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 import { Message } from '../message.js'
 import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
+import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
@@ -14,7 +14,6 @@ import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { connector, type RedisTarget } from './connection.js'
 import { PrimaryIdentity } from './primary.js'
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
-import type { Position } from '../session.js'
 import { hasWildcard } from '../../protocol/topic.js'
 
 /** What a topic's sequence does when the engine finds itself on another primary (RedisEngineOptions.primaryChange). */
@@ -60,23 +59,10 @@ interface Listening {
   chain: Promise<void>
 }
 
-/**
- * Where delivery goes on after a gap that could not be filled: just before
- * the first message that waited behind the catch-up (it must not be taken
- * for one already delivered), else `otherwise`.
- */
-function resumeAt (waiting: Message[], otherwise: Position): Position {
-  const next = waiting[0]
-  return next === undefined ? otherwise : { seq: next.seq - 1, epoch: next.epoch }
-}
-
 /** ms between "Redis still unreachable" summaries while Redis is away. */
 const SUMMARY_MS = 30_000
 /** What a 503 says when Redis answered a command with an error, or too late. */
 const FAILED = 'the Redis engine did not complete the request'
-
-/** Reads of history a catch-up tries before it tells the clients it cannot. */
-const CATCH_UP_TRIES = 3
 
 /**
  * The engine for several nodes: seq, epoch and history live in Redis (one
@@ -117,12 +103,15 @@ export class RedisEngine implements Engine {
   readonly #heartbeat: NodeJS.Timeout
   /**
    * Where this node's delivery of each topic with a local exact subscriber
-   * has got to: a message past it that skips seqs, or a reconnect of the
-   * subscriber connection, means some never reached this node.
+   * has got to, and the catch-ups from history when messages never came.
    */
-  readonly #positions = new Map<string, Position>()
-  /** Topics being caught up from history; their live messages wait here, in order. */
-  readonly #catchingUp = new Map<string, Message[]>()
+  readonly #continuity = new Continuity({
+    snapshot: async (topic) => await this.#snapshot(topic, true),
+    retained: (topic, entries) => this.#retained(topic, entries),
+    deliver: (message) => { this.#link.deliver(message) },
+    reset: (topic, position) => { this.#link.reset(topic, position) }
+  })
+
   /** The subscriber connection was subscribed before: its next `ready` is a reconnect. */
   #subscribedBefore = false
   #epochs = 0
@@ -238,7 +227,7 @@ export class RedisEngine implements Engine {
     // Messages at or below it that are still on their way reach the
     // subscribers that were already here; this node's position starts at
     // the first snapshot, and only moves with what it delivers.
-    if (!this.#positions.has(topic) && this.#local.count(topic) > 0) this.#positions.set(topic, { seq, epoch })
+    if (this.#local.count(topic) > 0) this.#continuity.follow(topic, { seq, epoch })
     const snapshot: Snapshot = { seq, epoch }
     if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(topic, entries))
     return snapshot
@@ -370,7 +359,7 @@ export class RedisEngine implements Engine {
       entry.keys.add(key)
     } else {
       entry.keys.delete(key)
-      this.#positions.delete(key)
+      this.#continuity.forget(key)
     }
     const step = entry.chain.catch(() => {}).then(async () => {
       const wanted = entry.keys.size > 0
@@ -398,85 +387,7 @@ export class RedisEngine implements Engine {
     this.#lastTopic = topic
     this.#lastSeq = seq
     this.#lastEpoch = epoch
-    this.#receive(message)
-  }
-
-  /**
-   * A live message, in Redis's order: delivered unless this node has had
-   * it. A seq past the next one means some never came: they are caught up
-   * from history first. Another epoch means the topic's sequence restarted
-   * (Redis lost it): subscribers are told, then get the new sequence.
-   */
-  #receive (message: Message): void {
-    const waiting = this.#catchingUp.get(message.topic)
-    if (waiting !== undefined) {
-      waiting.push(message)
-      return
-    }
-    let position = this.#positions.get(message.topic)
-    if (position !== undefined && position.epoch !== message.epoch) {
-      this.#lost(message.topic, { seq: 0, epoch: message.epoch })
-      position = this.#positions.get(message.topic) as Position
-    }
-    if (position !== undefined) {
-      if (message.seq <= position.seq) return
-      if (message.seq > position.seq + 1) {
-        void this.#catchUp(message.topic, { ...position }, [message])
-        return
-      }
-    }
-    this.#fanout(message)
-  }
-
-  #fanout (message: Message): void {
-    const position = this.#positions.get(message.topic)
-    if (position !== undefined) position.seq = message.seq
-    this.#link.deliver(message)
-  }
-
-  /**
-   * Delivers to local subscribers what this node missed of `topic` after
-   * `from`, from history, while its live messages wait; where history cannot
-   * cover it (trimmed, expired, another epoch, Redis away) they are told.
-   */
-  async #catchUp (topic: string, from: Position, waiting: Message[] = []): Promise<void> {
-    this.#catchingUp.set(topic, waiting)
-    try {
-      const [seq, epoch, entries] = await this.#snapshotPatiently(topic)
-      // Another epoch: the sequence restarted, and its start may still be retained.
-      const since = epoch === from.epoch ? from.seq : 0
-      if (epoch !== from.epoch) this.#lost(topic, { seq: 0, epoch })
-      const replay = replayFrom(topic, { seq, epoch }, { since, epoch }, () => this.#retained(topic, entries))
-      if (replay === undefined) this.#lost(topic, resumeAt(waiting, { seq, epoch }))
-      else for (const message of replay) this.#fanout(message)
-    } catch {
-      this.#lost(topic, resumeAt(waiting, from))
-    } finally {
-      this.#catchingUp.delete(topic)
-      for (const message of waiting) this.#receive(message)
-    }
-  }
-
-  /**
-   * A topic's snapshot with its history, tried a few times: right after a
-   * reconnect of the subscriber connection, the command connection may still
-   * be coming back (a restarted Redis).
-   */
-  async #snapshotPatiently (topic: string, attempt = 1): Promise<[number, string, string[]]> {
-    try {
-      return await this.#snapshot(topic, true)
-    } catch (err) {
-      if (attempt === CATCH_UP_TRIES) throw err
-    }
-    // Not ref'd: a closing engine fails the next try at once (#redis).
-    await sleep(100 * attempt, undefined, { ref: false })
-    return await this.#snapshotPatiently(topic, attempt + 1)
-  }
-
-  /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */
-  #lost (topic: string, position: Position): void {
-    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
-    this.#link.reset(topic, position)
+    this.#continuity.receive(message)
   }
 
   /**
@@ -502,7 +413,7 @@ export class RedisEngine implements Engine {
       await this.#beat()
       return
     }
-    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
+    this.#continuity.catchUpAll()
     for (const pattern of this.#local.patternNames.from('', undefined)) this.#link.reset(pattern, undefined)
   }
 

@@ -47,6 +47,18 @@ if (missing !== false) {
   const onKey = async (...args: string[]): Promise<string> => await cli(cluster.ports[0] as number, '-c', ...args)
   const metaKey = (prefix: string, topic: string): string => `${prefix}{${GROUP_TAGS[groupOf(topic)] as string}}:meta:${topic}`
 
+  t.test('a heartbeat Redis does not answer in time fails quietly: the engine carries on', async (t) => {
+    const engine = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: `${nanoid(6)}:`, heartbeat: 60_000, timeout: 200 })
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    await engine.whenConnected()
+    // Writes wait on every node for longer than the engine's timeout: the presence refresh times out.
+    await Promise.all(cluster.ports.map(async (port) => await cli(port, 'CLIENT', 'PAUSE', '1000', 'WRITE')))
+    await engine.whenConnected()
+    t.pass('the timed-out heartbeat did not reject')
+    await eventually(async () => await broker.publish('after.pause', 1).then(() => true, () => false))
+  })
+
   t.test('shard connections dropped: ioredis resubscribes, each topic is caught up from history, pattern subscribers are told', async (t) => {
     const prefix = `${nanoid(6)}:`
     const publisher = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix })
