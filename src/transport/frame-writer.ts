@@ -62,7 +62,7 @@ export class FrameWriter {
   #latest: LatestPerTopic | undefined
   /** Whether a release of #latest is scheduled. */
   #releasing = false
-  /** #release, bound once a client first falls behind on a conflating topic (not per connection). */
+  /** #release, bound only for a connection that falls behind on a conflating topic: the others pay no closure. */
   #onDrained: (() => void) | undefined
 
   constructor ({ isOpen, socket, scheduler, maxBufferedBytes, onOverflow, onDrop, conflation }: FrameWriterOptions) {
