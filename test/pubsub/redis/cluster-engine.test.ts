@@ -152,6 +152,9 @@ if (missing !== false) {
     const away = new RedisClusterEngine({ nodes: [`127.0.0.1:${await freePort()}`], timeout: 100 })
     t.teardown(() => away.close())
     await t.rejects(away.whenConnected(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' })
+    const awayBroker = new Broker({}, { engine: away })
+    t.teardown(() => awayBroker.close())
+    await t.rejects(awayBroker.publish('x', 1), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' }, 'a command while the cluster is away fails at once, as not connected')
     await away.close()
   })
 }
