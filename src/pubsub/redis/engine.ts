@@ -1,11 +1,11 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
-import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PatternInfo, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
+import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
-import { Message } from '../message.js'
 import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
+import { historyPage, topicInfo, topicPage, type ListingSource } from './listing.js'
 import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
@@ -78,6 +78,8 @@ const FAILED = 'the Redis engine did not complete the request'
 export class RedisEngine implements Engine {
   readonly nodeId = nanoid(10)
   readonly presence: RedisPresence
+  /** What the listing routes read (listing.ts). */
+  readonly #listing: ListingSource
   /** The broker's, once attached: where arriving messages and resets go. */
   #link!: EngineLink
   readonly #probe: SubscriptionProbe
@@ -179,6 +181,14 @@ export class RedisEngine implements Engine {
       // presence: false: the topic's client ids are not even stored.
       ids: (key) => hasWildcard(key) || this.#namespaces?.resolve(key)?.presence !== false ? PRESENCE_IDS : 0
     })
+    this.#listing = {
+      presence: this.presence,
+      retainedTopics: async () => await this.#retainedTopics(),
+      isRetained: async (topic) => (await this.#retainedTopics()).has(topic),
+      metas: async (topics) => await this.#metas(topics),
+      snapshot: async (topic) => await this.#snapshot(topic, true),
+      retained: (topic, entries) => this.#retained(topic, entries)
+    }
     this.#subscriber.on('ready', () => {
       this.#probe.restart()
       void this.#resubscribed()
@@ -259,39 +269,15 @@ export class RedisEngine implements Engine {
   }
 
   async topics (query: TopicQuery): Promise<TopicPage> {
-    const [counts, retained] = await Promise.all([this.presence.counts(), this.#retainedTopics()])
-    const names = new Set([...counts.keys(), ...retained])
-    const sorted = [...names].filter((name) => name.startsWith(query.prefix) && (query.after === undefined || name > query.after)).sort()
-    const page: TopicPage = { topics: [], patterns: [] }
-    const taken = sorted.slice(0, query.limit)
-    const exact = taken.filter((name) => !hasWildcard(name))
-    const metas = await this.#metas(exact)
-    for (const name of taken) {
-      const subscribers = counts.get(name) ?? 0
-      if (hasWildcard(name)) {
-        page.patterns.push({ pattern: name, subscribers } satisfies PatternInfo)
-      } else {
-        const meta = metas.get(name) as { seq: number, epoch: string }
-        page.topics.push({ topic: name, subscribers, seq: meta.seq, epoch: meta.epoch })
-      }
-    }
-    if (sorted.length > query.limit) page.next = taken.at(-1)
-    return page
+    return await topicPage(this.#listing, query)
   }
 
   async topic (name: string, presence: number): Promise<TopicInfo | undefined> {
-    const [{ count, clients }, retained] = await Promise.all([this.presence.subscribers(name, presence), this.#retainedTopics()])
-    if (count === 0 && !retained.has(name)) return undefined
-    const meta = (await this.#metas([name])).get(name) as { seq: number, epoch: string }
-    return { topic: name, subscribers: count, seq: meta.seq, epoch: meta.epoch, clients }
+    return await topicInfo(this.#listing, name, presence)
   }
 
   async history (topic: string, since: number, limit: number): Promise<HistoryPage | undefined> {
-    if ((await this.topic(topic, 0)) === undefined) return undefined
-    const [seq, epoch, entries] = await this.#snapshot(topic, true)
-    const retained = this.#retained(topic, entries)
-    const messages = retained.filter((m) => m.seq > since).slice(0, limit).map((m) => new Message(topic, m.seq, epoch, m.ts, m.json))
-    return { topic, seq, epoch, first: retained[0]?.seq, messages }
+    return await historyPage(this.#listing, topic, since, limit)
   }
 
   /** Redis holds the history: see its own memory figures. */
