@@ -6,7 +6,7 @@
 // its own slot ("Script attempted to access a non local key"), hence the
 // group's own fan-in channel. The snapshot script is the single-Redis one.
 import type { Cluster } from 'ioredis'
-import { SNAPSHOT } from './scripts.js'
+import { SNAPSHOT, type PubsubScripts } from './scripts.js'
 
 /**
  * KEYS: meta hash, history list, the group's retained zset, the publish's idempotency hash.
@@ -50,10 +50,7 @@ return { seq, epoch, delivered, 0 }
 `
 
 /** The cluster connection, with the scripts defined on it. */
-export interface ScriptedCluster extends Cluster {
-  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
-  pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
-}
+export type ScriptedCluster = Cluster & PubsubScripts
 
 /** Defines the scripts on a cluster connection (ioredis runs each on the shard of its first key). */
 export function scriptedCluster (cluster: Cluster): ScriptedCluster {

@@ -77,11 +77,14 @@ if ARGV[3] == '1' then history = redis.call('LRANGE', KEYS[2], 0, -1) end
 return { tonumber(meta[1]), meta[2], history }
 `
 
-/** The command connection, with the scripts defined on it. */
-export interface ScriptedRedis extends Redis {
+/** The scripts as commands, on one Redis or a cluster (cluster-scripts.ts). */
+export interface PubsubScripts {
   pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
   pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
 }
+
+/** The command connection, with the scripts defined on it. */
+export type ScriptedRedis = Redis & PubsubScripts
 
 /** Defines the scripts on a command connection. */
 export function scripted (redis: Redis): ScriptedRedis {
