@@ -1,5 +1,5 @@
 import proxyAddr from '@fastify/proxy-addr'
-import Type, { type Static, type TBoolean, type TInteger, type TOptional, type TSchema, type TString } from 'typebox'
+import Type, { type Static, type TBoolean, type TInteger, type TArray, type TOptional, type TSchema, type TString } from 'typebox'
 import { isOriginList, ORIGINS_RULE } from '../auth/origins.js'
 import { allowed as optionAllowed, PressureSchema, PubsubOptionsSchema, type OptionMeta } from '../options-schema.js'
 import { KEY_PREFIX, LIMITS, MAX_INT32 } from '../pubsub/defaults.js'
@@ -57,6 +57,10 @@ function flag (description: string, fallback: boolean, source: Source): TBoolean
 function text (description: string, source: Source): TOptional<TString> {
   return Type.Optional(Type.String({ description, minLength: 1, ...source }))
 }
+/** A list of `host:port` (addresses.ts), comma-separated outside the file. */
+function addresses (description: string, source: Source): TOptional<TArray<TString>> {
+  return Type.Optional(Type.Array(Type.String(), { description, check: isAddressList, allowed: `${ADDRESSES_RULE} (comma-separated outside the file)`, ...source }))
+}
 /** `rate,burst` style pairs of integers >= 1, or `off`. */
 function pair (description: string, source: Source): TString {
   return Type.String({ description, default: 'off', pattern: '^(off|[1-9][0-9]{0,8},[1-9][0-9]{0,8})$', allowed: "'off', or two integers >= 1 such as '50,100'", ...source })
@@ -103,13 +107,7 @@ export const SettingsSchema = Type.Object({
     // It may hold a password.
     secret: true
   })),
-  redisSentinels: Type.Optional(Type.Array(Type.String(), {
-    description: 'Run on the Redis engine on the primary these sentinels name (host:port each), following its failovers, instead of redisUrl; with redisSentinelName. See scaling.md',
-    check: isAddressList,
-    allowed: `${ADDRESSES_RULE} (comma-separated outside the file)`,
-    ...redis,
-    shown: 'unset'
-  })),
+  redisSentinels: addresses('Run on the Redis engine on the primary these sentinels name (host:port each), following its failovers, instead of redisUrl; with redisSentinelName. See scaling.md', { ...redis, shown: 'unset' }),
   redisSentinelName: text("With redisSentinels: the name they monitor the primary under (the 'sentinel monitor <name>' line)", { ...redis, shown: 'unset' }),
   redisPassword: text('With redisSentinels: the password of the primary and its replicas (with redisUrl it goes in the URL)', { ...redis, shown: 'unset', secret: true }),
   redisSentinelPassword: text("With redisSentinels: the sentinels' own password, when they have one", { ...redis, shown: 'unset', secret: true }),
@@ -118,13 +116,7 @@ export const SettingsSchema = Type.Object({
     ...redis,
     shown: 'auto'
   })),
-  redisClusterNodes: Type.Optional(Type.Array(Type.String(), {
-    description: 'Run on the Redis Cluster engine, with these of its nodes as host:port (comma-separated outside the file; one is enough, the others are discovered); unset: redisUrl or in memory. See scaling.md',
-    check: isAddressList,
-    allowed: `${ADDRESSES_RULE} (comma-separated outside the file)`,
-    ...redis,
-    shown: 'unset'
-  })),
+  redisClusterNodes: addresses('Run on the Redis Cluster engine, with these of its nodes as host:port (comma-separated outside the file; one is enough, the others are discovered); unset: redisUrl or in memory. See scaling.md', { ...redis, shown: 'unset' }),
   redisTimeout: Type.Integer({ description: 'How long a Redis command may take before the request fails with UNAVAILABLE', ...LIMITS.redisTimeout, ...redis }),
   redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),
   redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: KEY_PREFIX.default, pattern: KEY_PREFIX.pattern, allowed: KEY_PREFIX.allowed, ...redis }),
