@@ -1,7 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { PUBSUB_ERR_OPTION } from '../../protocol/errors.js'
 import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
-import { SENTINEL_NAME_RULE } from './sentinels.js'
 import { isRedisUrl, REDIS_URL_RULE } from './url.js'
 
 /** Where the engine's connections go: one Redis by URL, or the primary that Sentinel names. */
@@ -17,6 +16,9 @@ export interface RedisTarget {
   /** With `sentinels`: the sentinels' own password, when they have one. */
   sentinelPassword?: string
 }
+
+/** What `name` takes with sentinels, in words. */
+const SENTINEL_NAME_RULE = "the name Sentinel monitors the primary under (its 'sentinel monitor <name> ...' line), with sentinels"
 
 /** What a connection needs besides the engine's common options. */
 export type Connect = (options: RedisOptions) => Redis
