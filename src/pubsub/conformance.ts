@@ -231,16 +231,20 @@ export function engineConformance ({ builder, test: t, wait = 5000 }: Conformanc
     for (const topic of topics) await broker.publish(topic, topic)
     // A sentinel every session matches marks the end of the stream.
     await broker.publish('zz.end', 'end')
+    // The contract orders each topic's messages, not one topic's against
+    // another's: on a Redis Cluster two topics travel on two shards'
+    // connections. Each topic is published once here, so the set is the test.
+    const topicsOf = (deliveries: Delivery[]): string[] => deliveries.map((d) => d.topic).sort()
     for (const { pattern, r } of recorders) {
       const expected = topics.filter((topic) => matches(pattern, topic))
       if (matches(pattern, 'zz.end')) expected.push('zz.end')
       const got = await r.until(expected.length)
-      t.same(got.map((d) => d.topic), expected, `pattern ${pattern}`)
+      t.same(topicsOf(got), expected.sort(), `pattern ${pattern}`)
       const exact = !pattern.includes('*') && !pattern.includes('>')
       t.ok(got.every((d) => d.subscription === (exact ? undefined : pattern)), `subscription names ${pattern}`)
     }
     const got = await combined.until(topics.length + 1)
-    t.same(got.map((d) => d.topic), [...topics, 'zz.end'], 'overlapping patterns deliver once')
+    t.same(topicsOf(got), [...topics, 'zz.end'].sort(), 'overlapping patterns deliver once')
   })
 
   t.test('an exact subscription wins over a pattern; data and figures are as published', async (t) => {
