@@ -1,3 +1,5 @@
+import type { RequestId } from './frames.js'
+
 /**
  * Encodes a complete server-to-client WebSocket text frame (RFC 6455 §5.2):
  * FIN set, opcode 1, unmasked, then the payload as UTF-8. Servers never mask,
@@ -34,6 +36,18 @@ export function messageJson (topic: string, subscription: string | undefined, js
   const via = subscription === undefined ? '' : `,"subscription":"${subscription}"`
   const conflated = skipped === 0 ? '' : `,"skipped":${skipped}`
   return `{"type":"message","topic":"${topic}"${via},"data":${json},"seq":${seq},"ts":${ts}${conflated}}`
+}
+
+/**
+ * The JSON text of a publish's `ack`, key for key what JSON.stringify writes
+ * for the PublishAck, without building the object: every WebSocket publish
+ * gets one. `epoch` (and `duplicate`) only for a keyed publish.
+ */
+export function publishAckJson (id: RequestId | undefined, topic: string, seq: number, epoch?: string, duplicate?: boolean): string {
+  const echoed = id === undefined ? '' : `,"id":${JSON.stringify(id)}`
+  const keyed = epoch === undefined ? '' : `,"epoch":${JSON.stringify(epoch)}${duplicate === true ? ',"duplicate":true' : ''}`
+  // Topics are restricted to characters JSON never escapes.
+  return `{"type":"ack"${echoed},"action":"publish","topic":"${topic}","seq":${seq}${keyed}}`
 }
 
 /** One Server-Sent Event of one data line, with an `id:` line when given one. */

@@ -3,7 +3,7 @@ import { WebSocket } from 'ws'
 import { expiryTimer, assertMayPublish, assertMaySubscribe } from '../auth/access.js'
 import type { Authenticator, Identity } from '../auth/authenticator.js'
 import { PUBSUB_ERR_BAD_REQUEST, PUBSUB_ERR_FORBIDDEN, PUBSUB_ERR_RATE_LIMITED, wireCode } from '../protocol/errors.js'
-import { encodeTextFrame } from '../protocol/frame.js'
+import { encodeTextFrame, publishAckJson } from '../protocol/frame.js'
 import type { ServerFrame } from '../protocol/frames.js'
 import { parseFrame, requestIdOf, RequestError, type Request, type RequestId } from '../protocol/request.js'
 import type { Broker, BrokerSession } from '../pubsub/broker.js'
@@ -247,8 +247,8 @@ export class Connection {
       assertMayPublish(this.#identity, request.topic)
       const { topic, seq, epoch, duplicate } = await this.#broker.publish(request.topic, request.message, { key: request.key, transport: 'ws', client: true })
       // A keyed publish's ack names the epoch too, so that a resend can be matched with the first.
-      const ack = request.key === undefined ? { topic, seq } : { topic, seq, epoch, duplicate }
-      return () => { this.#send({ type: 'ack', id: request.id, action: 'publish', ...ack }) }
+      const ack = encodeTextFrame(publishAckJson(request.id, topic, seq, request.key === undefined ? undefined : epoch, duplicate))
+      return () => { this.#writer.send(ack) }
     } catch (err) {
       return () => { this.#fail(err, request.id) }
     }

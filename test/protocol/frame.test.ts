@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { Writable } from 'node:stream'
 import WebSocket from 'ws'
-import { encodeTextFrame } from '../../src/protocol/frame.js'
+import { encodeTextFrame, publishAckJson } from '../../src/protocol/frame.js'
+import type { PublishAck } from '../../src/protocol/frames.js'
 import { connectWelcomed, listen } from '../helper.js'
 
 // ws's frame parser, which @types/ws does not declare.
@@ -19,6 +20,20 @@ t.test('frames decode with ws at every length encoding', async (t) => {
     })
     t.equal(got[0].toString(), text, `${length} bytes`)
     t.equal(got[1], false, 'a text frame')
+  }
+})
+
+t.test("a publish's ack is the text JSON.stringify writes for it", async (t) => {
+  const acks: PublishAck[] = [
+    { type: 'ack', action: 'publish', topic: 'a', seq: 1 },
+    { type: 'ack', id: 7, action: 'publish', topic: 'chat.room-1', seq: 42 },
+    { type: 'ack', id: -0.5e-7, action: 'publish', topic: 'x', seq: 2 },
+    { type: 'ack', id: 'say "hi"\\ é\u2028', action: 'publish', topic: 'user:1.inbox', seq: 3 },
+    { type: 'ack', id: 1, action: 'publish', topic: 't', seq: 4, epoch: 'ep"1' },
+    { type: 'ack', id: 'k', action: 'publish', topic: 't', seq: 4, epoch: 'ep-1', duplicate: true }
+  ]
+  for (const ack of acks) {
+    t.equal(publishAckJson(ack.id, ack.topic, ack.seq, ack.epoch, ack.duplicate), JSON.stringify(ack), JSON.stringify(ack))
   }
 })
 
