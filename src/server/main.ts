@@ -32,7 +32,11 @@ async function serve (config: Config, logging: FastifyServerOptions): Promise<vo
   const app = Fastify({ ...logging, ...timeouts(config.requestTimeout), ...(config.tls === undefined ? {} : { https: config.tls }) })
   for (const warning of config.warnings) app.log.warn(warning)
   // The id of a request's log lines, for whoever reports a problem with it.
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  // A callback hook: an async one costs every request a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
   // Outside the prefix too (a mistyped path with ?token=), no token in a log line.
   app.setNotFoundHandler(notFound)
 
