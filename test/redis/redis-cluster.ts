@@ -74,6 +74,14 @@ export class RedisCluster {
     return this.ports.map((port) => `127.0.0.1:${port}`)
   }
 
+  /** Kills one node (SIGKILL: what a crash looks like) and waits for its exit; its replica may then take over. */
+  async kill (port: number): Promise<void> {
+    const child = this.#processes[this.ports.indexOf(port)] as ChildProcess
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+
   /** Ends every node (SIGTERM: none of them is ours to measure) and waits for the exits. */
   async stop (): Promise<void> {
     const children = this.#processes.splice(0).filter((child) => child.exitCode === null && child.signalCode === null)

@@ -118,13 +118,16 @@ export class RedisClusterEngine implements Engine {
     this.#reachability = new Reachability(options.logger, SUMMARY_MS)
     const clusterOptions: ClusterOptions = {
       // Sharded Pub/Sub: SSUBSCRIBE on the primary of each channel's slot,
-      // resubscribed by ioredis when slots move (ClusterSubscriberGroup).
+      // resubscribed by ioredis when slots move (ClusterSubscriberGroup), and
+      // after a primary dies: its subscriber's `-node` refreshes the slots,
+      // again and again, until the promoted replica holds them (redis/ioredis#2060;
+      // test/pubsub/redis/cluster-failover.test.ts).
       shardedSubscribers: true,
       // Fail fast, as the single-Redis engine does: no queue while the cluster is away.
       enableOfflineQueue: false,
       // The publishes of one turn go to each shard in one write.
       enableAutoPipelining: true,
-      // ioredis 5.11 leaves SSUBSCRIBE and SUNSUBSCRIBE out of the commands it
+      // ioredis (5.11, 6.1) leaves SSUBSCRIBE and SUNSUBSCRIBE out of the commands it
       // never auto-pipelines (notAllowedAutoPipelineCommands, autoPipelining.js):
       // batched with a script, they put its shard's command connection in
       // subscriber mode ("Connection in subscriber mode, only subscriber
@@ -136,7 +139,9 @@ export class RedisClusterEngine implements Engine {
         maxRetriesPerRequest: 0,
         commandTimeout: timeout,
         connectTimeout: timeout,
-        connectionName: `fastify-pubsub:${this.nodeId}`
+        connectionName: `fastify-pubsub:${this.nodeId}`,
+        // RESP2, as before ioredis 6 (which defaults to RESP3); the sharded subscribers take it too.
+        protocol: 2
       }
     }
     this.#cluster = scriptedCluster(new Cluster(nodes, clusterOptions))
@@ -357,7 +362,7 @@ export class RedisClusterEngine implements Engine {
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
     const group = groupOf(topic)
     return await this.#redis(async () => await this.#cluster.pubsubSnapshot(
-      // '': no primary check (scripts.ts); a failover is not handled on the cluster yet (scaling.md).
+      // '': no primary check (scripts.ts): a promoted replica that lacked writes is not detected on the cluster yet (scaling.md).
       this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', ''))
   }
 

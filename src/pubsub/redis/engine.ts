@@ -149,7 +149,10 @@ export class RedisEngine implements Engine {
       connectTimeout: timeout,
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       // Named, so that CLIENT LIST tells which node a connection is.
-      connectionName: `fastify-pubsub:${this.nodeId}`
+      connectionName: `fastify-pubsub:${this.nodeId}`,
+      // RESP2, as before ioredis 6 (which defaults to RESP3): the replies and
+      // pushes the engine and its fault tests' proxy read are unchanged.
+      protocol: 2
     }
     const connect = connector(options, redisOptions)
     const primaryChange = options.primaryChange ?? (options.sentinels === undefined ? 'continue' : 'new-epoch')
