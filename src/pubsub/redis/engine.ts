@@ -81,7 +81,7 @@ export class RedisEngine implements Engine {
   /** What the listing routes read (listing.ts). */
   readonly #listing: ListingSource
   /** The broker's, once attached: where arriving messages and resets go. */
-  #link!: EngineLink
+  #link: EngineLink | undefined
   readonly #probe: SubscriptionProbe
   readonly #command: ScriptedRedis
   readonly #subscriber: Redis
@@ -110,8 +110,8 @@ export class RedisEngine implements Engine {
   readonly #continuity = new Continuity({
     snapshot: async (topic) => await this.#snapshot(topic, true),
     retained: (topic, entries) => this.#retained(topic, entries),
-    deliver: (message) => { this.#link.deliver(message) },
-    reset: (topic, position) => { this.#link.reset(topic, position) }
+    deliver: (message) => { this.#linked.deliver(message) },
+    reset: (topic, position) => { this.#linked.reset(topic, position) }
   })
 
   /** The subscriber connection was subscribed before: its next `ready` is a reconnect. */
@@ -302,8 +302,13 @@ export class RedisEngine implements Engine {
     this.#command.disconnect()
   }
 
+  /** The broker's link: everything but the heartbeat runs after attach. */
+  get #linked (): EngineLink {
+    return this.#link as EngineLink
+  }
+
   get #local (): LocalSubscriptions {
-    return this.#link.local
+    return this.#linked.local
   }
 
   /** `<prefix><kind>`, or `<prefix><kind>:<name>`. */
@@ -403,7 +408,7 @@ export class RedisEngine implements Engine {
       return
     }
     this.#continuity.catchUpAll()
-    for (const pattern of this.#local.patternNames.from('', undefined)) this.#link.reset(pattern, undefined)
+    for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
   }
 
   /** A topic's seq and epoch (creating them if the topic has none), with its history when asked. */
@@ -469,10 +474,13 @@ export class RedisEngine implements Engine {
   async #beat (): Promise<void> {
     this.#probe.check()
     try {
-      const multi = this.#command.multi()
-      this.presence.refresh(multi)
-      for (const topic of this.#local.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
-      await multi.exec()
+      // Not attached yet (whenConnected before the broker): no presence or subscriptions to keep.
+      if (this.#link !== undefined) {
+        const multi = this.#command.multi()
+        this.presence.refresh(multi)
+        for (const topic of this.#local.topicNames.from('', undefined)) multi.pexpire(this.#key('meta', topic), this.#metaTtl)
+        await multi.exec()
+      }
       await this.#probe.send()
     } catch (err) {
       // Redis is away: ioredis reconnects; the next beat tries again.

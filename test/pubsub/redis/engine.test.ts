@@ -122,6 +122,21 @@ if (missing !== false) {
     await t.rejects(engine.whenConnected(200), { code: 'PUBSUB_ERR_UNAVAILABLE', message: 'the Redis engine is not connected' })
   })
 
+  t.test('whenConnected() before a broker attaches: connected, and nothing logged (it was a false "Redis unreachable")', async (t) => {
+    const lines: string[] = []
+    const log = (_obj: object, msg: string): void => { lines.push(msg) }
+    const engine = new RedisEngine({ url: redis.url, keyPrefix: `${nanoid(6)}:`, logger: { info: log, warn: log } })
+    t.teardown(() => engine.close())
+    await engine.whenConnected()
+    t.same(lines, [])
+    // Attached afterwards, the heartbeat writes this node's presence as usual.
+    const broker = new Broker({}, { engine })
+    await broker.connect({ deliver () {} }).subscribe('later')
+    await engine.whenConnected()
+    t.match(await broker.topic('later'), { subscribers: 1 })
+    t.same(lines, [])
+  })
+
   t.test('keys changed by hand under a running node: figures degrade, reads of a broken key fail cleanly', async (t) => {
     const prefix = `${nanoid(6)}:`
     const engine = new RedisEngine({ url: redis.url, keyPrefix: prefix })
