@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { connectClient, type BenchClient, type ServerKind } from './lib/clients.js'
-import { childPids, cpuMicros, kernelSocketBytes, rssBytes } from './lib/proc.js'
+import { childPids, cpuMicros, kernelSocketBytes, rssBytes, socketInodes } from './lib/proc.js'
 import { connectionsWithin, openFilesLimit } from '../src/transport/open-files.js'
 
 export interface FanoutConfig {
@@ -267,13 +267,18 @@ const IDLE_ALL = 'idle.all'
 const IDLE_PUBLISHES = 5
 /** How long one publish may take to reach everyone before the rest count as lost. */
 const IDLE_DELIVERY_MS = 10_000
+/** Attempts of one connection refused with 503 before the run fails. */
+const IDLE_ATTEMPTS = 50
 const IDLE_ADDRESSES = Array.from({ length: 16 }, (_, k) => `127.0.0.${k + 1}`)
 
 /** Microseconds of the system's monotonic clock: the same in every process of the machine. */
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
+/** A shard's connections are all open and subscribed; `refused`: upgrades answered 503 and tried again. */
+interface ShardReady { type: 'ready', startUs: number, endUs: number, refused: number }
+
 type ShardMessage =
-  | { type: 'ready', startUs: number, endUs: number }
+  | ShardReady
   | { type: 'done', i: number }
   | { type: 'report', latenciesUs: number[] }
   | { type: 'error', message: string }
@@ -285,12 +290,18 @@ interface IdleResult {
   rssBeforeBytes: number
   rssAfterBytes: number
   rssPerConnectionBytes: number
+  /** The primary's and each worker's, before and after. */
+  rssPerProcessBytes: { before: number[], after: number[] }
   redisRssBeforeBytes?: number
   redisRssAfterBytes?: number
   /** Kernel slab and TCP buffer growth per socket (both ends of each connection are on this machine). */
   kernelPerSocketBytes: number
   connectMs: number
   connectPerSec: number
+  /** Upgrades refused with 503 (a worker at its maxConnections) and tried again. */
+  refused: number
+  /** Sockets each server process holds (the workers' share of the connections). */
+  socketsPerProcess: number[]
   publishes: number
   expected: number
   received: number
@@ -299,11 +310,11 @@ interface IdleResult {
 }
 
 /** RSS of the server's processes (the primary and its workers) after each collected garbage. */
-async function serverRss (config: IdleConfig): Promise<{ bytes: number, processes: number }> {
+async function serverRss (config: IdleConfig): Promise<{ bytes: number, processes: number, perProcess: number[] }> {
   const pids = [config.serverPid, ...(config.hasWorkers === true ? childPids(config.serverPid) : [])]
-  let bytes = 0
-  for (const pid of pids) bytes += await settledRss(pid, config.kind)
-  return { bytes, processes: pids.length }
+  const perProcess: number[] = []
+  for (const pid of pids) perProcess.push(await settledRss(pid, config.kind))
+  return { bytes: perProcess.reduce((sum, bytes) => sum + bytes, 0), processes: pids.length, perProcess }
 }
 
 async function idle (config: IdleConfig): Promise<IdleResult> {
@@ -321,7 +332,7 @@ async function idle (config: IdleConfig): Promise<IdleResult> {
   const shards: ChildProcess[] = []
   const done = new Array<number>(IDLE_PUBLISHES).fill(0)
   let wake: (() => void) | undefined
-  const readies: Array<Promise<{ startUs: number, endUs: number }>> = []
+  const readies: Array<Promise<ShardReady>> = []
   const reports: Array<Promise<number[]>> = []
   for (let k = 0, first = 1; k < shardCount; k++) {
     const count = Math.floor(others / shardCount) + (k < others % shardCount ? 1 : 0)
@@ -329,7 +340,7 @@ async function idle (config: IdleConfig): Promise<IdleResult> {
     first += count
     const shard = fork(script, [JSON.stringify(shardConfig)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     shards.push(shard)
-    let ready: (value: { startUs: number, endUs: number }) => void = () => {}
+    let ready: (value: ShardReady) => void = () => {}
     let report: (value: number[]) => void = () => {}
     const failed = new Promise<never>((_resolve, reject) => {
       shard.on('message', (message: ShardMessage) => {
@@ -337,9 +348,12 @@ async function idle (config: IdleConfig): Promise<IdleResult> {
       })
       shard.once('exit', (code) => reject(new Error(`shard ${k} exited with ${code}`)))
     })
-    failed.catch(() => {}) // surfaced through the promises below
-    readies.push(Promise.race([new Promise<{ startUs: number, endUs: number }>((resolve) => { ready = resolve }), failed]))
-    reports.push(Promise.race([new Promise<number[]>((resolve) => { report = resolve }), failed]))
+    const readied = Promise.race([new Promise<ShardReady>((resolve) => { ready = resolve }), failed])
+    const reported = Promise.race([new Promise<number[]>((resolve) => { report = resolve }), failed])
+    // Awaited later, in turn: a shard's failure must not be an unhandled rejection meanwhile.
+    for (const promise of [failed, readied, reported]) promise.catch(() => {})
+    readies.push(readied)
+    reports.push(reported)
     shard.on('message', (message: ShardMessage) => {
       if (message.type === 'ready') ready(message)
       else if (message.type === 'done') { done[message.i] = (done[message.i] as number) + 1; wake?.() } else if (message.type === 'report') report(message.latenciesUs)
@@ -358,6 +372,8 @@ async function idle (config: IdleConfig): Promise<IdleResult> {
     const after = await serverRss(config)
     const redisRssAfterBytes = config.redisPid === undefined ? undefined : rssBytes(config.redisPid)
     const kernelPerSocketBytes = Math.round((kernelSocketBytes() - kernelBefore) / (2 * config.connections))
+    const serverPids = [config.serverPid, ...(config.hasWorkers === true ? childPids(config.serverPid) : [])]
+    const socketsPerProcess = serverPids.map((pid) => socketInodes(pid).size)
 
     for (let i = 0; i < IDLE_PUBLISHES; i++) {
       publisher.publish(IDLE_ALL, `{"i":${i},"t":${nowUs()}}`)
@@ -382,10 +398,13 @@ async function idle (config: IdleConfig): Promise<IdleResult> {
       rssBeforeBytes: before.bytes,
       rssAfterBytes: after.bytes,
       rssPerConnectionBytes: Math.round((after.bytes - before.bytes) / config.connections),
+      rssPerProcessBytes: { before: before.perProcess, after: after.perProcess },
       ...(redisRssBeforeBytes === undefined ? {} : { redisRssBeforeBytes, redisRssAfterBytes }),
       kernelPerSocketBytes,
       connectMs: Math.round(connectMs),
       connectPerSec: Math.round(config.connections / (connectMs / 1000)),
+      refused: spans.reduce((sum, span) => sum + span.refused, 0),
+      socketsPerProcess,
       publishes: IDLE_PUBLISHES,
       expected,
       received: latencies.length,
@@ -420,15 +439,31 @@ async function idleShard (config: IdleShardConfig): Promise<void> {
   process.on('message', (message) => {
     if (message === 'report') send({ type: 'report', latenciesUs })
   })
+  // node:cluster's round-robin hands a connection to whichever worker is
+  // free, not strictly in turn: with --workers 2 at 2 x maxConnections, one
+  // worker may be full before the other, and its 503 is what a client gets
+  // and retries (the next attempt goes to a worker with room).
+  let refused = 0
+  async function connect (localAddress: string | undefined): Promise<BenchClient> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connectClient({ kind: config.kind, url: config.url, onDelivery, localAddress })
+      } catch (err) {
+        if (!(err as Error).message.includes(' 503 ') || attempt === IDLE_ATTEMPTS) throw err
+        refused++
+        await sleep(10)
+      }
+    }
+  }
   try {
     const startUs = nowUs()
     await openMany(config.count, async (j, localAddress) => {
-      const client = await connectClient({ kind: config.kind, url: config.url, onDelivery, localAddress })
+      const client = await connect(localAddress)
       await client.subscribe(`idle.${config.first + j}`)
       await client.subscribe(IDLE_ALL)
       return client
     }, config.addresses)
-    send({ type: 'ready', startUs, endUs: nowUs() })
+    send({ type: 'ready', startUs, endUs: nowUs(), refused })
   } catch (err) {
     send({ type: 'error', message: (err as Error).message })
     process.exit(1)

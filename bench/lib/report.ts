@@ -136,7 +136,12 @@ export function renderReport (rows: Row[], run: { durationMs: number, elapsedS: 
     if (r?.rssPerConnectionBytes === undefined) continue
     const publish = r.publishLatencyUs ?? { p50: NaN, p99: NaN, max: NaN }
     lines.push(`| ${row.scenario} | ${row.server} | ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} | ${fmt(r.rssAfterBytes / 2 ** 20, 1)} | ${fmt(r.rssPerConnectionBytes / 1024, 2)} | ${fmt(r.kernelPerSocketBytes / 1024, 2)} | ${fmt(r.connectPerSec)} | ${ms(publish.p50)} | ${ms(publish.p99)} | ${ms(publish.max)} | ${fmt(r.lost)} |`)
-    if (r.redisRssAfterBytes !== undefined) redis.push(`${row.scenario}: redis-server ${fmt(r.redisRssBeforeBytes / 2 ** 20, 1)} MiB before, ${fmt(r.redisRssAfterBytes / 2 ** 20, 1)} MiB after.`)
+    if (r.redisRssAfterBytes !== undefined) {
+      redis.push(`${row.scenario}: redis-server ${fmt(r.redisRssBeforeBytes / 2 ** 20, 1)} MiB before, ${fmt(r.redisRssAfterBytes / 2 ** 20, 1)} MiB after;`,
+        `RSS of the primary and each worker, MiB: ${(r.rssPerProcessBytes.before as number[]).map((b) => fmt(b / 2 ** 20, 1)).join(', ')} before, ${(r.rssPerProcessBytes.after as number[]).map((b) => fmt(b / 2 ** 20, 1)).join(', ')} after;`,
+        `sockets held by the primary and each worker: ${(r.socketsPerProcess as number[]).map((n) => fmt(n)).join(', ')};`,
+        `upgrades refused with 503 (a worker full before the other: round-robin hands each connection to a free worker, not strictly in turn) and tried again: ${fmt(r.refused)}.`)
+    }
   }
   lines.push('', 'Every connection subscribed to a topic of its own and to `idle.all`; the publisher is one of',
     'them. RSS is read after the server collected garbage (Node servers run with --expose-gc and',
