@@ -49,6 +49,8 @@ export class LeanWs {
         if (end === -1) return
         socket.off('data', onData)
         if (!head.subarray(0, 12).toString().includes(' 101')) {
+          // Refused (a 503 at maxConnections): the socket is of no more use, and holds a descriptor.
+          socket.destroy()
           reject(new Error(`upgrade refused: ${head.subarray(0, end).toString().split('\r\n')[0]}`))
           return
         }

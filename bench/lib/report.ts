@@ -58,8 +58,16 @@ function targets (rows: Row[]): Target[] {
   const rest100 = find(rows, 'REST publish, 100 subscribers', OURS)?.requestsPerSec
   const bare = find(rows, 'REST publish, no subscribers', 'bare-fastify')?.requestsPerSec
   out.push({ name: 'REST publish, 100 subscribers: requests/s vs bare Fastify', value: typeof rest100 === 'number' && typeof bare === 'number' ? rest100 / bare : NaN, better: 'higher', detail: 'ratio' })
-  const rss = find(rows, 'idle: 19,000 subscribed connections', OURS)?.rssPerConnectionBytes
-  out.push({ name: 'idle: RSS per connection at 19,000', value: typeof rss === 'number' ? rss / 1024 : NaN, limit: 8, better: 'lower', detail: 'KiB' })
+  const idle = (scenario: string, server: string, at: string): void => {
+    const r = find(rows, scenario, server)
+    const number = (value: unknown): number => typeof value === 'number' ? value : NaN
+    out.push({ name: `idle: RSS per connection at ${at}`, value: number(r?.rssPerConnectionBytes) / 1024, limit: 6, better: 'lower', detail: 'KiB' })
+    out.push({ name: `idle: connect rate at ${at}`, value: number(r?.connectPerSec), better: 'higher', detail: 'connections/s' })
+    out.push({ name: `idle: publish to all ${at}, p99`, value: number(r?.publishLatencyUs?.p99) / 1000, better: 'lower', detail: 'ms' })
+    out.push({ name: `idle: publish to all ${at}, lost`, value: number(r?.lost), limit: 0, better: 'lower', detail: 'deliveries' })
+  }
+  idle('idle: 19,500 subscribed connections', OURS, '19,500')
+  idle('idle: 39,000 subscribed connections, --workers 2 on Redis', 'fastify-pubsub --workers 2 (Redis)', '39,000 (--workers 2)')
   return out
 }
 
@@ -121,14 +129,29 @@ export function renderReport (rows: Row[], run: { durationMs: number, elapsedS: 
   }
   lines.push('', 'autocannon, 32 connections, a 50-byte JSON body.', '')
 
-  lines.push('## Idle connections', '', '| scenario | server | RSS before MiB | RSS after MiB | RSS per connection KiB |', '| --- | --- | --- | --- | --- |')
+  lines.push('## Idle connections', '', '| scenario | server | RSS before MiB | RSS after MiB | RSS per connection KiB | kernel per socket KiB | connect/s | publish p50 ms | p99 ms | max ms | lost |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  const redis: string[] = []
   for (const row of rows) {
     const r = row.result
     if (r?.rssPerConnectionBytes === undefined) continue
-    lines.push(`| ${row.scenario} | ${row.server} | ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} | ${fmt(r.rssAfterBytes / 2 ** 20, 1)} | ${fmt(r.rssPerConnectionBytes / 1024, 2)} |`)
+    const publish = r.publishLatencyUs ?? { p50: NaN, p99: NaN, max: NaN }
+    lines.push(`| ${row.scenario} | ${row.server} | ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} | ${fmt(r.rssAfterBytes / 2 ** 20, 1)} | ${fmt(r.rssPerConnectionBytes / 1024, 2)} | ${fmt(r.kernelPerSocketBytes / 1024, 2)} | ${fmt(r.connectPerSec)} | ${ms(publish.p50)} | ${ms(publish.p99)} | ${ms(publish.max)} | ${fmt(r.lost)} |`)
+    if (r.redisRssAfterBytes !== undefined) {
+      redis.push(`${row.scenario}: redis-server ${fmt(r.redisRssBeforeBytes / 2 ** 20, 1)} MiB before, ${fmt(r.redisRssAfterBytes / 2 ** 20, 1)} MiB after;`,
+        `RSS of the primary and each worker, MiB: ${(r.rssPerProcessBytes.before as number[]).map((b) => fmt(b / 2 ** 20, 1)).join(', ')} before, ${(r.rssPerProcessBytes.after as number[]).map((b) => fmt(b / 2 ** 20, 1)).join(', ')} after;`,
+        `sockets held by the primary and each worker: ${(r.socketsPerProcess as number[]).map((n) => fmt(n)).join(', ')};`,
+        `upgrades refused with 503 (a worker full before the other: round-robin hands each connection to a free worker, not strictly in turn) and tried again: ${fmt(r.refused)}.`)
+    }
   }
-  lines.push('', 'Each connection subscribed to a topic of its own. RSS is read after the server collected',
-    'garbage (Node servers run with --expose-gc and collect on SIGUSR2: bench/lib/gc-on-signal.ts).', '')
+  lines.push('', 'Every connection subscribed to a topic of its own and to `idle.all`; the publisher is one of',
+    'them. RSS is read after the server collected garbage (Node servers run with --expose-gc and',
+    'collect on SIGUSR2: bench/lib/gc-on-signal.ts); with `--workers`, it is the sum over the primary',
+    'and its workers. **connect/s**: connections opened and subscribed (twice) per second of wall',
+    'time, by child processes of the generator that each stay under their own open-files limit.',
+    '**kernel per socket**: growth of the kernel\'s slab caches and TCP buffer pages',
+    '(/proc/meminfo, /proc/net/sockstat) per socket, both ends being on this machine; other work',
+    'on the machine moves it. **publish**: 5 publishes to `idle.all`, each once the previous one',
+    'reached every connection; latency of every delivery.', ...redis, '')
   lines.push('Notes: mosquitto 2.0.11 from Debian serves websockets through libwebsockets',
     'without external-poll support (mosquitto#2284), which its maintainer warns adds latency;',
     'it needs a plain MQTT listener beside the websockets one to start.', '')
