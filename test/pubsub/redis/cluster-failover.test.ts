@@ -11,31 +11,10 @@ import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
-import { cli, RedisCluster } from '../../redis/redis-cluster.js'
+import { cli, clusterNodes, RedisCluster, type ClusterNode } from '../../redis/redis-cluster.js'
 
 /** What a session was given or told, in order, and when. */
 type Event = { kind: 'message', topic: string, seq: number, epoch: string, at: number } | { kind: 'reset', key: string, position: Position | undefined, at: number }
-
-/** A node of the cluster as CLUSTER NODES lists it. */
-interface ClusterNode { id: string, port: number, primary: boolean, failed: boolean, primaryId: string, slots: Array<[number, number]> }
-
-/** The cluster's nodes, as the node on `port` sees them. */
-async function clusterNodes (port: number): Promise<ClusterNode[]> {
-  return (await cli(port, 'CLUSTER', 'NODES')).trim().split('\n').filter((line) => line !== '').map((line) => {
-    const [id, address, flags, primaryId, , , , , ...slots] = line.split(' ') as [string, string, string, string, ...string[]]
-    return {
-      id,
-      port: Number(/:(\d+)@/.exec(address)?.[1]),
-      primary: flags.includes('master'),
-      failed: flags.includes('fail'),
-      primaryId,
-      slots: slots.filter((range) => !range.startsWith('[')).map((range) => {
-        const [from, to] = range.split('-').map(Number) as [number, number?]
-        return [from, to ?? from]
-      })
-    }
-  })
-}
 
 const slotOfTopic = (topic: string): number => slotOf(GROUP_TAGS[groupOf(topic)] as string)
 
