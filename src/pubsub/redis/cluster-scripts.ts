@@ -12,7 +12,9 @@ import { SNAPSHOT, type PubsubScripts } from './scripts.js'
  * KEYS: meta hash, history list, the group's retained zset, the publish's idempotency hash.
  * ARGV: as scripts.ts PUBLISH (topic, json, ts, historySize, historyTtl,
  * metaTtl, new epoch, topic channel, idempotency window, delivered, longest
- * historyTtl), then the fan-in channel.
+ * historyTtl), then the fan-in channel and the primary's replication id
+ * ('': not checked; a topic last written under another primary starts a new
+ * epoch, as with PUBLISH).
  * Returns { seq, epoch, delivered, 1 when the key was used before else 0 }.
  *
  * Both channels carry `topic \n seq \n epoch \n ts \n json`: a fan-in
@@ -24,11 +26,15 @@ if window > 0 then
   local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'delivered')
   if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[7]) == 1 then
+local primary = ARGV[13]
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
+local epoch = meta[1]
+if not epoch or (primary ~= '' and meta[2] ~= primary) then
+  epoch = ARGV[7]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0, 'primary', primary)
   redis.call('DEL', KEYS[2])
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 local size = tonumber(ARGV[4])
 if size > 0 then
