@@ -125,3 +125,19 @@ export class RedisCluster {
     }))
   }
 }
+
+/** `master_repl_offset` of a node (INFO replication), or -1 when it does not answer. */
+export async function replOffset (port: number): Promise<number> {
+  return Number(/master_repl_offset:(\d+)/.exec(await cli(port, 'INFO', 'replication'))?.[1] ?? -1)
+}
+
+/** The view of the node on `port`, once it lists three primaries that hold slots, each with its replica. */
+export async function settledView (port: number): Promise<ClusterNode[]> {
+  let nodes: ClusterNode[] = []
+  await eventually(async () => {
+    nodes = await clusterNodes(port)
+    const holding = nodes.filter((node) => node.primary && node.slots.length > 0)
+    return holding.length === 3 && holding.every((primary) => nodes.some((node) => node.primaryId === primary.id))
+  })
+  return nodes
+}

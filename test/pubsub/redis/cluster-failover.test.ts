@@ -11,29 +11,18 @@ import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
-import { cli, clusterNodes, RedisCluster, type ClusterNode } from '../../redis/redis-cluster.js'
+import { cli, clusterNodes, RedisCluster, replOffset, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
 
 /** What a session was given or told, in order, and when. */
 type Event = { kind: 'message', topic: string, seq: number, epoch: string, at: number } | { kind: 'reset', key: string, position: Position | undefined, at: number }
 
 const slotOfTopic = (topic: string): number => slotOf(GROUP_TAGS[groupOf(topic)] as string)
 
-/** `master_repl_offset` of a node (INFO replication), or -1 when it does not answer. */
-async function replOffset (port: number): Promise<number> {
-  return Number(/master_repl_offset:(\d+)/.exec(await cli(port, 'INFO', 'replication'))?.[1] ?? -1)
-}
-
 const missing = redisMissing()
 t.test('a primary killed: its replica promoted, every topic reaches the subscriber again, in order, no silent gap', { skip: missing }, async (t) => {
   const cluster = await RedisCluster.start(t)
   const prefix = `${nanoid(6)}:`
-  // The view of the first node, once it lists three primaries that hold slots, each with its replica.
-  let nodes: ClusterNode[] = []
-  await eventually(async () => {
-    nodes = await clusterNodes(cluster.ports[0] as number)
-    const holding = nodes.filter((node) => node.primary && node.slots.length > 0)
-    return holding.length === 3 && holding.every((primary) => nodes.some((node) => node.primaryId === primary.id))
-  })
+  const nodes = await settledView(cluster.ports[0] as number)
   const primaries = nodes.filter((node) => node.primary && node.slots.length > 0)
   const shardOf = (topic: string): ClusterNode => primaries.find((node) => node.slots.some(([from, to]) => slotOfTopic(topic) >= from && slotOfTopic(topic) <= to)) as ClusterNode
   /** The first `count` topics `make(i)` on each of the three shards. */

@@ -12,25 +12,15 @@ import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
-import { cli, clusterNodes, RedisCluster, type ClusterNode } from '../../redis/redis-cluster.js'
+import { cli, RedisCluster, replOffset, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
 
 const tagOf = (topic: string): string => GROUP_TAGS[groupOf(topic)] as string
-
-/** `master_repl_offset` of a node (INFO replication), or -1 when it does not answer. */
-async function replOffset (port: number): Promise<number> {
-  return Number(/master_repl_offset:(\d+)/.exec(await cli(port, 'INFO', 'replication'))?.[1] ?? -1)
-}
 
 const missing = redisMissing()
 t.test('a replica promoted without acknowledged messages: the topic starts a new epoch, subscribers are told', { skip: missing }, async (t) => {
   const cluster = await RedisCluster.start(t)
   const prefix = `${nanoid(6)}:`
-  let nodes: ClusterNode[] = []
-  await eventually(async () => {
-    nodes = await clusterNodes(cluster.ports[0] as number)
-    const holding = nodes.filter((node) => node.primary && node.slots.length > 0)
-    return holding.length === 3 && holding.every((primary) => nodes.some((node) => node.primaryId === primary.id))
-  })
+  const nodes = await settledView(cluster.ports[0] as number)
   const victim = nodes.find((node) => node.primary && node.slots.length > 0) as ClusterNode
   const replica = nodes.find((node) => node.primaryId === victim.id) as ClusterNode
   const onVictim = (topic: string): boolean => victim.slots.some(([from, to]) => slotOf(tagOf(topic)) >= from && slotOf(tagOf(topic)) <= to)
