@@ -5,12 +5,12 @@
 import t from 'tap'
 import { nanoid } from 'nanoid'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { RedisClusterEngine } from '../../../src/pubsub/redis/cluster-engine.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
+import { twoNodes } from './two-nodes.js'
 import { cli, clusterNodes, RedisCluster, replOffset, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
 
 /** What a session was given or told, in order, and when. */
@@ -39,14 +39,7 @@ t.test('a primary killed: its replica promoted, every topic reaches the subscrib
   const topics = [...exact, ...patterned]
   t.equal(new Set(topics.map(shardOf)).size, 3, 'the topics span the three shards')
 
-  const publisher = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix, heartbeat: 100, timeout: 300 })
-  const publishing = new Broker({}, { engine: publisher })
-  t.teardown(() => publishing.close())
-  const subscriber = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix, heartbeat: 100, timeout: 300 })
-  const subscribing = new Broker({}, { engine: subscriber })
-  t.teardown(() => subscribing.close())
-  await publisher.whenConnected()
-  await subscriber.whenConnected()
+  const { publishing, subscribing } = await twoNodes(t, cluster.nodes, prefix)
   const sessionOf = (events: Event[]): ReturnType<Broker['connect']> => subscribing.connect({
     deliver (message) { events.push({ kind: 'message', topic: message.topic, seq: message.seq, epoch: message.epoch, at: Date.now() }) },
     reset (key, position) { events.push({ kind: 'reset', key, position, at: Date.now() }) }

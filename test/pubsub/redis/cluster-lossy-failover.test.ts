@@ -5,13 +5,12 @@
 // either silently missing the new messages (docs/scaling.md, "Redis Cluster").
 import t from 'tap'
 import { nanoid } from 'nanoid'
-import { RedisClusterEngine } from '../../../src/pubsub/redis/cluster-engine.js'
-import { Broker } from '../../../src/pubsub/broker.js'
 import type { Message } from '../../../src/pubsub/message.js'
 import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
+import { twoNodes } from './two-nodes.js'
 import { cli, RedisCluster, replOffset, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
 
 const tagOf = (topic: string): string => GROUP_TAGS[groupOf(topic)] as string
@@ -30,14 +29,7 @@ t.test('a replica promoted without acknowledged messages: the topic starts a new
   let other = ''
   for (let i = 0; other === '' || onVictim(other); i++) other = `steady${i}`
 
-  const publisher = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix, heartbeat: 100, timeout: 300 })
-  const publishing = new Broker({}, { engine: publisher })
-  t.teardown(() => publishing.close())
-  const subscriber = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix, heartbeat: 100, timeout: 300 })
-  const subscribing = new Broker({}, { engine: subscriber })
-  t.teardown(() => subscribing.close())
-  await publisher.whenConnected()
-  await subscriber.whenConnected()
+  const { publishing, subscribing } = await twoNodes(t, cluster.nodes, prefix)
   const got: Message[] = []
   const resets: Array<Position | undefined> = []
   const session = subscribing.connect({
