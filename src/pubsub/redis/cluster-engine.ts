@@ -1,4 +1,4 @@
-import { Cluster, type ClusterOptions, type Redis } from 'ioredis'
+import { Cluster, type ClusterOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
 import { PUBSUB_ERR_OPTION, PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
@@ -10,8 +10,7 @@ import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { scriptedCluster, type ScriptedCluster } from './cluster-scripts.js'
-import { GROUP_SLOTS, GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js'
-import { PrimaryIdentity } from './primary.js'
+import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js'
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import { hasWildcard } from '../../protocol/topic.js'
 import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
@@ -98,10 +97,6 @@ export class RedisClusterEngine implements Engine {
   readonly #lastExact = new Map<string, { seq: number, epoch: string }>()
   /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
   #subscribersReady = false
-  /** The replication id of each node connection, once read (primary.ts). */
-  readonly #identities = new WeakMap<Redis, PrimaryIdentity>()
-  /** The identity of each node that ioredis's slot map names as a primary; emptied when a node comes or goes. */
-  readonly #primaries = new Map<string | undefined, PrimaryIdentity>()
   #epochs = 0
   #closed = false
 
@@ -154,9 +149,6 @@ export class RedisClusterEngine implements Engine {
     this.#cluster.on('ready', () => { this.#reachability.recovered() })
     this.#cluster.on('subscribersReady', () => { this.#resubscribed() })
     this.#cluster.on('smessage', (channel: string, payload: string) => { this.#onMessage(channel, payload) })
-    // A node's connection replaced or gone: which connection a node key means is looked up again.
-    this.#cluster.on('+node', () => { this.#primaries.clear() })
-    this.#cluster.on('-node', () => { this.#primaries.clear() })
     this.presence = new RedisPresence({
       command: this.#cluster,
       // One slot for every node's presence: a reader gets it in one pipeline.
@@ -234,12 +226,10 @@ export class RedisClusterEngine implements Engine {
       historyTtl = namespace?.historyTtl ?? historyTtl
     }
     const group = groupOf(topic)
-    let primary = this.#knownPrimary(group)
-    if (primary === undefined) primary = await this.#readPrimary(group)
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#cluster.pubsubPublish(
       this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`),
       topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#key(group, 'm', topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic))), primary))
+      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic)))))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result
@@ -371,60 +361,9 @@ export class RedisClusterEngine implements Engine {
 
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
     const group = groupOf(topic)
-    let primary = this.#knownPrimary(group)
-    if (primary === undefined) primary = await this.#readPrimary(group)
     return await this.#redis(async () => await this.#cluster.pubsubSnapshot(
-      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', primary))
-  }
-
-  /**
-   * What the scripts of a group check its topics' last writer against
-   * (scripts.ts): the replication id of the primary that ioredis's slot map
-   * sends them to, once read; undefined until then, or while ioredis has
-   * no connection to it (#readPrimary fails the call then).
-   *
-   * The map may lag a failover by a refresh: a script then goes to the old
-   * primary, is redirected (MOVED) to the new one and runs there with the
-   * old id. The new primary's copy of the topic holds the old id too, so
-   * that one script continues the old epoch; ioredis refreshes its map on
-   * the MOVED, and the group's next script carries the new id and starts
-   * the new epoch. The seqs of that one script's message may repeat some a
-   * subscriber had: it is told with the next message (a new epoch), not
-   * never.
-   */
-  #knownPrimary (group: number): string | undefined {
-    const key = this.#cluster.slots[GROUP_SLOTS[group] as number]?.[0]
-    let identity = this.#primaries.get(key)
-    if (identity === undefined) {
-      // Only when the slot's primary changed, or a node came or went.
-      const redis = this.#cluster.nodes('all').find((node) => `${node.options.host as string}:${node.options.port as number}` === key)
-      if (redis === undefined) return undefined
-      identity = this.#identities.get(redis) ?? new PrimaryIdentity(redis)
-      // A connection kept across a role change (a replica promoted, a primary demoted) may be on another replication id now.
-      identity.forget()
-      this.#identities.set(redis, identity)
-      this.#primaries.set(key, identity)
-    }
-    return identity.id
-  }
-
-  /**
-   * Reads the replication id of the primary of a group's slot, once
-   * #knownPrimary had no id for it: one INFO per node connection (primary.ts).
-   */
-  async #readPrimary (group: number): Promise<string> {
-    const identity = this.#primaries.get(this.#cluster.slots[GROUP_SLOTS[group] as number]?.[0])
-    return await this.#redis(async () => {
-      if (identity === undefined) {
-        // Not connected yet, or the slot's primary is gone from the pool and
-        // the map not refreshed: ioredis would send the script to any primary,
-        // be redirected to the slot's new one and run it there unchecked,
-        // continuing an epoch the new primary may lack the end of.
-        this.#cluster.refreshSlotsCache()
-        throw new Error(NOT_CONNECTED)
-      }
-      return await identity.read()
-    })
+      // '': no primary check (scripts.ts): a promoted replica that lacked writes is not detected on the cluster yet (scaling.md).
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', ''))
   }
 
   #retained (topic: string, entries: string[]): Retained[] {

@@ -19,13 +19,10 @@ export class PrimaryIdentity {
     this.#redis = redis
     // ioredis emits 'close' a turn after the socket's, so an INFO answered
     // on a connection is always read before that connection's 'close'.
-    redis.on('close', () => { this.forget() })
-  }
-
-  /** Reads the id again next time: the connection may be on another primary now. */
-  forget (): void {
-    this.#id = undefined
-    this.#reading = undefined
+    redis.on('close', () => {
+      this.#id = undefined
+      this.#reading = undefined
+    })
   }
 
   /** The replication id, once read on the current connection. */

@@ -22,22 +22,13 @@ import { PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
  *
  * History entries are `seq \n ts \n json`; PUBLISH payloads `seq \n epoch \n ts \n json`.
  */
-export const PUBLISH = publishScript(12, "redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])")
-
-/**
- * The publish script around the step that sends the message, shared with
- * the cluster's (cluster-scripts.ts): `primary` is the ARGV index of the
- * primary's replication id, `send` the Lua that sends it (`seq` and
- * `epoch` are set by then).
- */
-export function publishScript (primary: number, send: string): string {
-  return `
+export const PUBLISH = `
 local window = tonumber(ARGV[9])
 if window > 0 then
   local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'delivered')
   if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
 end
-local primary = ARGV[${primary}]
+local primary = ARGV[12]
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
 local epoch = meta[1]
 if not epoch or (primary ~= '' and meta[2] ~= primary) then
@@ -56,7 +47,7 @@ if size > 0 then
   -- Topics whose last message has expired leave the index, so it stays bounded.
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[11])))
 end
-${send}
+redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
 local delivered = tonumber(ARGV[10])
 if window > 0 then
   redis.call('HSET', KEYS[4], 'seq', seq, 'epoch', epoch, 'delivered', delivered)
@@ -64,7 +55,6 @@ if window > 0 then
 end
 return { seq, epoch, delivered, 0 }
 `
-}
 
 /**
  * KEYS: meta hash, history list.

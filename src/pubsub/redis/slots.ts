@@ -53,9 +53,6 @@ export const GROUP_TAGS: readonly string[] = (() => {
   return tags
 })()
 
-/** The slot of each group's tag: where the cluster runs the scripts of a group's topics. */
-export const GROUP_SLOTS: readonly number[] = GROUP_TAGS.map(slotOf)
-
 /** The group a topic lives in. */
 export function groupOf (topic: string): number {
   return crc16(topic) % GROUPS
