@@ -50,8 +50,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, argv: string[]
 
 /** Settings that act only with another one on: [those settings, what they need, whether it is on]. */
 const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
-  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix'], 'redisUrl, redisSentinels or redisClusterNodes', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined || s.redisClusterNodes !== undefined],
-  [['redisPrimaryChange'], 'redisUrl or redisSentinels', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined],
+  [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix', 'redisPrimaryChange'], 'redisUrl, redisSentinels or redisClusterNodes', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined || s.redisClusterNodes !== undefined],
   [['redisSentinelName', 'redisPassword', 'redisSentinelPassword'], 'redisSentinels', (s) => s.redisSentinels !== undefined],
   [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
@@ -175,14 +174,14 @@ function toConfig (s: Settings, warnings: string[]): Readonly<Config> {
 
 /** The Redis engine's options, by URL or by sentinels, or the Redis Cluster engine's; none for the in-memory engine. */
 function redisEngine (s: Settings): Pick<PubsubOptions, 'engine'> {
-  const redis = { timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix }
+  const redis = { timeout: s.redisTimeout, heartbeat: s.redisHeartbeat, keyPrefix: s.redisKeyPrefix, ...defined({ primaryChange: s.redisPrimaryChange }) }
   if (s.redisClusterNodes !== undefined) {
     if (s.redisUrl !== undefined || s.redisSentinels !== undefined) {
       throw new PUBSUB_ERR_OPTION(names('redisClusterNodes'), s.redisClusterNodes, `one engine: ${names('redisUrl')}, ${names('redisSentinels')} or this, not two`)
     }
     return { engine: { type: 'redis-cluster', nodes: [...s.redisClusterNodes], ...redis } }
   }
-  const common = { type: 'redis' as const, ...redis, ...defined({ primaryChange: s.redisPrimaryChange }) }
+  const common = { type: 'redis' as const, ...redis }
   if (s.redisSentinels === undefined) return s.redisUrl === undefined ? {} : { engine: { ...common, url: s.redisUrl } }
   if (s.redisUrl !== undefined) throw new PUBSUB_ERR_OPTION(`${names('redisUrl')} and ${names('redisSentinels')}`, HIDDEN, 'one of them only: the sentinels name the primary')
   if (s.redisSentinelName === undefined) throw new PUBSUB_ERR_OPTION(names('redisSentinelName'), undefined, `used with ${names('redisSentinels')}: the name they monitor the primary under`)

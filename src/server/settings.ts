@@ -112,7 +112,7 @@ export const SettingsSchema = Type.Object({
   redisPassword: text('With redisSentinels: the password of the primary and its replicas (with redisUrl it goes in the URL)', { ...redis, shown: 'unset', secret: true }),
   redisSentinelPassword: text("With redisSentinels: the sentinels' own password, when they have one", { ...redis, shown: 'unset', secret: true }),
   redisPrimaryChange: Type.Optional(Type.Union([Type.Literal('new-epoch'), Type.Literal('continue')], {
-    description: "When the engine lands on another primary (a failover, a restart): 'new-epoch' starts each topic's sequence over, since that primary may lack the last messages clients saw (recovery then says so); 'continue' goes on, right for a Redis whose AOF keeps every write. Auto: 'new-epoch' with redisSentinels, 'continue' with redisUrl. See scaling.md",
+    description: "When the engine lands on another primary (a failover, a restart): 'new-epoch' starts each topic's sequence over, since that primary may lack the last messages clients saw (recovery then says so); 'continue' goes on, right for a Redis whose AOF keeps every write. Auto: 'new-epoch' with redisSentinels and redisClusterNodes, 'continue' with redisUrl. See scaling.md",
     ...redis,
     shown: 'auto'
   })),

@@ -26,6 +26,27 @@ export async function cli (port: number, ...args: string[]): Promise<string> {
   }
 }
 
+/** A node of the cluster as CLUSTER NODES lists it. */
+export interface ClusterNode { id: string, port: number, primary: boolean, failed: boolean, primaryId: string, slots: Array<[number, number]> }
+
+/** The cluster's nodes, as the node on `port` sees them. */
+export async function clusterNodes (port: number): Promise<ClusterNode[]> {
+  return (await cli(port, 'CLUSTER', 'NODES')).trim().split('\n').filter((line) => line !== '').map((line) => {
+    const [id, address, flags, primaryId, , , , , ...slots] = line.split(' ') as [string, string, string, string, ...string[]]
+    return {
+      id,
+      port: Number(/:(\d+)@/.exec(address)?.[1]),
+      primary: flags.includes('master'),
+      failed: flags.includes('fail'),
+      primaryId,
+      slots: slots.filter((range) => !range.startsWith('[')).map((range) => {
+        const [from, to] = range.split('-').map(Number) as [number, number?]
+        return [from, to ?? from]
+      })
+    }
+  })
+}
+
 export class RedisCluster {
   /** The client ports of the six nodes; the first three start as primaries. */
   readonly ports: number[]
@@ -82,13 +103,41 @@ export class RedisCluster {
     await exited
   }
 
+  /** Freezes one node (SIGSTOP): it neither answers nor replicates until `resume`. */
+  pause (port: number): void {
+    (this.#processes[this.ports.indexOf(port)] as ChildProcess).kill('SIGSTOP')
+  }
+
+  /** Lets a paused node run again (SIGCONT). */
+  resume (port: number): void {
+    (this.#processes[this.ports.indexOf(port)] as ChildProcess).kill('SIGCONT')
+  }
+
   /** Ends every node (SIGTERM: none of them is ours to measure) and waits for the exits. */
   async stop (): Promise<void> {
     const children = this.#processes.splice(0).filter((child) => child.exitCode === null && child.signalCode === null)
     await Promise.all(children.map(async (child) => {
       const exited = once(child, 'exit')
+      // A paused node would not handle the SIGTERM.
+      child.kill('SIGCONT')
       child.kill('SIGTERM')
       await exited
     }))
   }
+}
+
+/** `master_repl_offset` of a node (INFO replication), or -1 when it does not answer. */
+export async function replOffset (port: number): Promise<number> {
+  return Number(/master_repl_offset:(\d+)/.exec(await cli(port, 'INFO', 'replication'))?.[1] ?? -1)
+}
+
+/** The view of the node on `port`, once it lists three primaries that hold slots, each with its replica. */
+export async function settledView (port: number): Promise<ClusterNode[]> {
+  let nodes: ClusterNode[] = []
+  await eventually(async () => {
+    nodes = await clusterNodes(port)
+    const holding = nodes.filter((node) => node.primary && node.slots.length > 0)
+    return holding.length === 3 && holding.every((primary) => nodes.some((node) => node.primaryId === primary.id))
+  })
+  return nodes
 }

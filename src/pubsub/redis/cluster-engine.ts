@@ -14,10 +14,19 @@ import { GROUP_TAGS, GROUPS, groupOf, partitionOf, PARTITIONS } from './slots.js
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import { hasWildcard } from '../../protocol/topic.js'
 import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
+import type { PrimaryChange } from './engine.js'
 
 export interface RedisClusterEngineOptions {
   /** Some of the cluster's nodes, as `host:port` (one is enough: the others are discovered). */
   nodes: string[]
+  /**
+   * When a shard's primary changes (a failover, a restart), each of its
+   * topics starts a new epoch on its next use, since the new primary may
+   * lack the last seqs clients saw ('new-epoch', the default), or its
+   * sequence goes on ('continue': saves an INFO per script, for a cluster
+   * that never fails over with writes missing). docs/scaling.md.
+   */
+  primaryChange?: PrimaryChange
   /** Prefix of every key and channel, so that several deployments share a cluster (default `pubsub:`). */
   keyPrefix?: string
   /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
@@ -75,6 +84,10 @@ export class RedisClusterEngine implements Engine {
   #longestHistoryTtl: number
   #namespaces: Namespaces | undefined
   readonly #idempotencyWindow: number
+  /** primaryChange 'new-epoch': the scripts check which primary last wrote each topic (scripts.ts `lineage`). */
+  readonly #checksLineage: boolean
+  /** The replication ids being looked for among the primaries, for concurrent scripts that met the same one. */
+  readonly #lineageLookups = new Map<string, Promise<boolean>>()
   readonly #reachability: Reachability
   readonly #listening = new Map<string, Listening>()
   readonly #heartbeat: NodeJS.Timeout
@@ -115,6 +128,9 @@ export class RedisClusterEngine implements Engine {
     this.#metaTtl = Math.max(this.#topicTtl, this.#historyTtl)
     this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
     const heartbeat = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
+    const primaryChange = options.primaryChange ?? 'new-epoch'
+    if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
+    this.#checksLineage = primaryChange === 'new-epoch'
     this.#reachability = new Reachability(options.logger, SUMMARY_MS)
     const clusterOptions: ClusterOptions = {
       // Sharded Pub/Sub: SSUBSCRIBE on the primary of each channel's slot,
@@ -226,10 +242,10 @@ export class RedisClusterEngine implements Engine {
       historyTtl = namespace?.historyTtl ?? historyTtl
     }
     const group = groupOf(topic)
-    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#cluster.pubsubPublish(
+    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#lineageChecked(async (lineage) => await this.#cluster.pubsubPublish(
       this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`),
       topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#key(group, 'm', topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic)))))
+      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic))), lineage)))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result
@@ -361,9 +377,42 @@ export class RedisClusterEngine implements Engine {
 
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
     const group = groupOf(topic)
-    return await this.#redis(async () => await this.#cluster.pubsubSnapshot(
-      // '': no primary check (scripts.ts): a promoted replica that lacked writes is not detected on the cluster yet (scaling.md).
-      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', ''))
+    return await this.#redis(async () => await this.#lineageChecked(async (lineage) => await this.#cluster.pubsubSnapshot(
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#newEpoch(), this.#metaTtl, withHistory ? '1' : '0', lineage)))
+  }
+
+  /**
+   * Runs a script with the lineage check (scripts.ts `lineage`). A topic
+   * last written under a replication id that the Redis running it never
+   * had is looked for among the primaries: one that still has it wrote
+   * the topic and handed it over with its slot, whole; else the topic
+   * starts a new epoch.
+   */
+  async #lineageChecked<T> (run: (lineage: string) => Promise<T>): Promise<T> {
+    if (!this.#checksLineage) return await run('')
+    try {
+      return await run('*')
+    } catch (err) {
+      const writer = /^PUBSUB_LINEAGE (\w*)/.exec((err as Error).message)?.[1]
+      if (writer === undefined) throw err
+      return await run(await this.#isLivePrimary(writer) ? `*${writer}` : '!')
+    }
+  }
+
+  /**
+   * Whether a primary of the cluster has replication id `id` now: then it
+   * has had it since it wrote a topic under it (Redis gives a primary a new
+   * id when it is promoted or restarts, never an old one back).
+   */
+  async #isLivePrimary (id: string): Promise<boolean> {
+    let lookup = this.#lineageLookups.get(id)
+    if (lookup === undefined) {
+      lookup = Promise.all(this.#cluster.nodes('master').map(async (node) => await node.info('replication').catch(() => '')))
+        .then((infos) => id !== '' && infos.some((info) => /^role:master\r?$/m.test(info) && new RegExp(`^master_replid:${id}\r?$`, 'm').test(info)))
+        .finally(() => { this.#lineageLookups.delete(id) })
+      this.#lineageLookups.set(id, lookup)
+    }
+    return await lookup
   }
 
   #retained (topic: string, entries: string[]): Retained[] {

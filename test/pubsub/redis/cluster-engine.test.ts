@@ -138,6 +138,74 @@ if (missing !== false) {
     t.match((await broker.topics()).topics.find((info) => info.topic === 'a'), { seq: 0, epoch: '' })
   })
 
+  t.test("a topic last written under another primary starts a new epoch, unless primaryChange is 'continue'", async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, got, resets, session } = await follower(t, cluster.nodes, prefix)
+    await session.subscribe('moved')
+    const first = await broker.publish('moved', 1)
+    t.match((await onKey('HGET', metaKey(prefix, 'moved'), 'primary')).trim(), /^[0-9a-f]{40}$/, 'the script records the replication id of the primary it ran on')
+    const again = await broker.publish('moved', 2)
+    t.same([again.seq, again.epoch], [2, first.epoch], 'the same primary: the sequence goes on')
+    // What a promoted replica's copy holds: the id of the primary before it.
+    await onKey('HSET', metaKey(prefix, 'moved'), 'primary', 'f'.repeat(40))
+    const after = await broker.publish('moved', 3)
+    t.equal(after.seq, 1, 'the sequence starts over')
+    t.not(after.epoch, first.epoch, 'in a new epoch')
+    await eventually(() => got.length === 3)
+    t.match(resets, [['moved', { seq: 0, epoch: after.epoch }]], 'and the subscriber is told')
+    // A snapshot (a subscribe with recovery) checks as a publish does.
+    await onKey('HSET', metaKey(prefix, 'moved'), 'primary', 'f'.repeat(40))
+    const resumed = await broker.connect({ deliver () {}, reset () {} }).subscribe('moved', { since: 1, epoch: after.epoch })
+    t.equal(resumed.recovered, false, 'a resume across the change is not recovered')
+
+    // Two topics meeting the same unknown id at once: the primaries are asked once for both.
+    await onKey('HSET', metaKey(prefix, 'moved'), 'primary', 'e'.repeat(40))
+    await broker.publish('twin', 1)
+    await onKey('HSET', metaKey(prefix, 'twin'), 'primary', 'e'.repeat(40))
+    const twins = await Promise.all([broker.publish('moved', 4), broker.publish('twin', 2)])
+    t.same(twins.map(({ seq }) => seq), [1, 1], 'both start over')
+
+    const engine = new RedisClusterEngine({ nodes: cluster.nodes, keyPrefix: prefix, primaryChange: 'continue' })
+    const continuing = new Broker({}, { engine })
+    t.teardown(() => continuing.close())
+    await engine.whenConnected()
+    const before = await continuing.publish('kept', 1)
+    await onKey('HSET', metaKey(prefix, 'kept'), 'primary', 'f'.repeat(40))
+    const kept = await continuing.publish('kept', 2)
+    t.same([kept.seq, kept.epoch], [2, before.epoch], "'continue': no check, the sequence goes on")
+    t.throws(() => new RedisClusterEngine({ nodes: cluster.nodes, primaryChange: 'sometimes' as 'continue' }), { code: 'PUBSUB_ERR_OPTION', message: /primaryChange/ })
+  })
+
+  t.test('a topic written by another live primary (moved with its slot) keeps its epoch; where that primary cannot be asked, a new one', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, got, resets, session } = await follower(t, cluster.nodes, prefix)
+    await session.subscribe('migrated')
+    const first = await broker.publish('migrated', 1)
+    const own = (await onKey('HGET', metaKey(prefix, 'migrated'), 'primary')).trim()
+    /** Each primary's port and replication id. */
+    const primaries: Array<[number, string]> = []
+    for (const port of cluster.ports) {
+      const info = await cli(port, 'INFO', 'replication')
+      if (info.includes('role:master')) primaries.push([port, (/master_replid:(\w+)/.exec(info) as RegExpExecArray)[1] as string])
+    }
+    const [otherPort, other] = primaries.find(([, id]) => id !== own) as [number, string]
+    // What MIGRATE leaves: the topic on this shard, written under the primary it came from.
+    await onKey('HSET', metaKey(prefix, 'migrated'), 'primary', other)
+    const kept = await broker.publish('migrated', 2)
+    t.same([kept.seq, kept.epoch], [2, first.epoch], 'the sequence goes on')
+    t.equal((await onKey('HGET', metaKey(prefix, 'migrated'), 'primary')).trim(), own, 'now written under the primary it is on')
+    await eventually(() => got.length === 2)
+    t.same(resets, [], 'nobody is told')
+
+    // That primary refuses INFO: it cannot vouch for the topic, which starts over.
+    await cli(otherPort, 'ACL', 'SETUSER', 'default', '-info')
+    t.teardown(async () => { await cli(otherPort, 'ACL', 'SETUSER', 'default', '+@all') })
+    await onKey('HSET', metaKey(prefix, 'migrated'), 'primary', other)
+    const after = await broker.publish('migrated', 3)
+    t.equal(after.seq, 1, 'a new epoch')
+    t.not(after.epoch, first.epoch)
+  })
+
   t.test('Redis answering with an error is a 503 of its own; a cluster never reached is not ready; close is idempotent', async (t) => {
     const prefix = `${nanoid(6)}:`
     const { broker, engine } = await follower(t, cluster.nodes, prefix)
