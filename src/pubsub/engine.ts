@@ -133,8 +133,6 @@ export interface Presence {
   changed (key: string): void
   /** Sessions subscribed to exactly `key` on every node, with up to `limit` of their client ids. */
   subscribers (key: string, limit: number): Promise<{ count: number, clients: string[] }>
-  /** Subscriber counts of every topic and pattern someone subscribes to, for listing. */
-  counts (): Promise<Map<string, number>>
 }
 
 /**

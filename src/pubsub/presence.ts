@@ -18,13 +18,4 @@ export class LocalPresence implements Presence {
     const local = this.#local()
     return { count: local.count(key), clients: local.clientIds(key, limit) }
   }
-
-  async counts (): Promise<Map<string, number>> {
-    const local = this.#local()
-    const counts = new Map<string, number>()
-    for (const names of [local.topicNames, local.patternNames]) {
-      for (const key of names.from('', undefined)) counts.set(key, local.count(key))
-    }
-    return counts
-  }
 }

@@ -6,6 +6,7 @@ import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
 import { historyPage, topicInfo, topicPage, type ListingSource } from './listing.js'
+import { RetainedIndex } from './retained-index.js'
 import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
@@ -177,8 +178,14 @@ export class RedisClusterEngine implements Engine {
     })
     this.#listing = {
       presence: this.presence,
-      retainedTopics: async () => await this.#retainedTopics(),
-      isRetained: async (topic) => await this.#isRetained(topic),
+      index: new RetainedIndex({
+        command: this.#cluster,
+        call: async (call) => await this.#redis(call),
+        groups: GROUPS,
+        groupOf,
+        keys: (group) => ({ retained: this.#key(group, 'retained'), names: this.#key(group, 'names') }),
+        ttlOf: (topic) => this.#historyTtlOf(topic)
+      }),
       metas: async (topics) => await this.#metas(topics),
       snapshot: async (topic) => await this.#snapshot(topic, true),
       retained: (topic, entries) => this.#retained(topic, entries)
@@ -243,7 +250,7 @@ export class RedisClusterEngine implements Engine {
     }
     const group = groupOf(topic)
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#lineageChecked(async (lineage) => await this.#cluster.pubsubPublish(
-      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`),
+      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`), this.#key(group, 'names'),
       topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#key(group, 'm', topic),
       key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic))), lineage)))
     const result: PublishResult = { topic, seq, epoch, delivered }
@@ -421,28 +428,6 @@ export class RedisClusterEngine implements Engine {
 
   #historyTtlOf (topic: string): number {
     return this.#namespaces?.resolve(topic)?.historyTtl ?? this.#historyTtl
-  }
-
-  /** Topics whose last message is still retained, from every group's index (one command per group, pipelined per shard). */
-  async #retainedTopics (): Promise<Set<string>> {
-    const oldest = Date.now() - this.#longestHistoryTtl
-    const groups = await Promise.all(GROUP_TAGS.map(async (_, group) => await this.#redis(async () =>
-      await this.#cluster.zrangebyscore(this.#key(group, 'retained'), oldest, '+inf', 'WITHSCORES'))))
-    const topics = new Set<string>()
-    const now = Date.now()
-    for (const scored of groups) {
-      for (let i = 0; i < scored.length; i += 2) {
-        const topic = scored[i] as string
-        if (Number(scored[i + 1]) >= now - this.#historyTtlOf(topic)) topics.add(topic)
-      }
-    }
-    return topics
-  }
-
-  /** Whether a topic's last message is still retained: one read of its group's index. */
-  async #isRetained (topic: string): Promise<boolean> {
-    const score = await this.#redis(async () => await this.#cluster.zscore(this.#key(groupOf(topic), 'retained'), topic))
-    return score !== null && Number(score) >= Date.now() - this.#historyTtlOf(topic)
   }
 
   /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone. */

@@ -9,7 +9,8 @@ import type { Cluster } from 'ioredis'
 import { defineScripts, publishScript, type PubsubScripts } from './scripts.js'
 
 /**
- * KEYS: meta hash, history list, the group's retained zset, the publish's idempotency hash.
+ * KEYS: meta hash, history list, the group's retained zset, the publish's
+ * idempotency hash, the group's retained names.
  * ARGV: as scripts.ts PUBLISH (topic, json, ts, historySize, historyTtl,
  * metaTtl, new epoch, topic channel, idempotency window, delivered, longest
  * historyTtl), then the fan-in channel and the primary's replication id

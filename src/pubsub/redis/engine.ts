@@ -6,6 +6,7 @@ import { KEY_PREFIX, limit } from '../defaults.js'
 import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
 import { historyPage, topicInfo, topicPage, type ListingSource } from './listing.js'
+import { RetainedIndex } from './retained-index.js'
 import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
@@ -186,8 +187,14 @@ export class RedisEngine implements Engine {
     })
     this.#listing = {
       presence: this.presence,
-      retainedTopics: async () => await this.#retainedTopics(),
-      isRetained: async (topic) => (await this.#retainedTopics()).has(topic),
+      index: new RetainedIndex({
+        command: this.#command,
+        call: async (call) => await this.#redis(call),
+        groups: 1,
+        groupOf: () => 0,
+        keys: () => ({ retained: this.#key('retained'), names: this.#key('names') }),
+        ttlOf: (topic) => this.#historyTtlOf(topic)
+      }),
       metas: async (topics) => await this.#metas(topics),
       snapshot: async (topic) => await this.#snapshot(topic, true),
       retained: (topic, entries) => this.#retained(topic, entries)
@@ -263,7 +270,7 @@ export class RedisEngine implements Engine {
     if (primary === undefined) primary = await this.#readPrimary()
     // Topics hold no newline, so `topic \n key` names one key of one topic.
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
-      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`),
+      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`), this.#key('names'),
       topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
       key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, primary))
     const result: PublishResult = { topic, seq, epoch, delivered }
@@ -436,22 +443,6 @@ export class RedisEngine implements Engine {
   /** A topic's history ttl: its namespace's, else the engine's. */
   #historyTtlOf (topic: string): number {
     return this.#namespaces?.resolve(topic)?.historyTtl ?? this.#historyTtl
-  }
-
-  /** Topics whose last message is still retained (the index's score is the last publish's time). */
-  async #retainedTopics (): Promise<Set<string>> {
-    const now = Date.now()
-    if (this.#namespaces === undefined) {
-      return new Set(await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), now - this.#historyTtl, '+inf')))
-    }
-    // Each topic by its own ttl: the index holds them for the longest.
-    const scored = await this.#redis(async () => await this.#command.zrangebyscore(this.#key('retained'), now - this.#longestHistoryTtl, '+inf', 'WITHSCORES'))
-    const topics = new Set<string>()
-    for (let i = 0; i < scored.length; i += 2) {
-      const topic = scored[i] as string
-      if (Number(scored[i + 1]) >= now - this.#historyTtlOf(topic)) topics.add(topic)
-    }
-    return topics
   }
 
   /** Seq and epoch of each topic; seq 0 and no epoch ('') where the key is gone (deleted by hand, or expiring under a read). */

@@ -3,13 +3,18 @@ import type { Retained } from '../history.js'
 import { Message } from '../message.js'
 import { hasWildcard } from '../../protocol/topic.js'
 import type { RedisPresence } from './presence.js'
+import type { RetainedIndex } from './retained-index.js'
+
+/** A ZRANGEBYLEX range: names after a cursor (or from a prefix) that start with the prefix. */
+export interface LexRange {
+  min: string
+  max: string
+}
 
 /** What the listing routes read of a Redis engine, one Redis or a cluster. */
 export interface ListingSource {
   readonly presence: RedisPresence
-  /** Topics whose last message is still retained. */
-  retainedTopics: () => Promise<Set<string>>
-  isRetained: (topic: string) => Promise<boolean>
+  readonly index: RetainedIndex
   /** Each topic's seq and epoch ({ seq: 0, epoch: '' } for one whose meta is gone). */
   metas: (topics: string[]) => Promise<Map<string, { seq: number, epoch: string }>>
   /** A topic's seq, epoch and history entries. */
@@ -17,28 +22,65 @@ export interface ListingSource {
   retained: (topic: string, entries: string[]) => Retained[]
 }
 
-/** `GET /topics`: every node's subscriptions and the retained topics, by name, a page at a time. */
+/** The names after `after` (when given) that start with `prefix`. */
+export function lexRange (prefix: string, after: string | undefined): LexRange {
+  const min = after !== undefined && after >= prefix ? `(${after}` : prefix === '' ? '-' : `[${prefix}`
+  // Topics are ASCII (protocol/topic.ts), so that Redis's byte order is
+  // JavaScript's, and every name with the prefix sorts before U+00FF's UTF-8.
+  return { min, max: prefix === '' ? '+' : `[${prefix}\u00ff` }
+}
+
+/** The first `count` of several lists of names, merged in order without repeats. */
+export function mergeNames (lists: string[][], count: number): string[] {
+  return [...new Set(lists.flat())].sort().slice(0, count)
+}
+
+/**
+ * `GET /topics`: the names subscribed to on some node or retained, a page at
+ * a time. Each round reads the next names of both indexes (ZRANGEBYLEX, a
+ * page's worth), then their figures; names that turn out to be neither
+ * (a last subscriber gone, history expired) are pruned from the indexes and
+ * the round goes on after them. So a page costs about its own size, not the
+ * number of topics.
+ */
 export async function topicPage (source: ListingSource, query: TopicQuery): Promise<TopicPage> {
-  const [counts, retained] = await Promise.all([source.presence.counts(), source.retainedTopics()])
-  const names = new Set([...counts.keys(), ...retained])
-  const sorted = [...names].filter((name) => name.startsWith(query.prefix) && (query.after === undefined || name > query.after)).sort()
+  const listed: Array<[string, number]> = []
+  let after = query.after
+  // One name past the page tells whether there is a next one.
+  while (listed.length <= query.limit) {
+    const want = query.limit + 1 - listed.length
+    const range = lexRange(query.prefix, after)
+    const [subscribed, retainedNames] = await Promise.all([source.presence.names(range, want), source.index.names(range, want)])
+    const names = mergeNames([subscribed, retainedNames], want)
+    if (names.length === 0) break
+    const [counts, retained] = await Promise.all([source.presence.countsOf(names), source.index.retainedOf(names.filter((name) => !hasWildcard(name)))])
+    const gone: string[] = []
+    for (const name of names) {
+      const subscribers = counts.get(name) as number
+      if (subscribers > 0 || retained.has(name)) listed.push([name, subscribers])
+      else gone.push(name)
+    }
+    if (gone.length > 0) await Promise.all([source.presence.prune(gone), source.index.prune(gone.filter((name) => !hasWildcard(name)))])
+    // Both indexes gave fewer than asked: nothing is left after these.
+    if (subscribed.length < want && retainedNames.length < want) break
+    after = names.at(-1)
+  }
   const page: TopicPage = { topics: [], patterns: [] }
-  const taken = sorted.slice(0, query.limit)
-  const metas = await source.metas(taken.filter((name) => !hasWildcard(name)))
-  for (const name of taken) {
-    const subscribers = counts.get(name) ?? 0
+  const taken = listed.slice(0, query.limit)
+  const metas = await source.metas(taken.map(([name]) => name).filter((name) => !hasWildcard(name)))
+  for (const [name, subscribers] of taken) {
     const meta = metas.get(name)
     if (meta === undefined) page.patterns.push({ pattern: name, subscribers } satisfies PatternInfo)
     else page.topics.push({ topic: name, subscribers, seq: meta.seq, epoch: meta.epoch })
   }
-  if (sorted.length > query.limit) page.next = taken.at(-1)
+  if (listed.length > query.limit) page.next = taken.at(-1)?.[0]
   return page
 }
 
 /** `GET /topics/:topic`: undefined when it has no subscriber and nothing retained. */
 export async function topicInfo (source: ListingSource, name: string, presence: number): Promise<TopicInfo | undefined> {
-  const [{ count, clients }, retained] = await Promise.all([source.presence.subscribers(name, presence), source.isRetained(name)])
-  if (count === 0 && !retained) return undefined
+  const [{ count, clients }, retained] = await Promise.all([source.presence.subscribers(name, presence), source.index.retainedOf([name])])
+  if (count === 0 && !retained.has(name)) return undefined
   const meta = (await source.metas([name])).get(name) as { seq: number, epoch: string }
   return { topic: name, subscribers: count, seq: meta.seq, epoch: meta.epoch, clients }
 }

@@ -1,12 +1,13 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import type { LocalSubscriptions, Presence } from '../engine.js'
-import { exec, type RedisCall } from './scripts.js'
+import type { LexRange } from './listing.js'
+import { exec, type PubsubScripts, type RedisCall } from './scripts.js'
 
 /** Client ids stored per topic per node for presence. */
 export const PRESENCE_IDS = 100
 
 export interface RedisPresenceOptions {
-  command: Redis | Cluster
+  command: (Redis | Cluster) & PubsubScripts
   /** `<prefix><kind>` or `<prefix><kind>:<name>`, the engine's key names. */
   key: (kind: string, name?: string) => string
   nodeId: string
@@ -24,9 +25,11 @@ export interface RedisPresenceOptions {
  * hash `presence:<node>` of its keys (topic or pattern → its count and some
  * client ids), rewritten on every change and, with a TTL, every heartbeat;
  * `nodes` lists the nodes by last heartbeat, and a reader sums the live ones.
+ * `present` indexes the names of every node's hash in byte order, so that
+ * a listing reads one page of names, not every node's whole hash.
  */
 export class RedisPresence implements Presence {
-  readonly #command: Redis | Cluster
+  readonly #command: (Redis | Cluster) & PubsubScripts
   readonly #key: RedisPresenceOptions['key']
   readonly #nodeId: string
   readonly #heartbeat: number
@@ -50,31 +53,57 @@ export class RedisPresence implements Presence {
   }
 
   async subscribers (key: string, limit: number): Promise<{ count: number, clients: string[] }> {
-    const entry = (await this.figures()).get(key)
+    const entry = (await this.#figuresOf([key])).get(key)
     return { count: entry?.count ?? 0, clients: (entry?.clients ?? []).slice(0, limit) }
   }
 
-  async counts (): Promise<Map<string, number>> {
-    return new Map([...await this.figures()].map(([key, { count }]) => [key, count]))
+  /** Cluster-wide subscriber counts of `names` (0 for one nobody subscribes to): one field per name of each live node's hash. */
+  async countsOf (names: string[]): Promise<Map<string, number>> {
+    const figures = await this.#figuresOf(names)
+    return new Map(names.map((name) => [name, figures.get(name)?.count ?? 0]))
   }
 
-  /** Cluster-wide subscriber counts and client ids of every key, from every live node's hash. */
-  async figures (): Promise<Map<string, { count: number, clients: string[] }>> {
-    const nodes = await this.#call(async () => await this.#command.zrangebyscore(this.#key('nodes'), Date.now() - 3 * this.#heartbeat, '+inf'))
+  /**
+   * Up to `count` names subscribed to somewhere, after `range`'s start, in
+   * byte order: from the `present` index, which nodes add to and readers
+   * prune (`prune`), so it may hold names nobody subscribes to any more.
+   */
+  async names (range: LexRange, count: number): Promise<string[]> {
+    return await this.#call(async () => await this.#command.zrangebylex(this.#key('present'), range.min, range.max, 'LIMIT', 0, count))
+  }
+
+  /** Drops from the index those of `names` that no live node's hash has (checked again inside Redis, atomically with the nodes' writes). */
+  async prune (names: string[]): Promise<void> {
+    const hashes = (await this.#liveNodes()).map((node) => this.#key('presence', node))
+    await this.#call(async () => await this.#command.pubsubPrunePresent(1 + hashes.length, this.#key('present'), ...hashes, ...names))
+  }
+
+  /** Counts and client ids of `names` summed over every live node's hash. */
+  async #figuresOf (names: string[]): Promise<Map<string, { count: number, clients: string[] }>> {
+    const nodes = await this.#liveNodes()
     const pipeline = this.#command.pipeline()
-    for (const node of nodes) pipeline.hgetall(this.#key('presence', node))
-    const counts = new Map<string, { count: number, clients: string[] }>()
-    for (const hash of await exec(pipeline, this.#call) as Array<Record<string, string>>) {
-      for (const [name, value] of Object.entries(hash)) {
+    for (const node of nodes) pipeline.hmget(this.#key('presence', node), ...names)
+    const figures = new Map<string, { count: number, clients: string[] }>()
+    for (const values of await exec(pipeline, this.#call) as Array<Array<string | null>>) {
+      values.forEach((value, i) => {
+        if (value === null) return
         // [count, ...client ids] (a sub may hold any character)
         const [count, ...clients] = JSON.parse(value) as [number, ...string[]]
-        const entry = counts.get(name) ?? { count: 0, clients: [] }
-        entry.count += count
-        entry.clients.push(...clients)
-        counts.set(name, entry)
-      }
+        const name = names[i] as string
+        const entry = figures.get(name)
+        if (entry === undefined) figures.set(name, { count, clients })
+        else {
+          entry.count += count
+          entry.clients.push(...clients)
+        }
+      })
     }
-    return counts
+    return figures
+  }
+
+  /** The nodes that refreshed their presence within three heartbeats. */
+  async #liveNodes (): Promise<string[]> {
+    return await this.#call(async () => await this.#command.zrangebyscore(this.#key('nodes'), Date.now() - 3 * this.#heartbeat, '+inf'))
   }
 
   /** Adds to a heartbeat's transaction: this node's whole hash again, with a TTL, and the node's heartbeat. */
@@ -83,10 +112,18 @@ export class RedisPresence implements Presence {
     multi.del(hash)
     const local = this.#local()
     const fields: string[] = []
+    const scored: Array<string | number> = []
     for (const names of [local.topicNames, local.patternNames]) {
-      for (const key of names.from('', undefined)) fields.push(key, this.#value(key))
+      for (const key of names.from('', undefined)) {
+        fields.push(key, this.#value(key))
+        scored.push(0, key)
+      }
     }
-    if (fields.length > 0) multi.hset(hash, ...fields)
+    if (fields.length > 0) {
+      multi.hset(hash, ...fields)
+      // Back in the index, should a reader have pruned it meanwhile (a node whose hash had expired).
+      multi.zadd(this.#key('present'), ...scored)
+    }
     multi.pexpire(hash, 3 * this.#heartbeat).zadd(this.#key('nodes'), Date.now(), this.#nodeId)
     multi.zremrangebyscore(this.#key('nodes'), '-inf', Date.now() - 3 * this.#heartbeat)
   }
@@ -108,7 +145,7 @@ export class RedisPresence implements Presence {
       if (this.#local().count(key) > 0) {
         // The node is listed too: its subscribers count before its first heartbeat.
         await this.#command.multi().hset(hash, key, this.#value(key)).pexpire(hash, 3 * this.#heartbeat)
-          .zadd(this.#key('nodes'), Date.now(), this.#nodeId).exec()
+          .zadd(this.#key('nodes'), Date.now(), this.#nodeId).zadd(this.#key('present'), 0, key).exec()
       } else {
         await this.#command.hdel(hash, key)
       }

@@ -40,7 +40,8 @@ end`
 }
 
 /**
- * KEYS: meta hash, history list, retained zset, the publish's idempotency hash.
+ * KEYS: meta hash, history list, retained zset, the publish's idempotency
+ * hash, the retained topics' names (a zset in byte order, for listing).
  * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new
  * epoch in case the topic has none, channel, idempotency window (ms; 0: the
  * publish has no key), the sessions on the publishing node it is for, the
@@ -86,7 +87,8 @@ if size > 0 then
   redis.call('RPUSH', KEYS[2], seq .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
   redis.call('LTRIM', KEYS[2], -size, -1)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  -- A topic new to the index joins the names too; listing prunes those that left (PRUNE_RETAINED).
+  if redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) == 1 then redis.call('ZADD', KEYS[5], 0, ARGV[1]) end
   -- Topics whose last message has expired leave the index, so it stays bounded.
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[11])))
 end
@@ -120,16 +122,56 @@ if ARGV[3] == '1' then history = redis.call('LRANGE', KEYS[2], 0, -1) end
 return { tonumber(meta[1]), meta[2], history }
 `
 
+/**
+ * KEYS: retained zset, retained names.
+ * ARGV: pairs of a topic and the oldest last-publish time (ms) that still
+ * retains it.
+ * Drops the topics that retain nothing any more from both, so that a later
+ * publish adds the name back (PUBLISH adds it when the topic is new to the
+ * retained zset). Atomic with the publishes: a topic published meanwhile is
+ * kept.
+ */
+export const PRUNE_RETAINED = `
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not score or tonumber(score) < tonumber(ARGV[i + 1]) then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[2], ARGV[i])
+  end
+end
+`
+
+/**
+ * KEYS: the `present` names (presence.ts), then the live nodes' presence hashes.
+ * ARGV: names.
+ * Drops the names that none of the hashes has: atomic with a node's
+ * subscribe, which writes its hash and the name in one transaction.
+ */
+export const PRUNE_PRESENT = `
+for _, name in ipairs(ARGV) do
+  local held = false
+  for k = 2, #KEYS do
+    if redis.call('HEXISTS', KEYS[k], name) == 1 then held = true break end
+  end
+  if not held then redis.call('ZREM', KEYS[1], name) end
+end
+`
+
 /** The scripts as commands, on one Redis or a cluster (cluster-scripts.ts). */
 export interface PubsubScripts {
-  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
+  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, names: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
   pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
+  pubsubPruneRetained (retained: string, names: string, ...args: Array<string | number>): Promise<null>
+  /** `keys`: how many of the arguments are keys (the names' index, then the hashes). */
+  pubsubPrunePresent (keys: number, ...args: string[]): Promise<null>
 }
 
 /** Defines the scripts on a command connection, of one Redis or a cluster. */
 export function defineScripts (redis: Redis | Cluster, publish: string): void {
-  redis.defineCommand('pubsubPublish', { numberOfKeys: 4, lua: publish })
+  redis.defineCommand('pubsubPublish', { numberOfKeys: 5, lua: publish })
   redis.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
+  redis.defineCommand('pubsubPruneRetained', { numberOfKeys: 2, lua: PRUNE_RETAINED })
+  redis.defineCommand('pubsubPrunePresent', { lua: PRUNE_PRESENT })
 }
 
 /** The command connection, with the scripts defined on it. */
