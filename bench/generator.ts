@@ -23,6 +23,8 @@ export interface FanoutConfig {
   urls?: string[]
   /** More processes whose CPU counts as the server's (the other nodes, Redis). */
   extraPids?: number[]
+  /** Redis processes whose CPU is reported apart, per publish. */
+  redisPids?: number[]
   topics: number
   /** Subscribe through this pattern prefix instead (`bench.*`); only where the server has wildcards. */
   pattern?: string
@@ -81,6 +83,8 @@ export interface FanoutResult {
   serverCpuPct: number
   generatorCpuPct: number
   wallMs: number
+  /** With `redisPids`: their CPU per message published. */
+  redisCpuPerPublishUs?: number
 }
 
 const WARMUP_MS = 1000
@@ -220,12 +224,15 @@ async function fanout (config: FanoutConfig): Promise<FanoutResult> {
   measureFrom = published
   const serverPids = [config.serverPid, ...(config.extraPids ?? [])]
   const serverCpu = (): number => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0)
+  const redisCpu = (): number => (config.redisPids ?? []).reduce((sum, pid) => sum + cpuMicros(pid), 0)
   const cpuBefore = serverCpu()
+  const redisBefore = redisCpu()
   const ownBefore = process.cpuUsage()
   const wallStart = performance.now()
   await phase(config.durationMs)
   const wallMs = performance.now() - wallStart
   const serverCpuUs = serverCpu() - cpuBefore
+  const redisCpuUs = redisCpu() - redisBefore
   const own = process.cpuUsage(ownBefore)
 
   const expected = (published - measureFrom) * perMessage
@@ -245,7 +252,8 @@ async function fanout (config: FanoutConfig): Promise<FanoutResult> {
     cpuPerDeliveryUs: received === 0 ? NaN : serverCpuUs / received,
     serverCpuPct: Math.round(serverCpuUs / (wallMs * 10)),
     generatorCpuPct: Math.round((own.user + own.system) / (wallMs * 10)),
-    wallMs: Math.round(wallMs)
+    wallMs: Math.round(wallMs),
+    ...(config.redisPids === undefined ? {} : { redisCpuPerPublishUs: redisCpuUs / (published - measureFrom) })
   }
 }
 

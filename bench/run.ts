@@ -26,7 +26,7 @@ function fanout (name: string, servers: LaunchKind[], shape: Omit<FanoutConfig, 
   return {
     name,
     servers,
-    config: ({ url, urls, pid, extraPids, kind }) => ({
+    config: ({ url, urls, pid, extraPids, redisPids, kind }) => ({
       mode: 'fanout',
       // Every variant of ours speaks fastify-pubsub's protocol.
       kind: kind.startsWith('fastify-pubsub') ? 'fastify-pubsub' : kind as ServerKind,
@@ -34,6 +34,7 @@ function fanout (name: string, servers: LaunchKind[], shape: Omit<FanoutConfig, 
       urls,
       serverPid: pid,
       extraPids,
+      redisPids,
       durationMs: DURATION_MS,
       ...shape
     })
@@ -59,6 +60,8 @@ function idle (name: string, servers: LaunchKind[], connections: number): Scenar
 
 const CLUSTER: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub x2 (Redis)']
 const METRICS: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub (metrics off)']
+/** One node on each engine: the Redis path's cost beside memory's (issue 16). */
+const ENGINES: LaunchKind[] = ['fastify-pubsub', 'fastify-pubsub (Redis)', 'fastify-pubsub (Redis Cluster, 3 shards)']
 
 const scenarios: Scenario[] = [
   fanout('heavy fan-out: 1,000 subs x 500/s, 64 B', ALL, { subscribers: 1000, topics: 1, rate: 500, payloadBytes: 64 }),
@@ -76,6 +79,8 @@ const scenarios: Scenario[] = [
   fanout('many topics: 1,000 x 1 sub, max rate', OURS_REF_AND_NATS, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
   // Most apps' shape at a rate every server keeps up with: each message's own cost, not a burst's.
   fanout('many topics: 1,000 x 1 sub, 5,000/s', OURS_REF_AND_NATS, { subscribers: 1000, topics: 1000, rate: 5000, payloadBytes: 64 }),
+  fanout('engines: many topics, 1,000 x 1 sub, max rate', ENGINES, { subscribers: 1000, topics: 1000, rate: 0, payloadBytes: 64 }),
+  fanout('engines: many topics, 1,000 x 1 sub, 5,000/s', ENGINES, { subscribers: 1000, topics: 1000, rate: 5000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', rate: 1000, payloadBytes: 64 }),
   fanout('wildcards: 100 subs on bench.*, 1,000/s, +10,000 unrelated patterns', ['fastify-pubsub'], { subscribers: 100, topics: 1, pattern: 'bench.*', unrelatedPatterns: 10_000, rate: 1000, payloadBytes: 64 }),
   {

@@ -66,6 +66,14 @@ function targets (rows: Row[]): Target[] {
     out.push({ name: `idle: publish to all ${at}, p99`, value: number(r?.publishLatencyUs?.p99) / 1000, better: 'lower', detail: 'ms' })
     out.push({ name: `idle: publish to all ${at}, lost`, value: number(r?.lost), limit: 0, better: 'lower', detail: 'deliveries' })
   }
+  const engines = 'engines: many topics, 1,000 x 1 sub, max rate'
+  const onRedis = 'fastify-pubsub (Redis)'
+  const onCluster = 'fastify-pubsub (Redis Cluster, 3 shards)'
+  const redisPerPublish = (server: string): number => find(rows, engines, server)?.redisCpuPerPublishUs ?? NaN
+  out.push({ name: 'engines, many topics: CPU per delivery, one Redis vs in-memory', value: ratio(engines, 'cpuPerDeliveryUs', onRedis, OURS), limit: 1.5, better: 'lower', detail: 'ratio' })
+  out.push({ name: 'engines, many topics: CPU per delivery, 3-shard cluster vs in-memory', value: ratio(engines, 'cpuPerDeliveryUs', onCluster, OURS), better: 'lower', detail: 'ratio' })
+  out.push({ name: 'engines, many topics: Redis CPU per publish, one Redis', value: redisPerPublish(onRedis), limit: 5, better: 'lower', detail: 'µs' })
+  out.push({ name: 'engines, many topics: Redis CPU per publish, 3-shard cluster vs one Redis', value: redisPerPublish(onCluster) / redisPerPublish(onRedis), better: 'lower', detail: 'ratio' })
   idle('idle: 19,500 subscribed connections', OURS, '19,500')
   idle('idle: 39,000 subscribed connections, --workers 2 on Redis', 'fastify-pubsub --workers 2 (Redis)', '39,000 (--workers 2)')
   return out
@@ -104,7 +112,8 @@ export function renderReport (rows: Row[], run: { durationMs: number, elapsedS: 
   for (const row of rows) {
     const r = row.result
     if (row.error !== undefined) { lines.push(`| ${row.scenario} | ${row.server} | failed: ${row.error} | | | | | | | | |`); continue }
-    if (r === undefined || r.latencyUs === undefined) continue
+    // Shown under Engines.
+    if (r === undefined || r.latencyUs === undefined || row.scenario.startsWith('engines:')) continue
     const ref = find(rows, row.scenario, REFERENCE)?.cpuPerDeliveryUs
     const vs = typeof ref === 'number' ? fmt(r.cpuPerDeliveryUs / ref, 2) : ''
     const bound = r.generatorCpuPct >= GENERATOR_BOUND_PCT ? ' (generator-bound)' : ''
@@ -113,6 +122,17 @@ export function renderReport (rows: Row[], run: { durationMs: number, elapsedS: 
   lines.push('', 'A max-rate run publishes as fast as the slowest subscriber keeps up (a window of',
     'in-flight messages). "generator-bound" marks a run whose generator used over',
     `${GENERATOR_BOUND_PCT}% of its core: there the figure is the generator's ceiling, not the server's.`, '')
+
+  lines.push('## Engines', '', 'One node on each engine (Redis on the server core too, its CPU apart).', '',
+    '| scenario | server | deliveries/s | lost | p99 ms | CPU/delivery µs | vs in-memory | Redis CPU/publish µs |', '| --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const row of rows) {
+    const r = row.result
+    if (!row.scenario.startsWith('engines:') || r?.latencyUs === undefined) continue
+    const memory = find(rows, row.scenario, OURS)?.cpuPerDeliveryUs
+    const vs = typeof memory === 'number' ? fmt(r.cpuPerDeliveryUs / memory, 2) : ''
+    lines.push(`| ${row.scenario} | ${row.server} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.lost)} | ${ms(r.latencyUs.p99)} | ${fmt(r.cpuPerDeliveryUs, 2)} | ${vs} | ${r.redisCpuPerPublishUs === undefined ? '' : fmt(r.redisCpuPerPublishUs, 2)} |`)
+  }
+  lines.push('')
 
   lines.push('## In-process broker', '', '| scenario | ns per publish |', '| --- | --- |')
   for (const row of rows) {

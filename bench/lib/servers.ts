@@ -15,8 +15,13 @@ import { childPids, socketInodes } from './proc.js'
  * with WORKERS=2 (a node:cluster primary and two workers sharing the port)
  * and a redis-server, all on the server core. `fastify-pubsub (metrics off)`:
  * METRICS=false, for the cost of metrics on the fan-out path.
+ * `fastify-pubsub (Redis)` and `fastify-pubsub (Redis Cluster, 3 shards)`:
+ * one node on a fresh redis-server, or on a fresh cluster of three primaries
+ * (no replicas), all on the server core; Redis's CPU is reported apart
+ * (`redisPids`), so that the node's own compares with the in-memory engine's.
  */
-export type LaunchKind = ServerKind | 'bare-fastify' | 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub --workers 2 (Redis)' | 'fastify-pubsub (metrics off)'
+export type LaunchKind = ServerKind | 'bare-fastify' | 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub --workers 2 (Redis)' | 'fastify-pubsub (metrics off)' | 'fastify-pubsub (Redis)' | 'fastify-pubsub (Redis Cluster, 3 shards)'
+type Composite = 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub --workers 2 (Redis)' | 'fastify-pubsub (metrics off)' | 'fastify-pubsub (Redis)' | 'fastify-pubsub (Redis Cluster, 3 shards)'
 
 export interface Running {
   kind: LaunchKind
@@ -31,6 +36,8 @@ export interface Running {
   hasWorkers?: boolean
   /** The deployment's redis-server, whose memory is reported apart. */
   redisPid?: number
+  /** Redis processes whose CPU is reported apart (per publish), not as the server's. */
+  redisPids?: number[]
   stop: () => Promise<void>
 }
 
@@ -73,6 +80,8 @@ export async function launch (kind: LaunchKind, core: number): Promise<Running> 
   if (kind === 'fastify-pubsub x2 (Redis)') return await launchRedisPair(core)
   if (kind === 'fastify-pubsub --workers 2 (Redis)') return await launchWorkers(core, 2)
   if (kind === 'fastify-pubsub (metrics off)') return { ...await launchOne('fastify-pubsub', core, { METRICS: 'false' }), kind }
+  if (kind === 'fastify-pubsub (Redis)') return await launchOnRedis(core)
+  if (kind === 'fastify-pubsub (Redis Cluster, 3 shards)') return await launchOnCluster(core)
   return await launchOne(kind, core)
 }
 
@@ -96,6 +105,73 @@ async function launchRedis (core: number): Promise<Redis> {
     throw err
   }
   return { url: `redis://127.0.0.1:${redisPort}`, pid: redis.pid as number, stop }
+}
+
+/** One fastify-pubsub node on a fresh redis-server. */
+async function launchOnRedis (core: number): Promise<Running> {
+  const redis = await launchRedis(core)
+  try {
+    const server = await launchOne('fastify-pubsub', core, { REDIS_URL: redis.url })
+    return {
+      ...server,
+      kind: 'fastify-pubsub (Redis)',
+      redisPids: [redis.pid],
+      async stop () {
+        await server.stop()
+        await redis.stop()
+      }
+    }
+  } catch (err) {
+    await redis.stop()
+    throw err
+  }
+}
+
+/** A fresh Redis Cluster of three primaries (no replicas), and one fastify-pubsub node on it. */
+async function launchOnCluster (core: number): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-'))
+  const nodes: Array<{ port: number, child: ChildProcess }> = []
+  const stopAll = async (): Promise<void> => {
+    for (const { child } of nodes) {
+      if (child.exitCode !== null) continue
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [port, busPort] = [await freePort(), await freePort()]
+      const [file, ...args] = pinned(core, ['redis-server', '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir])
+      const child = spawn(file as string, args, { stdio: 'ignore' })
+      nodes.push({ port, child })
+      await waitForPort(port, child)
+    }
+    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`)
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create: ${created.stdout.slice(-300)}`)
+    for (const { port } of nodes) {
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'], { encoding: 'utf8' }).stdout
+        if (info.includes('cluster_state:ok')) break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    const server = await launchOne('fastify-pubsub', core, { REDIS_CLUSTER_NODES: addresses.join(',') })
+    return {
+      ...server,
+      kind: 'fastify-pubsub (Redis Cluster, 3 shards)',
+      redisPids: nodes.map(({ child }) => child.pid as number),
+      async stop () {
+        await server.stop()
+        await stopAll()
+      }
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
 }
 
 /** Two fastify-pubsub nodes sharing a fresh redis-server. */
@@ -181,7 +257,7 @@ async function workersListening (pid: number, port: number, workers: number, ms 
   }
 }
 
-async function launchOne (kind: Exclude<LaunchKind, 'fastify-pubsub x2 (Redis)' | 'fastify-pubsub --workers 2 (Redis)' | 'fastify-pubsub (metrics off)'>, core: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
+async function launchOne (kind: Exclude<LaunchKind, Composite>, core: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...extraEnv }
   let command: string[]
