@@ -7,6 +7,7 @@ import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
 import { historyPage, topicInfo, topicPage, type ListingSource } from './listing.js'
 import { RetainedIndex } from './retained-index.js'
+import { batchArguments, PublishBatches, replied, type BatchedPublish } from './publish-batch.js'
 import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
@@ -109,6 +110,13 @@ export class RedisClusterEngine implements Engine {
    * right after it on the same shard connection, is the same message.
    */
   readonly #lastExact = new Map<string, { seq: number, epoch: string }>()
+  /** The publishes of a turn, one script call per slot group (publish-batch.ts). */
+  readonly #batches = new PublishBatches<number>(async (group, batch) => await this.#cluster.pubsubPublishBatch(...batchArguments({
+    retained: this.#key(group, 'retained'),
+    names: this.#key(group, 'names'),
+    args: [Date.now(), this.#metaTtl, this.#longestHistoryTtl, `${this.#key(group, 'm')}:`, `${this.#key(group, 'w')}:`, `${this.#newEpoch()}.`]
+  }, batch)))
+
   /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
   #subscribersReady = false
   #epochs = 0
@@ -149,7 +157,11 @@ export class RedisClusterEngine implements Engine {
       // batched with a script, they put its shard's command connection in
       // subscriber mode ("Connection in subscriber mode, only subscriber
       // commands may be used").
-      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
+      // And the publish batches, whose first argument is their number of keys:
+      // ioredis would take it for the key that picks the pipeline's slot
+      // ("All keys in the pipeline should belong to the same slots
+      // allocation group"). A batch is a turn's publishes of a slot group already.
+      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'pubsubPublishBatch'],
       clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       slotsRefreshTimeout: timeout,
       redisOptions: {
@@ -239,7 +251,6 @@ export class RedisClusterEngine implements Engine {
   }
 
   async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
-    const ts = Date.now()
     const reach = this.#local.reach(topic)
     let historySize = this.#historySize
     let historyTtl = this.#historyTtl
@@ -249,10 +260,13 @@ export class RedisClusterEngine implements Engine {
       historyTtl = namespace?.historyTtl ?? historyTtl
     }
     const group = groupOf(topic)
-    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#lineageChecked(async (lineage) => await this.#cluster.pubsubPublish(
-      this.#key(group, 'meta', topic), this.#key(group, 'history', topic), this.#key(group, 'retained'), this.#key(group, 'idem', `${topic}\n${key ?? ''}`), this.#key(group, 'names'),
-      topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#key(group, 'm', topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, this.#fanIn(group, partitionOf(firstToken(topic))), lineage)))
+    const meta = this.#key(group, 'meta', topic)
+    // As on one Redis (engine.ts): the meta hash stands in for a missing idempotency key.
+    const keys: BatchedPublish['keys'] = [meta, this.#key(group, 'history', topic), key === undefined ? meta : this.#key(group, 'idem', `${topic}\n${key}`)]
+    const window = key === undefined ? 0 : this.#idempotencyWindow
+    const partition = partitionOf(firstToken(topic))
+    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#lineageChecked(async (lineage) =>
+      replied(await this.#batches.add(group, { keys, args: [topic, json, historySize, historyTtl, window, reach, lineage, partition] }))))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result

@@ -7,6 +7,7 @@ import { replayFrom, type Retained } from '../history.js'
 import type { Namespaces } from '../namespaces.js'
 import { historyPage, topicInfo, topicPage, type ListingSource } from './listing.js'
 import { RetainedIndex } from './retained-index.js'
+import { batchArguments, PublishBatches, replied } from './publish-batch.js'
 import { Continuity } from './continuity.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
@@ -85,6 +86,13 @@ export class RedisEngine implements Engine {
   #link: EngineLink | undefined
   readonly #probe: SubscriptionProbe
   readonly #command: ScriptedRedis
+  /** The publishes of a turn, one script call for them all (publish-batch.ts). */
+  readonly #batches = new PublishBatches<undefined>(async (_, batch) => await this.#command.pubsubPublishBatch(...batchArguments({
+    retained: this.#key('retained'),
+    names: this.#key('names'),
+    args: [Date.now(), this.#metaTtl, this.#longestHistoryTtl, `${this.#key('m')}:`, '', `${this.#newEpoch()}.`]
+  }, batch)))
+
   readonly #subscriber: Redis
   /** The command connection's primary, when primaryChange is 'new-epoch'. */
   readonly #primary: PrimaryIdentity | undefined
@@ -254,7 +262,6 @@ export class RedisEngine implements Engine {
   }
 
   async publish (topic: string, json: string, key?: string): Promise<PublishResult> {
-    const ts = Date.now()
     // The message comes back through this node's subscription and is fanned
     // out then: `delivered` counts the local sessions it is for, now.
     const reach = this.#local.reach(topic)
@@ -268,11 +275,12 @@ export class RedisEngine implements Engine {
     // A field, but for the first script of a connection.
     let primary = this.#knownPrimary()
     if (primary === undefined) primary = await this.#readPrimary()
-    // Topics hold no newline, so `topic \n key` names one key of one topic.
-    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#command.pubsubPublish(
-      this.#key('meta', topic), this.#key('history', topic), this.#key('retained'), this.#key('idem', `${topic}\n${key ?? ''}`), this.#key('names'),
-      topic, json, ts, historySize, historyTtl, this.#metaTtl, this.#newEpoch(), this.#channel(topic),
-      key === undefined ? 0 : this.#idempotencyWindow, reach, this.#longestHistoryTtl, primary))
+    const meta = this.#key('meta', topic)
+    const [seq, epoch, delivered, duplicate] = await this.#redis(async () => replied(await this.#batches.add(undefined, {
+      // Topics hold no newline, so `topic \n key` names one key of one topic; without a key the meta hash stands in, unread.
+      keys: [meta, this.#key('history', topic), key === undefined ? meta : this.#key('idem', `${topic}\n${key}`)],
+      args: [topic, json, historySize, historyTtl, key === undefined ? 0 : this.#idempotencyWindow, reach, primary, 0]
+    })))
     const result: PublishResult = { topic, seq, epoch, delivered }
     if (duplicate === 1) result.duplicate = true
     return result

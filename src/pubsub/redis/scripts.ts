@@ -1,116 +1,151 @@
-// Lua run inside Redis, so that seq, epoch, history and the PUBLISH of one
+// Lua run inside Redis, so that seq, epoch, history and the PUBLISH of each
 // message happen as one step: every node sees the same seq for a message,
 // and a topic's order is Redis's order. codec.ts reads back what they write.
 import type { Cluster, Redis } from 'ioredis'
 import { PUBSUB_ERR_UNAVAILABLE } from '../../protocol/errors.js'
 
 /**
- * Lua that reads the topic's meta (`meta`: epoch, the primary that last
- * wrote it) and sets `primary`, which the script compares it with (a
- * mismatch starts a new epoch), from ARGV[index]:
+ * A Lua function, `primaryFor(metaKey, meta, lineage)`, that tells which
+ * primary a topic's seq is written under, from `meta` (its HMGET of epoch
+ * and the primary that last wrote it) and `lineage`, what the node passes:
  * - the replication id the node read for its connection (one Redis: primary.ts), or '' for no check;
  * - on a cluster, '*': the id of the Redis running the script, read here
- *   (an INFO, about 2.5 µs of Redis CPU on 7.0). A node cannot know that
- *   Redis beforehand: ioredis follows a MOVED with the arguments unchanged.
- *   A topic last written under this Redis's previous id (`master_replid2`:
- *   it is a promoted replica of that primary) starts a new epoch; one
- *   written under an id it never had either moved here with its slot
- *   (resharding: MIGRATE keeps every write) or was left behind by an older
- *   failover or a restart, which Redis cannot tell apart: the script fails
- *   with `PUBSUB_LINEAGE <id>` and writes nothing;
+ *   (one INFO per script call, about 1.5 µs of Redis CPU on 7.0). A node
+ *   cannot know that Redis beforehand: ioredis follows a MOVED with the
+ *   arguments unchanged. A topic last written under this Redis's previous
+ *   id (`master_replid2`: it is a promoted replica of that primary) starts
+ *   a new epoch; one written under an id it never had either moved here
+ *   with its slot (resharding: MIGRATE keeps every write) or was left
+ *   behind by an older failover or a restart, which Redis cannot tell
+ *   apart: it returns nil and `PUBSUB_LINEAGE <id>`, having written nothing;
  * - '*<id>': as '*', and that id is a live primary's (the node asked every
  *   primary, cluster-engine.ts): the topic moved here whole and keeps its epoch;
  * - '!': as '*', and no primary has that id: a new epoch.
+ * The caller starts a new epoch where the primary returned is not '' and
+ * differs from the topic's.
  */
-function lineage (index: number): string {
-  return `local primary = ARGV[${index}]
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
-local mode = string.sub(primary, 1, 1)
-if mode == '*' or mode == '!' then
-  local info = redis.call('INFO', 'replication')
-  primary = string.match(info, 'master_replid:(%w+)')
+const PRIMARY_FOR = `
+local replication
+local function primaryFor (metaKey, meta, lineage)
+  local mode = string.sub(lineage, 1, 1)
+  if mode ~= '*' and mode ~= '!' then return lineage end
+  replication = replication or redis.call('INFO', 'replication')
+  local primary = string.match(replication, 'master_replid:(%w+)')
   local writer = meta[2]
-  if meta[1] and writer ~= primary and writer ~= string.match(info, 'master_replid2:(%w+)') and mode == '*' then
-    local live = string.sub(ARGV[${index}], 2)
-    if live == '' or writer ~= live then return redis.error_reply('PUBSUB_LINEAGE ' .. (writer or '')) end
-    redis.call('HSET', KEYS[1], 'primary', primary)
+  if meta[1] and writer ~= primary and writer ~= string.match(replication, 'master_replid2:(%w+)') and mode == '*' then
+    local live = string.sub(lineage, 2)
+    if live == '' or writer ~= live then return nil, 'PUBSUB_LINEAGE ' .. (writer or '') end
+    redis.call('HSET', metaKey, 'primary', primary)
     meta[2] = primary
   end
-end`
-}
+  return primary
+end
+`
+
+/** ARGV of a whole batch (PUBLISH_BATCH), before its publishes'. */
+export const BATCH_ARGS = 6
+/** ARGV per publish of a batch. */
+export const PER_PUBLISH = 8
 
 /**
- * KEYS: meta hash, history list, retained zset, the publish's idempotency
- * hash, the retained topics' names (a zset in byte order, for listing).
- * ARGV: topic, json, ts, historySize, historyTtl (ms), metaTtl (ms), a new
- * epoch in case the topic has none, channel, idempotency window (ms; 0: the
- * publish has no key), the sessions on the publishing node it is for, the
- * longest historyTtl of any topic (ms: what the retained index keeps; the
- * topic's own, ARGV[5], may be shorter where namespaces set it), the
- * primary's replication id (`lineage`).
+ * The publishes of one turn in one script call (publish-batch.ts): Redis
+ * parses, runs and answers one command, and the node builds one, for all
+ * of them, in order.
+ *
+ * KEYS: the retained zset, the retained topics' names (a zset in byte
+ * order, for listing), then for each publish its meta hash, history list
+ * and idempotency hash (its meta hash again where it has no key).
+ * ARGV: ts (ms), metaTtl (ms), the longest historyTtl of any topic (ms: what
+ * the retained index keeps; a topic's own may be shorter where namespaces
+ * set it), the channel prefix (a topic's channel is it and the topic), the
+ * fan-in channel prefix (cluster: a publish's is it and its partition), the
+ * epoch prefix (a topic that needs a new epoch gets it and the publish's
+ * index); then for each publish: topic, json, historySize, historyTtl
+ * (ms), idempotency window (ms; 0: no key), the sessions on the publishing
+ * node it is for, lineage (PRIMARY_FOR), fan-in partition (cluster).
  *
  * A topic whose seq was last written under another primary gets a new epoch,
  * its seq starting over: this primary may lack the last increments that
  * clients saw (a failover, a restart), and must not hand their seqs out
  * again with other data (primary.ts).
- * Returns { seq, epoch, delivered (the first publish's, for a key used
- * before), 1 when the key was used before (and nothing was published) else 0 }.
+ * Returns for each publish { seq, epoch, delivered (the first publish's,
+ * for a key used before), 1 when the key was used before (and nothing was
+ * published) else 0 }, or { 'E', the error } for one that failed alone (a
+ * key of the wrong type, PUBSUB_LINEAGE): the others are not held back.
  *
- * History entries are `seq \n ts \n json`; PUBLISH payloads `seq \n epoch \n ts \n json`.
+ * History entries are `seq \n ts \n json`. `send` is the Lua that sends the
+ * message (`topic`, `seq`, `epoch`, `json`, `ts` and `partition` are set):
+ * one Redis PUBLISHes `seq \n epoch \n ts \n json`, a cluster SPUBLISHes
+ * with the topic first (cluster-scripts.ts).
  */
-export const PUBLISH = publishScript(12, "redis.call('PUBLISH', ARGV[8], seq .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])")
-
-/**
- * The publish script around the step that sends the message, shared with
- * the cluster's (cluster-scripts.ts): `primary` is the ARGV index of the
- * primary's replication id, `send` the Lua that sends it (`seq` and
- * `epoch` are set by then).
- */
-export function publishScript (primary: number, send: string): string {
-  return `
-local window = tonumber(ARGV[9])
-if window > 0 then
-  local first = redis.call('HMGET', KEYS[4], 'seq', 'epoch', 'delivered')
-  if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
+export function publishBatchScript (send: string): string {
+  return `${PRIMARY_FOR}
+local ts = ARGV[1]
+local metaTtl = ARGV[2]
+local channels = ARGV[4]
+local fanIns = ARGV[5]
+local retained = false
+local function publish (i, meta, history, idempotency, topic, json, size, historyTtl, window, delivered, lineage, partition)
+  window = tonumber(window)
+  if window > 0 then
+    local first = redis.call('HMGET', idempotency, 'seq', 'epoch', 'delivered')
+    if first[1] then return { tonumber(first[1]), first[2], tonumber(first[3]), 1 } end
+  end
+  local known = redis.call('HMGET', meta, 'epoch', 'primary')
+  local primary, failed = primaryFor(meta, known, lineage)
+  if not primary then return { 'E', failed } end
+  local epoch = known[1]
+  if not epoch or (primary ~= '' and known[2] ~= primary) then
+    epoch = ARGV[6] .. i
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0, 'primary', primary)
+    redis.call('DEL', history)
+  end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('PEXPIRE', meta, metaTtl)
+  size = tonumber(size)
+  if size > 0 then
+    -- RPUSH answers the length: the list is trimmed only once it is full.
+    if redis.call('RPUSH', history, seq .. '\\n' .. ts .. '\\n' .. json) > size then redis.call('LTRIM', history, -size, -1) end
+    redis.call('PEXPIRE', history, historyTtl)
+    -- A topic new to the index joins the names too; listing prunes those that left (PRUNE_RETAINED).
+    if redis.call('ZADD', KEYS[1], ts, topic) == 1 then redis.call('ZADD', KEYS[2], 0, topic) end
+    retained = true
+  end
+  ${send}
+  if window > 0 then
+    redis.call('HSET', idempotency, 'seq', seq, 'epoch', epoch, 'delivered', delivered)
+    redis.call('PEXPIRE', idempotency, window)
+  end
+  return { seq, epoch, tonumber(delivered), 0 }
 end
-${lineage(primary)}
-local epoch = meta[1]
-if not epoch or (primary ~= '' and meta[2] ~= primary) then
-  epoch = ARGV[7]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0, 'primary', primary)
-  redis.call('DEL', KEYS[2])
+local replies = {}
+for i = 0, (#ARGV - ${BATCH_ARGS}) / ${PER_PUBLISH} - 1 do
+  local k = 2 + 3 * i
+  local a = ${BATCH_ARGS} + ${PER_PUBLISH} * i
+  local ok, reply = pcall(publish, i, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
+  -- A command that failed inside pcall gives a table with its error.
+  replies[i + 1] = ok and reply or { 'E', type(reply) == 'table' and reply.err or tostring(reply) }
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-local size = tonumber(ARGV[4])
-if size > 0 then
-  redis.call('RPUSH', KEYS[2], seq .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
-  redis.call('LTRIM', KEYS[2], -size, -1)
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  -- A topic new to the index joins the names too; listing prunes those that left (PRUNE_RETAINED).
-  if redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) == 1 then redis.call('ZADD', KEYS[5], 0, ARGV[1]) end
-  -- Topics whose last message has expired leave the index, so it stays bounded.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[11])))
-end
-${send}
-local delivered = tonumber(ARGV[10])
-if window > 0 then
-  redis.call('HSET', KEYS[4], 'seq', seq, 'epoch', epoch, 'delivered', delivered)
-  redis.call('PEXPIRE', KEYS[4], window)
-end
-return { seq, epoch, delivered, 0 }
+-- Topics whose last message has expired leave the index, so it stays bounded.
+if retained then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ts) - tonumber(ARGV[3]))) end
+return replies
 `
 }
+
+/** One Redis's batch: PUBLISH `seq \n epoch \n ts \n json` on the topic's channel. */
+export const PUBLISH_BATCH = publishBatchScript("redis.call('PUBLISH', channels .. topic, seq .. '\\n' .. epoch .. '\\n' .. ts .. '\\n' .. json)")
 
 /**
  * KEYS: meta hash, history list.
  * ARGV: a new epoch in case the topic has none (or was written under another
- * primary, as PUBLISH), metaTtl (ms), '1' to include the history, the
- * primary's replication id (`lineage`).
+ * primary, as a publish), metaTtl (ms), '1' to include the history, the
+ * lineage (PRIMARY_FOR).
  * Returns { seq, epoch, history entries (oldest first) or {} }.
  */
-export const SNAPSHOT = `
-${lineage(4)}
+export const SNAPSHOT = `${PRIMARY_FOR}
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'primary')
+local primary, failed = primaryFor(KEYS[1], meta, ARGV[4])
+if not primary then return redis.error_reply(failed) end
 if not meta[1] or (primary ~= '' and meta[2] ~= primary) then
   redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0, 'primary', primary)
   redis.call('DEL', KEYS[2])
@@ -159,16 +194,20 @@ end
 
 /** The scripts as commands, on one Redis or a cluster (cluster-scripts.ts). */
 export interface PubsubScripts {
-  pubsubPublish (meta: string, history: string, retained: string, idempotency: string, names: string, ...args: Array<string | number>): Promise<[number, string, number, 0 | 1]>
+  /** The number of keys, the keys, the arguments (PUBLISH_BATCH, publish-batch.ts). */
+  pubsubPublishBatch (...args: Array<string | number>): Promise<PublishReply[]>
   pubsubSnapshot (meta: string, history: string, ...args: Array<string | number>): Promise<[number, string, string[]]>
   pubsubPruneRetained (retained: string, names: string, ...args: Array<string | number>): Promise<null>
   /** `keys`: how many of the arguments are keys (the names' index, then the hashes). */
   pubsubPrunePresent (keys: number, ...args: string[]): Promise<null>
 }
 
+/** A publish's answer in a batch: seq, epoch, delivered, 1 for a duplicate; or 'E' and why it failed. */
+export type PublishReply = [number, string, number, 0 | 1] | ['E', string]
+
 /** Defines the scripts on a command connection, of one Redis or a cluster. */
 export function defineScripts (redis: Redis | Cluster, publish: string): void {
-  redis.defineCommand('pubsubPublish', { numberOfKeys: 5, lua: publish })
+  redis.defineCommand('pubsubPublishBatch', { lua: publish })
   redis.defineCommand('pubsubSnapshot', { numberOfKeys: 2, lua: SNAPSHOT })
   redis.defineCommand('pubsubPruneRetained', { numberOfKeys: 2, lua: PRUNE_RETAINED })
   redis.defineCommand('pubsubPrunePresent', { lua: PRUNE_PRESENT })
@@ -179,7 +218,7 @@ export type ScriptedRedis = Redis & PubsubScripts
 
 /** Defines the scripts on a command connection. */
 export function scripted (redis: Redis): ScriptedRedis {
-  defineScripts(redis, PUBLISH)
+  defineScripts(redis, PUBLISH_BATCH)
   return redis as ScriptedRedis
 }
 
