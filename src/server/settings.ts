@@ -109,7 +109,7 @@ export const SettingsSchema = Type.Object({
   })),
   redisSentinels: addresses('Run on the Redis engine on the primary these sentinels name (host:port each), following its failovers, instead of redisUrl; with redisSentinelName. See scaling.md', { ...redis, shown: 'unset' }),
   redisSentinelName: text("With redisSentinels: the name they monitor the primary under (the 'sentinel monitor <name>' line)", { ...redis, shown: 'unset' }),
-  redisPassword: text('With redisSentinels: the password of the primary and its replicas (with redisUrl it goes in the URL)', { ...redis, shown: 'unset', secret: true }),
+  redisPassword: text("With redisSentinels: the password of the primary and its replicas; with redisClusterNodes: the nodes' password (with redisUrl it goes in the URL)", { ...redis, shown: 'unset', secret: true }),
   redisSentinelPassword: text("With redisSentinels: the sentinels' own password, when they have one", { ...redis, shown: 'unset', secret: true }),
   redisPrimaryChange: Type.Optional(Type.Union([Type.Literal('new-epoch'), Type.Literal('continue')], {
     description: "When the engine lands on another primary (a failover, a restart): 'new-epoch' starts each topic's sequence over, since that primary may lack the last messages clients saw (recovery then says so); 'continue' goes on, right for a Redis whose AOF keeps every write. Auto: 'new-epoch' with redisSentinels and redisClusterNodes, 'continue' with redisUrl. See scaling.md",

@@ -17,10 +17,16 @@ const run = promisify(execFile)
 /** ms without an answer after which a cluster node is taken for failed. */
 const NODE_TIMEOUT = 1000
 
+/** The password of each node that has one (a cluster started with `password`): `cli` authenticates with it. */
+const passwords = new Map<number, string>()
+
 /** One reply of `redis-cli -p port <args>`, as text ('' when the node does not answer). */
 export async function cli (port: number, ...args: string[]): Promise<string> {
   try {
-    return (await run('redis-cli', ['-p', String(port), ...args], { timeout: 5000 })).stdout
+    const password = passwords.get(port)
+    // REDISCLI_AUTH: redis-cli's own way to take a password without it on the command line.
+    const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password }
+    return (await run('redis-cli', ['-p', String(port), ...args], { timeout: 5000, env })).stdout
   } catch {
     return ''
   }
@@ -56,8 +62,12 @@ export class RedisCluster {
     this.ports = ports
   }
 
-  /** A new cluster, every slot covered and every node agreeing; stopped when `t` ends. */
-  static async start (t: Test): Promise<RedisCluster> {
+  /**
+   * A new cluster, every slot covered and every node agreeing; stopped when
+   * `t` ends. With `password`, every node requires it (requirepass, and
+   * masterauth for its replication).
+   */
+  static async start (t: Test, options: { password?: string } = {}): Promise<RedisCluster> {
     const ports: number[] = []
     // Each node has a bus port too: twelve ports, all distinct.
     while (ports.length < 12) {
@@ -66,8 +76,11 @@ export class RedisCluster {
     }
     const cluster = new RedisCluster(ports.slice(0, 6))
     const dir = mkdtempSync(join(tmpdir(), 'pubsub-cluster-'))
+    const auth = options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]
+    for (const port of cluster.ports) if (options.password !== undefined) passwords.set(port, options.password)
     t.teardown(async () => {
       await cluster.stop()
+      for (const port of cluster.ports) passwords.delete(port)
       rmSync(dir, { recursive: true, force: true })
     })
     for (const [i, port] of cluster.ports.entries()) {
@@ -78,11 +91,12 @@ export class RedisCluster {
         // (10 s), past node-timeout × 10: it would refuse to take over ("Disconnected
         // from master for longer than allowed").
         '--cluster-replica-validity-factor', '0',
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'
+        '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth
       ], { stdio: 'ignore' }))
     }
     for (const port of cluster.ports) await eventually(async () => (await cli(port, 'PING')).startsWith('PONG'))
-    await run('redis-cli', ['--cluster', 'create', ...cluster.ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 })
+    const env = options.password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: options.password }
+    await run('redis-cli', ['--cluster', 'create', ...cluster.ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000, env })
     await eventually(async () => {
       for (const port of cluster.ports) if (!(await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
       return true

@@ -162,7 +162,7 @@ t.test('Sentinel: REDIS_SENTINELS and REDIS_SENTINEL_NAME make the Redis engine 
   t.same(loadConfig({ REDIS_SENTINEL_NAME: 'm', REDIS_PASSWORD: 'pw', REDIS_PRIMARY_CHANGE: 'continue' }, []).warnings, [
     'redisPrimaryChange (REDIS_PRIMARY_CHANGE, --redis-primary-change) has no effect without redisUrl, redisSentinels or redisClusterNodes',
     'redisSentinelName (REDIS_SENTINEL_NAME, --redis-sentinel-name) has no effect without redisSentinels',
-    'redisPassword (REDIS_PASSWORD, --redis-password) has no effect without redisSentinels'
+    'redisPassword (REDIS_PASSWORD, --redis-password) has no effect without redisSentinels or redisClusterNodes'
   ])
   const rows: Array<[Record<string, string>, RegExp]> = [
     [{ REDIS_URL: 'redis://:s3cret@h', REDIS_SENTINELS: 'h:26379', REDIS_SENTINEL_NAME: 'm' }, /^(?!.*s3cret)Invalid option 'redisUrl \(REDIS_URL, --redis\) and redisSentinels \(REDIS_SENTINELS, --redis-sentinels\)': "\(hidden\)" \(one of them only: the sentinels name the primary\)$/],
@@ -210,9 +210,9 @@ t.test('settings given where they cannot act are warned about, not refused', asy
     'metricsTopics (METRICS_TOPICS, --metrics-topics) has no effect without metrics',
     'maxRssBytes (MAX_RSS_BYTES, --max-rss-bytes) has no effect without underPressure'
   ], 'REDIS_HEARTBEAT at its default says nothing')
-  const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_TIMEOUT: '500', REDIS_PRIMARY_CHANGE: 'continue' }, [])
+  const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_TIMEOUT: '500', REDIS_PRIMARY_CHANGE: 'continue', REDIS_PASSWORD: 'pw' }, [])
   t.same(cluster.warnings, [], 'the cluster engine takes the Redis settings too')
-  t.match(cluster.pubsub.engine, { type: 'redis-cluster', timeout: 500, primaryChange: 'continue' })
+  t.match(cluster.pubsub.engine, { type: 'redis-cluster', timeout: 500, primaryChange: 'continue', password: 'pw' })
   t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: '0123456789abcdef0123456789abcdef', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
 })
 

@@ -29,6 +29,8 @@ export interface RedisClusterEngineOptions {
    * that never fails over with writes missing). docs/scaling.md.
    */
   primaryChange?: PrimaryChange
+  /** The nodes' password (their `requirepass`: AUTH on every connection), for a cluster that has one. */
+  password?: string
   /** Prefix of every key and channel, so that several deployments share a cluster (default `pubsub:`). */
   keyPrefix?: string
   /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
@@ -169,7 +171,9 @@ export class RedisClusterEngine implements Engine {
         commandTimeout: timeout,
         connectTimeout: timeout,
         connectionName: `fastify-pubsub:${this.nodeId}`,
-        // RESP2, as before ioredis 6 (which defaults to RESP3); the sharded subscribers take it too.
+        // The sharded subscribers' connections take redisOptions too (ShardedSubscriber.js), password and protocol included.
+        ...(options.password === undefined ? {} : { password: options.password }),
+        // RESP2, as before ioredis 6 (which defaults to RESP3).
         protocol: 2
       }
     }
