@@ -70,7 +70,7 @@ export const NamespaceSchema = Type.Object({
 export const PubsubOptionsSchema = Type.Object({
   prefix: Type.String({ description: "Where the routes are mounted, e.g. '/realtime'", default: '', pattern: '^(/[\\s\\S]*)?$', allowed: "a path starting with '/'" }),
   engine: Type.Optional(Type.Unknown({
-    description: "The engine to run on: `{ type: 'redis', url, timeout?, heartbeat?, keyPrefix?, primaryChange? }`, `{ type: 'redis', sentinels: ['host:port', ...], name, password?, sentinelPassword?, ... }` to follow Sentinel's failovers, `{ type: 'redis-cluster', nodes: ['host:port', ...], password?, timeout?, heartbeat?, keyPrefix?, primaryChange? }` (scaling.md), or any `Engine` instance (closed with the app)",
+    description: "The engine to run on: `{ type: 'redis', url, timeout?, heartbeat?, keyPrefix?, primaryChange? }`, `{ type: 'redis', sentinels: ['host:port', ...], name, password?, sentinelPassword?, ... }` to follow Sentinel's failovers, `{ type: 'redis-cluster', nodes: ['host:port', ...], password?, tls?, timeout?, heartbeat?, keyPrefix?, primaryChange? }` (scaling.md), or any `Engine` instance (closed with the app)",
     allowed: "an Engine, { type: 'redis', url }, { type: 'redis', sentinels, name } or { type: 'redis-cluster', nodes }",
     shown: 'in memory'
   })),

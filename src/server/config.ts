@@ -53,6 +53,7 @@ const NEEDS: Array<[SettingKey[], string, (s: Settings) => boolean]> = [
   [['redisTimeout', 'redisHeartbeat', 'redisKeyPrefix', 'redisPrimaryChange'], 'redisUrl, redisSentinels or redisClusterNodes', (s) => s.redisUrl !== undefined || s.redisSentinels !== undefined || s.redisClusterNodes !== undefined],
   [['redisSentinelName', 'redisSentinelPassword'], 'redisSentinels', (s) => s.redisSentinels !== undefined],
   [['redisPassword'], 'redisSentinels or redisClusterNodes', (s) => s.redisSentinels !== undefined || s.redisClusterNodes !== undefined],
+  [['redisClusterTls', 'redisClusterTlsCa'], 'redisClusterNodes', (s) => s.redisClusterNodes !== undefined],
   [['jwtClockTolerance', 'jwtMaxGrants'], 'jwtSecret, jwtPublicKey or jwtJwks', (s) => s.jwtSecret !== undefined || s.jwtPublicKey !== undefined || s.jwtJwks !== undefined],
   [['metricsTopics'], 'metrics', (s) => s.metrics],
   [['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization'], 'underPressure', (s) => s.underPressure]
@@ -180,7 +181,8 @@ function redisEngine (s: Settings): Pick<PubsubOptions, 'engine'> {
     if (s.redisUrl !== undefined || s.redisSentinels !== undefined) {
       throw new PUBSUB_ERR_OPTION(names('redisClusterNodes'), s.redisClusterNodes, `one engine: ${names('redisUrl')}, ${names('redisSentinels')} or this, not two`)
     }
-    return { engine: { type: 'redis-cluster', nodes: [...s.redisClusterNodes], ...redis, ...defined({ password: s.redisPassword }) } }
+    const tls = s.redisClusterTlsCa !== undefined ? { ca: readText('redisClusterTlsCa', s.redisClusterTlsCa) } : s.redisClusterTls ? true : undefined
+    return { engine: { type: 'redis-cluster', nodes: [...s.redisClusterNodes], ...redis, ...defined({ password: s.redisPassword, tls }) } }
   }
   const common = { type: 'redis' as const, ...redis }
   if (s.redisSentinels === undefined) return s.redisUrl === undefined ? {} : { engine: { ...common, url: s.redisUrl } }

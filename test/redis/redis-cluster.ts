@@ -4,7 +4,7 @@
 // that a failover takes about a second.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -19,6 +19,19 @@ const NODE_TIMEOUT = 1000
 
 /** The password of each node that has one (a cluster started with `password`): `cli` authenticates with it. */
 const passwords = new Map<number, string>()
+/** redis-cli's TLS flags for each node that speaks only TLS (a cluster started with `tls`). */
+const tlsFlags = new Map<number, string[]>()
+
+/** A CA and a certificate it signed for 127.0.0.1 and localhost, in `dir`: what a TLS cluster of the tests serves. */
+export async function testCertificates (dir: string): Promise<{ ca: string, cert: string, key: string }> {
+  const [ca, caKey, cert, key, csr, ext] = ['ca.crt', 'ca.key', 'node.crt', 'node.key', 'node.csr', 'san.ext'].map((name) => join(dir, name)) as [string, string, string, string, string, string]
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  await run('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '1', '-subj', '/CN=fastify-pubsub test CA'])
+  await run('openssl', ['req', ...ec, '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1'])
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', ext])
+  return { ca, cert, key }
+}
 
 /** One reply of `redis-cli -p port <args>`, as text ('' when the node does not answer). */
 export async function cli (port: number, ...args: string[]): Promise<string> {
@@ -26,7 +39,7 @@ export async function cli (port: number, ...args: string[]): Promise<string> {
     const password = passwords.get(port)
     // REDISCLI_AUTH: redis-cli's own way to take a password without it on the command line.
     const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password }
-    return (await run('redis-cli', ['-p', String(port), ...args], { timeout: 5000, env })).stdout
+    return (await run('redis-cli', ['-p', String(port), ...tlsFlags.get(port) ?? [], ...args], { timeout: 5000, env })).stdout
   } catch {
     return ''
   }
@@ -65,9 +78,11 @@ export class RedisCluster {
   /**
    * A new cluster, every slot covered and every node agreeing; stopped when
    * `t` ends. With `password`, every node requires it (requirepass, and
-   * masterauth for its replication).
+   * masterauth for its replication). With `tls`, every node speaks only
+   * TLS, on its client port, bus and replication, with a certificate of
+   * `testCertificates`.
    */
-  static async start (t: Test, options: { password?: string } = {}): Promise<RedisCluster> {
+  static async start (t: Test, options: { password?: string, tls?: { ca: string, cert: string, key: string } } = {}): Promise<RedisCluster> {
     const ports: number[] = []
     // Each node has a bus port too: twelve ports, all distinct.
     while (ports.length < 12) {
@@ -77,26 +92,36 @@ export class RedisCluster {
     const cluster = new RedisCluster(ports.slice(0, 6))
     const dir = mkdtempSync(join(tmpdir(), 'pubsub-cluster-'))
     const auth = options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]
-    for (const port of cluster.ports) if (options.password !== undefined) passwords.set(port, options.password)
+    const tls = options.tls === undefined
+      ? []
+      : ['--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-ca-cert-file', options.tls.ca, '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-auth-clients', 'no']
+    const cliTls = options.tls === undefined ? [] : ['--tls', '--cacert', options.tls.ca]
+    for (const port of cluster.ports) {
+      if (options.password !== undefined) passwords.set(port, options.password)
+      if (options.tls !== undefined) tlsFlags.set(port, cliTls)
+    }
     t.teardown(async () => {
       await cluster.stop()
-      for (const port of cluster.ports) passwords.delete(port)
+      for (const port of cluster.ports) {
+        passwords.delete(port)
+        tlsFlags.delete(port)
+      }
       rmSync(dir, { recursive: true, force: true })
     })
     for (const [i, port] of cluster.ports.entries()) {
       cluster.#processes.push(spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-port', String(ports[6 + i]),
+        ...(options.tls === undefined ? ['--port', String(port)] : ['--port', '0', '--tls-port', String(port)]), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-port', String(ports[6 + i]),
         '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', String(NODE_TIMEOUT),
         // A replica of an idle primary hears from it only every repl-ping-replica-period
         // (10 s), past node-timeout × 10: it would refuse to take over ("Disconnected
         // from master for longer than allowed").
         '--cluster-replica-validity-factor', '0',
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth
+        '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...tls
       ], { stdio: 'ignore' }))
     }
     for (const port of cluster.ports) await eventually(async () => (await cli(port, 'PING')).startsWith('PONG'))
     const env = options.password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: options.password }
-    await run('redis-cli', ['--cluster', 'create', ...cluster.ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000, env })
+    await run('redis-cli', [...cliTls, '--cluster', 'create', ...cluster.ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000, env })
     await eventually(async () => {
       for (const port of cluster.ports) if (!(await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
       return true

@@ -213,6 +213,11 @@ t.test('settings given where they cannot act are warned about, not refused', asy
   const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_TIMEOUT: '500', REDIS_PRIMARY_CHANGE: 'continue', REDIS_PASSWORD: 'pw' }, [])
   t.same(cluster.warnings, [], 'the cluster engine takes the Redis settings too')
   t.match(cluster.pubsub.engine, { type: 'redis-cluster', timeout: 500, primaryChange: 'continue', password: 'pw' })
+  t.match(loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_CLUSTER_TLS: 'true' }, []).pubsub.engine, { tls: true }, 'TLS with the system CAs')
+  const ca = loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_CLUSTER_TLS_CA: new URL('../../package.json', import.meta.url).pathname }, []).pubsub.engine as { tls: { ca: string } }
+  t.match(ca.tls.ca, /"name": "fastify-pubsub"/, 'a CA file is read at startup and turns TLS on')
+  t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'h:7000', REDIS_CLUSTER_TLS_CA: '/nonexistent/ca.pem' }, []), { message: /redisClusterTlsCa \(REDIS_CLUSTER_TLS_CA, --redis-cluster-tls-ca\)': "\/nonexistent\/ca.pem" \(a readable file/ })
+  t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_CLUSTER_TLS: 'true' }, []).warnings, ['redisClusterTls (REDIS_CLUSTER_TLS, --redis-cluster-tls) has no effect without redisClusterNodes'])
   t.same(loadConfig({ REDIS_URL: 'redis://h', REDIS_TIMEOUT: '500', JWT_SECRET: '0123456789abcdef0123456789abcdef', JWT_CLOCK_TOLERANCE: '5', METRICS_TOPICS: '10', MAX_RSS_BYTES: '1000' }, []).warnings, [], 'each with what it needs')
 })
 

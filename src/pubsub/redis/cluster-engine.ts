@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls'
 import { Cluster, type ClusterOptions } from 'ioredis'
 import { nanoid } from 'nanoid'
 import type { Engine, EngineLink, HistoryPage, LocalSubscriptions, PublishResult, Recovery, Snapshot, TopicInfo, TopicPage, TopicQuery } from '../engine.js'
@@ -31,6 +32,8 @@ export interface RedisClusterEngineOptions {
   primaryChange?: PrimaryChange
   /** The nodes' password (their `requirepass`: AUTH on every connection), for a cluster that has one. */
   password?: string
+  /** TLS to every node: `true`, or Node's `tls.connect` options (`ca` for a private CA, `servername`, ...). */
+  tls?: boolean | ConnectionOptions
   /** Prefix of every key and channel, so that several deployments share a cluster (default `pubsub:`). */
   keyPrefix?: string
   /** ms a Redis command may take before the request fails with UNAVAILABLE (default 1000). */
@@ -143,6 +146,7 @@ export class RedisClusterEngine implements Engine {
     if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
     this.#checksLineage = primaryChange === 'new-epoch'
     this.#reachability = new Reachability(options.logger, SUMMARY_MS)
+    const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls
     const clusterOptions: ClusterOptions = {
       // Sharded Pub/Sub: SSUBSCRIBE on the primary of each channel's slot,
       // resubscribed by ioredis when slots move (ClusterSubscriberGroup), and
@@ -166,6 +170,9 @@ export class RedisClusterEngine implements Engine {
       autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'pubsubPublishBatch'],
       clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       slotsRefreshTimeout: timeout,
+      // With TLS, connect by the names the cluster gives, so that they are what
+      // the certificates are checked against (ioredis's README, "Special note: AWS ElastiCache Clusters with TLS").
+      ...(tls === undefined ? {} : { dnsLookup: (address: string, callback: (err: null, address: string) => void) => { callback(null, address) } }),
       redisOptions: {
         maxRetriesPerRequest: 0,
         commandTimeout: timeout,
@@ -173,6 +180,7 @@ export class RedisClusterEngine implements Engine {
         connectionName: `fastify-pubsub:${this.nodeId}`,
         // The sharded subscribers' connections take redisOptions too (ShardedSubscriber.js), password and protocol included.
         ...(options.password === undefined ? {} : { password: options.password }),
+        ...(tls === undefined ? {} : { tls }),
         // RESP2, as before ioredis 6 (which defaults to RESP3).
         protocol: 2
       }

@@ -1,14 +1,18 @@
-// A Redis Cluster whose nodes require a password (requirepass), as managed
-// cluster-mode services do: the engine authenticates every connection,
-// the sharded subscribers' included, and without it never gets ready.
+// A Redis Cluster whose nodes require a password (requirepass), or speak
+// only TLS, as managed cluster-mode services do: the engine authenticates
+// and encrypts every connection, the sharded subscribers' included, and
+// without the password, or without TLS, never gets ready.
 import t from 'tap'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { nanoid } from 'nanoid'
 import { Broker } from '../../../src/pubsub/broker.js'
 import type { Message } from '../../../src/pubsub/message.js'
 import { RedisClusterEngine } from '../../../src/pubsub/redis/cluster-engine.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
-import { cli, RedisCluster } from '../../redis/redis-cluster.js'
+import { cli, RedisCluster, testCertificates } from '../../redis/redis-cluster.js'
 
 const missing = redisMissing()
 t.test('a cluster with a password: delivery with it, never ready without it', { skip: missing }, async (t) => {
@@ -35,4 +39,36 @@ t.test('a cluster with a password: delivery with it, never ready without it', { 
   const refused = new RedisClusterEngine({ nodes: cluster.nodes.slice(0, 1), keyPrefix: prefix, timeout: 200 })
   t.teardown(() => refused.close())
   await t.rejects(refused.whenConnected(1000), { code: 'PUBSUB_ERR_UNAVAILABLE' }, 'without the password the engine never gets ready')
+})
+
+t.test('a cluster that speaks only TLS: delivery over it with the CA, never ready without TLS', { skip: missing }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pubsub-tls-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const files = await testCertificates(dir)
+  const cluster = await RedisCluster.start(t, { tls: files })
+  const prefix = `${nanoid(6)}:`
+  const tls = { ca: readFileSync(files.ca, 'utf8') }
+  // By name: the certificate is checked against the name given (the engine connects by it, not by its address).
+  const seed = [`localhost:${cluster.ports[0] as number}`]
+  const brokers = [0, 1].map(() => {
+    const engine = new RedisClusterEngine({ nodes: seed, keyPrefix: prefix, tls, heartbeat: 100 })
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    return { engine, broker }
+  })
+  for (const { engine } of brokers) await engine.whenConnected()
+  const got: Array<[string, number]> = []
+  const session = (brokers[1] as { broker: Broker }).broker.connect({ deliver (message: Message) { got.push([message.topic, message.seq]) } })
+  await session.subscribe('tls.exact')
+  await session.subscribe('tls.*')
+  await (brokers[0] as { broker: Broker }).broker.publish('tls.exact', 1)
+  await (brokers[0] as { broker: Broker }).broker.publish('tls.other', 2)
+  await eventually(() => got.length === 2)
+  t.same(got.sort(), [['tls.exact', 1], ['tls.other', 1]], 'the topic and the pattern, over TLS')
+
+  for (const [setting, why] of [[false, 'without TLS'], [true, "with the system's CAs, which did not sign it"]] as const) {
+    const refused = new RedisClusterEngine({ nodes: seed, keyPrefix: prefix, tls: setting, timeout: 200 })
+    t.teardown(() => refused.close())
+    await t.rejects(refused.whenConnected(1000), { code: 'PUBSUB_ERR_UNAVAILABLE' }, `${why}, the engine never gets ready`)
+  }
 })
