@@ -118,7 +118,7 @@ export const SettingsSchema = Type.Object({
   })),
   redisClusterNodes: addresses('Run on the Redis Cluster engine, with these of its nodes as host:port (comma-separated outside the file; one is enough, the others are discovered); unset: redisUrl or in memory. See scaling.md', { ...redis, shown: 'unset' }),
   redisClusterTls: flag('With redisClusterNodes: TLS to every node (with redisUrl, use rediss://)', false, redis),
-  redisClusterTlsCa: text('With redisClusterNodes: a PEM file of the CA that signed the nodes\' certificates, instead of the system\'s; turns TLS on', { ...redis, shown: 'system CAs' }),
+  redisClusterTlsCa: text('With redisClusterNodes: a PEM file of the CA that signed the nodes\' certificates, instead of the system\'s; turns TLS on', { ...redis, shown: 'unset' }),
   redisTimeout: Type.Integer({ description: 'How long a Redis command may take before the request fails with UNAVAILABLE', ...LIMITS.redisTimeout, ...redis }),
   redisHeartbeat: Type.Integer({ description: 'Interval of presence refreshes and subscription probes', ...LIMITS.redisHeartbeat, ...redis }),
   redisKeyPrefix: Type.String({ description: 'Prefix of every Redis key and channel, so that deployments can share a Redis', default: KEY_PREFIX.default, pattern: KEY_PREFIX.pattern, allowed: KEY_PREFIX.allowed, ...redis }),
