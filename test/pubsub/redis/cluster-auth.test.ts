@@ -2,17 +2,41 @@
 // only TLS, as managed cluster-mode services do: the engine authenticates
 // and encrypts every connection, the sharded subscribers' included, and
 // without the password, or without TLS, never gets ready.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nanoid } from 'nanoid'
 import { Broker } from '../../../src/pubsub/broker.js'
 import type { Message } from '../../../src/pubsub/message.js'
-import { RedisClusterEngine } from '../../../src/pubsub/redis/cluster-engine.js'
+import { RedisClusterEngine, type RedisClusterEngineOptions } from '../../../src/pubsub/redis/cluster-engine.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
 import { cli, RedisCluster, testCertificates } from '../../redis/redis-cluster.js'
+
+/**
+ * Two nodes of `options` (the cluster's address and credentials): a
+ * session on the second subscribes to `<name>.exact` and `<name>.*`, the
+ * first publishes to `<name>.exact` and `<name>.other`; resolves with what
+ * the session was given, both messages once.
+ */
+async function deliveries (t: Test, options: RedisClusterEngineOptions, name: string): Promise<Array<[string, number]>> {
+  const [publishing, subscribing] = [0, 1].map(() => {
+    const engine = new RedisClusterEngine({ heartbeat: 100, ...options })
+    const broker = new Broker({}, { engine })
+    t.teardown(() => broker.close())
+    return { engine, broker }
+  }) as [{ engine: RedisClusterEngine, broker: Broker }, { engine: RedisClusterEngine, broker: Broker }]
+  for (const { engine } of [publishing, subscribing]) await engine.whenConnected()
+  const got: Array<[string, number]> = []
+  const session = subscribing.broker.connect({ deliver (message: Message) { got.push([message.topic, message.seq]) } })
+  await session.subscribe(`${name}.exact`)
+  await session.subscribe(`${name}.*`)
+  await publishing.broker.publish(`${name}.exact`, 1)
+  await publishing.broker.publish(`${name}.other`, 2)
+  await eventually(() => got.length === 2)
+  return got.sort()
+}
 
 const missing = redisMissing()
 t.test('a cluster with a password: delivery with it, never ready without it', { skip: missing }, async (t) => {
@@ -20,21 +44,8 @@ t.test('a cluster with a password: delivery with it, never ready without it', { 
   const cluster = await RedisCluster.start(t, { password })
   t.match(await cli(cluster.ports[0] as number, 'CLUSTER', 'INFO'), /cluster_state:ok/, 'the cluster is up')
   const prefix = `${nanoid(6)}:`
-  const brokers = [0, 1].map(() => {
-    const engine = new RedisClusterEngine({ nodes: cluster.nodes.slice(0, 1), keyPrefix: prefix, password, heartbeat: 100 })
-    const broker = new Broker({}, { engine })
-    t.teardown(() => broker.close())
-    return { engine, broker }
-  })
-  for (const { engine } of brokers) await engine.whenConnected()
-  const got: Array<[string, number]> = []
-  const session = (brokers[1] as { broker: Broker }).broker.connect({ deliver (message: Message) { got.push([message.topic, message.seq]) } })
-  await session.subscribe('auth.exact')
-  await session.subscribe('auth.*')
-  await (brokers[0] as { broker: Broker }).broker.publish('auth.exact', 1)
-  await (brokers[0] as { broker: Broker }).broker.publish('auth.other', 2)
-  await eventually(() => got.length === 2)
-  t.same(got.sort(), [['auth.exact', 1], ['auth.other', 1]], 'the topic and the pattern, through authenticated sharded subscribers (once per session)')
+  t.same(await deliveries(t, { nodes: cluster.nodes.slice(0, 1), keyPrefix: prefix, password }, 'auth'), [['auth.exact', 1], ['auth.other', 1]],
+    'the topic and the pattern, through authenticated sharded subscribers (once per session)')
 
   const refused = new RedisClusterEngine({ nodes: cluster.nodes.slice(0, 1), keyPrefix: prefix, timeout: 200 })
   t.teardown(() => refused.close())
@@ -50,21 +61,7 @@ t.test('a cluster that speaks only TLS: delivery over it with the CA, never read
   const tls = { ca: readFileSync(files.ca, 'utf8') }
   // By name: the certificate is checked against the name given (the engine connects by it, not by its address).
   const seed = [`localhost:${cluster.ports[0] as number}`]
-  const brokers = [0, 1].map(() => {
-    const engine = new RedisClusterEngine({ nodes: seed, keyPrefix: prefix, tls, heartbeat: 100 })
-    const broker = new Broker({}, { engine })
-    t.teardown(() => broker.close())
-    return { engine, broker }
-  })
-  for (const { engine } of brokers) await engine.whenConnected()
-  const got: Array<[string, number]> = []
-  const session = (brokers[1] as { broker: Broker }).broker.connect({ deliver (message: Message) { got.push([message.topic, message.seq]) } })
-  await session.subscribe('tls.exact')
-  await session.subscribe('tls.*')
-  await (brokers[0] as { broker: Broker }).broker.publish('tls.exact', 1)
-  await (brokers[0] as { broker: Broker }).broker.publish('tls.other', 2)
-  await eventually(() => got.length === 2)
-  t.same(got.sort(), [['tls.exact', 1], ['tls.other', 1]], 'the topic and the pattern, over TLS')
+  t.same(await deliveries(t, { nodes: seed, keyPrefix: prefix, tls }, 'tls'), [['tls.exact', 1], ['tls.other', 1]], 'the topic and the pattern, over TLS')
 
   for (const [setting, why] of [[false, 'without TLS'], [true, "with the system's CAs, which did not sign it"]] as const) {
     const refused = new RedisClusterEngine({ nodes: seed, keyPrefix: prefix, tls: setting, timeout: 200 })
