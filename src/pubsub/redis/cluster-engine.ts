@@ -18,6 +18,7 @@ import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachabi
 import { hasWildcard } from '../../protocol/topic.js'
 import { ADDRESSES_RULE, parseAddresses } from './addresses.js'
 import type { PrimaryChange } from './engine.js'
+import { primaryChangeOf } from './primary.js'
 
 export interface RedisClusterEngineOptions {
   /** Some of the cluster's nodes, as `host:port` (one is enough: the others are discovered). */
@@ -91,7 +92,7 @@ export class RedisClusterEngine implements Engine {
   #longestHistoryTtl: number
   #namespaces: Namespaces | undefined
   readonly #idempotencyWindow: number
-  /** primaryChange 'new-epoch': the scripts check which primary last wrote each topic (scripts.ts `lineage`). */
+  /** primaryChange 'new-epoch': the scripts check which primary last wrote each topic (scripts.ts PRIMARY_FOR). */
   readonly #checksLineage: boolean
   /** The replication ids being looked for among the primaries, for concurrent scripts that met the same one. */
   readonly #lineageLookups = new Map<string, Promise<boolean>>()
@@ -142,9 +143,7 @@ export class RedisClusterEngine implements Engine {
     this.#metaTtl = Math.max(this.#topicTtl, this.#historyTtl)
     this.#idempotencyWindow = limit('idempotencyWindow', options.idempotencyWindow)
     const heartbeat = limit('redisHeartbeat', options.heartbeat, 'heartbeat')
-    const primaryChange = options.primaryChange ?? 'new-epoch'
-    if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
-    this.#checksLineage = primaryChange === 'new-epoch'
+    this.#checksLineage = primaryChangeOf(options.primaryChange, 'new-epoch') === 'new-epoch'
     this.#reachability = new Reachability(options.logger, SUMMARY_MS)
     const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls
     const clusterOptions: ClusterOptions = {
@@ -415,7 +414,7 @@ export class RedisClusterEngine implements Engine {
   }
 
   /**
-   * Runs a script with the lineage check (scripts.ts `lineage`). A topic
+   * Runs a script with the lineage check (scripts.ts PRIMARY_FOR). A topic
    * last written under a replication id that the Redis running it never
    * had is looked for among the primaries: one that still has it wrote
    * the topic and handed it over with its slot, whole; else the topic

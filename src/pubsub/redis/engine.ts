@@ -14,7 +14,7 @@ import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { SubscriptionProbe } from './probe.js'
 import { exec, scripted, type ScriptedRedis } from './scripts.js'
 import { connector, type RedisTarget } from './connection.js'
-import { PrimaryIdentity } from './primary.js'
+import { PrimaryIdentity, primaryChangeOf } from './primary.js'
 import { NOT_CONNECTED, Reachability, type ReachabilityLogger } from './reachability.js'
 import { hasWildcard } from '../../protocol/topic.js'
 
@@ -164,8 +164,7 @@ export class RedisEngine implements Engine {
       protocol: 2
     }
     const connect = connector(options, redisOptions)
-    const primaryChange = options.primaryChange ?? (options.sentinels === undefined ? 'continue' : 'new-epoch')
-    if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
+    const primaryChange = primaryChangeOf(options.primaryChange, options.sentinels === undefined ? 'continue' : 'new-epoch')
     // Auto-pipelining: the publishes of one turn go to Redis in one write, so
     // Redis answers them, and sends their messages to every node, in one
     // burst, which each node then fans out with one socket write per client

@@ -1,4 +1,13 @@
 import type { Redis } from 'ioredis'
+import { PUBSUB_ERR_OPTION } from '../../protocol/errors.js'
+import type { PrimaryChange } from './engine.js'
+
+/** The engines' `primaryChange` option, or `fallback` where it is not set; anything else is refused. */
+export function primaryChangeOf (value: PrimaryChange | undefined, fallback: PrimaryChange): PrimaryChange {
+  const primaryChange = value ?? fallback
+  if (primaryChange !== 'new-epoch' && primaryChange !== 'continue') throw new PUBSUB_ERR_OPTION('primaryChange', primaryChange, "'new-epoch' or 'continue'")
+  return primaryChange
+}
 
 /**
  * Which primary a connection is on: its replication id (INFO replication's

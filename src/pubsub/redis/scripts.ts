@@ -43,9 +43,9 @@ end
 `
 
 /** ARGV of a whole batch (PUBLISH_BATCH), before its publishes'. */
-export const BATCH_ARGS = 6
+const BATCH_ARGS = 6
 /** ARGV per publish of a batch. */
-export const PER_PUBLISH = 8
+const PER_PUBLISH = 8
 
 /**
  * The publishes of one turn in one script call (publish-batch.ts): Redis
