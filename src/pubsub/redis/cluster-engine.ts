@@ -10,6 +10,7 @@ import { historyPage, topicInfo, topicPage, type ListingSource } from './listing
 import { RetainedIndex } from './retained-index.js'
 import { batchArguments, PublishBatches, replied, type BatchedPublish } from './publish-batch.js'
 import { Continuity } from './continuity.js'
+import { Burst } from './burst.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { scriptedCluster, type ScriptedCluster } from './cluster-scripts.js'
@@ -62,6 +63,14 @@ interface Listening {
   chain: Promise<void>
 }
 
+/** The longest wait between ioredis's attempts to reach the cluster (clusterRetryStrategy). */
+const RETRY_CAP_MS = 1000
+/**
+ * ms without a `subscribersReady` that end a disruption. During a failover
+ * ioredis ends each retry round with one, every few tens of ms up to
+ * RETRY_CAP_MS apart: twice that is quiet enough to say it is over.
+ */
+const SUBSCRIBERS_QUIET_MS = 2 * RETRY_CAP_MS
 /** ms between "Redis still unreachable" summaries while the cluster is away. */
 const SUMMARY_MS = 30_000
 /** What a 503 says when Redis answered a command with an error, or too late. */
@@ -125,6 +134,14 @@ export class RedisClusterEngine implements Engine {
 
   /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
   #subscribersReady = false
+  /**
+   * Pattern subscribers told of a disruption: at its start and once after
+   * it, not at each of ioredis's retry rounds (14 to 25 in a failover).
+   */
+  readonly #patternResets = new Burst(() => {
+    for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
+  }, SUBSCRIBERS_QUIET_MS)
+
   #epochs = 0
   #closed = false
 
@@ -167,7 +184,7 @@ export class RedisClusterEngine implements Engine {
       // ("All keys in the pipeline should belong to the same slots
       // allocation group"). A batch is a turn's publishes of a slot group already.
       autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'pubsubPublishBatch'],
-      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, RETRY_CAP_MS),
       slotsRefreshTimeout: timeout,
       // With TLS, connect by the names the cluster gives, so that they are what
       // the certificates are checked against (ioredis's README, "Special note: AWS ElastiCache Clusters with TLS").
@@ -304,6 +321,7 @@ export class RedisClusterEngine implements Engine {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
+    this.#patternResets.stop()
     this.#reachability.stop()
     try {
       await this.presence.leave()
@@ -395,8 +413,9 @@ export class RedisClusterEngine implements Engine {
   /**
    * ioredis has (re)subscribed its sharded subscribers: the first time at
    * connect, later after a shard's connection dropped or slots moved. What
-   * was published meanwhile never came: each topic is caught up, and
-   * pattern subscribers, whose topics a node cannot list, are told.
+   * was published meanwhile never came: each topic is caught up (a topic
+   * already catching up is not asked again), and pattern subscribers, whose
+   * topics a node cannot list, are told.
    */
   #resubscribed (): void {
     if (!this.#subscribersReady) {
@@ -404,7 +423,7 @@ export class RedisClusterEngine implements Engine {
       return
     }
     this.#continuity.catchUpAll()
-    for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
+    this.#patternResets.call()
   }
 
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {
