@@ -4,17 +4,12 @@
 // history or told, never silent (docs/scaling.md, "Redis Cluster").
 import t from 'tap'
 import { nanoid } from 'nanoid'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Broker } from '../../../src/pubsub/broker.js'
-import type { Position } from '../../../src/pubsub/session.js'
 import { GROUP_TAGS, groupOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually } from '../../helper.js'
 import { redisMissing } from '../../redis/redis-server.js'
 import { twoNodes } from './two-nodes.js'
+import { deliveredIds, publishAll, recordingSession, silentGapsExact, silentGapsPattern, type Acked, type Event } from './flow.js'
 import { cli, clusterNodes, RedisCluster, replOffset, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
-
-/** What a session was given or told, in order, and when. */
-type Event = { kind: 'message', topic: string, seq: number, epoch: string, at: number } | { kind: 'reset', key: string, position: Position | undefined, at: number }
 
 const slotOfTopic = (topic: string): number => slotOf(GROUP_TAGS[groupOf(topic)] as string)
 
@@ -40,46 +35,26 @@ t.test('a primary killed: its replica promoted, every topic reaches the subscrib
   t.equal(new Set(topics.map(shardOf)).size, 3, 'the topics span the three shards')
 
   const { publishing, subscribing } = await twoNodes(t, cluster.nodes, prefix)
-  const sessionOf = (events: Event[]): ReturnType<Broker['connect']> => subscribing.connect({
-    deliver (message) { events.push({ kind: 'message', topic: message.topic, seq: message.seq, epoch: message.epoch, at: Date.now() }) },
-    reset (key, position) { events.push({ kind: 'reset', key, position, at: Date.now() }) }
-  })
   const exactEvents: Event[] = []
   const patternEvents: Event[] = []
-  const exactSession = sessionOf(exactEvents)
+  const exactSession = recordingSession(subscribing, exactEvents)
   for (const topic of exact) await exactSession.subscribe(topic)
-  await sessionOf(patternEvents).subscribe('p.*')
+  await recordingSession(subscribing, patternEvents).subscribe('p.*')
 
-  /** Each topic's acknowledged publishes: seq and when the answer came. */
-  const acked = new Map<string, Array<{ seq: number, epoch: string, at: number }>>(topics.map((topic) => [topic, []]))
-  /** Publishes to every topic, round after round, until the returned stop is called (and resolves once the round ends). */
-  const publishAll = (): () => Promise<void> => {
-    const state = { running: true }
-    const loop = (async () => {
-      while (state.running) {
-        for (const topic of topics) {
-          // A publish to the shard that is away fails (503): the loop goes on with the next.
-          await publishing.publish(topic, 'm').then(({ seq, epoch }) => { acked.get(topic)?.push({ seq, epoch, at: Date.now() }) }, () => {})
-        }
-        // Paces the publisher (about 50 rounds a second); it waits for nothing.
-        await sleep(20)
-      }
-    })()
-    return async () => { state.running = false; await loop }
-  }
+  const acked: Acked = new Map()
   const delivered = (events: Event[], topic: string): number[] => events.flatMap((e) => e.kind === 'message' && e.topic === topic ? [e.seq] : [])
   const eventsOf = (topic: string): Event[] => exact.includes(topic) ? exactEvents : patternEvents
 
   // Before the kill: messages on every shard, and the victim's replica has all of them
   // (a promoted replica that lacks acknowledged writes is another failure, not this one).
-  let stop = publishAll()
+  let stop = publishAll(publishing, topics, acked)
   await eventually(() => topics.every((topic) => delivered(eventsOf(topic), topic).length >= 3))
   await stop()
   const victim = shardOf(exact[0] as string)
   const replica = nodes.find((node) => node.primaryId === victim.id) as ClusterNode
   await eventually(async () => await replOffset(victim.port) === await replOffset(replica.port))
 
-  stop = publishAll()
+  stop = publishAll(publishing, topics, acked)
   const killedAt = Date.now()
   await cluster.kill(victim.port)
   // The replica takes over: it is a primary, and the cluster is whole again for every survivor.
@@ -96,7 +71,7 @@ t.test('a primary killed: its replica promoted, every topic reaches the subscrib
   await stop()
 
   const undelivered = (): Array<[string, string[]]> => topics.flatMap((topic): Array<[string, string[]]> => {
-    const got = new Set(eventsOf(topic).flatMap((e) => e.kind === 'message' && e.topic === topic ? [`${e.seq}@${e.epoch}`] : []))
+    const got = new Set(deliveredIds(eventsOf(topic), topic))
     const lacking = afterPromotion(topic).filter((id) => !got.has(id))
     return lacking.length === 0 ? [] : [[topic, lacking]]
   })
@@ -104,34 +79,10 @@ t.test('a primary killed: its replica promoted, every topic reaches the subscrib
   t.same(undelivered(), [], 'every message acknowledged after the promotion reached the subscriber')
 
   for (const topic of exact) {
-    // From seq 0 (subscribed before the first publish): each message the next seq, or the first after a reset.
-    let at: number | undefined = 0
-    const silent: string[] = []
-    for (const event of exactEvents) {
-      if (event.kind === 'reset' && event.key === topic) at = event.position?.seq
-      if (event.kind !== 'message' || event.topic !== topic) continue
-      if (at !== undefined && event.seq !== at + 1) silent.push(`${at} then ${event.seq}`)
-      at = event.seq
-    }
-    t.same(silent, [], `${topic}: in seq order, every gap caught up or told`)
+    t.same(silentGapsExact(exactEvents, topic), [], `${topic}: in seq order, every gap caught up or told`)
     t.equal(delivered(exactEvents, topic).at(-1), (acked.get(topic) ?? []).at(-1)?.seq, `${topic}: up to its last publish`)
   }
-  for (const topic of patterned) {
-    // A pattern's node cannot catch up: a gap, or a sequence that restarted (another epoch), must follow a reset of the pattern.
-    let last: { seq: number, epoch: string } | undefined
-    let told = false
-    const silent: string[] = []
-    for (const event of patternEvents) {
-      if (event.kind === 'reset') told = true
-      if (event.kind !== 'message' || event.topic !== topic) continue
-      const next = last === undefined || event.epoch !== last.epoch ? 1 : last.seq + 1
-      if ((event.seq !== next || event.epoch !== (last?.epoch ?? event.epoch)) && !told) silent.push(`${last?.seq ?? 0} then ${event.seq}`)
-      if (last !== undefined && event.epoch === last.epoch && event.seq <= last.seq) silent.push(`${last.seq} then ${event.seq} again`)
-      last = event
-      told = false
-    }
-    t.same(silent, [], `${topic}: in seq order, every gap told`)
-  }
+  for (const topic of patterned) t.same(silentGapsPattern(patternEvents, topic), [], `${topic}: in seq order, every gap told`)
   // Every topic of the promoted shard starts a new epoch (told above): its new primary may lack the last writes.
   const restarted = topics.filter((topic) => new Set(eventsOf(topic).flatMap((e) => e.kind === 'message' && e.topic === topic ? [e.epoch] : [])).size > 1)
   if (restarted.length > 0) t.comment(`sequences restarted by the failover: ${restarted.join(' ')}; ${JSON.stringify(await clusterNodes(replica.port))}`)
