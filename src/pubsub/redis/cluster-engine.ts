@@ -259,6 +259,7 @@ export class RedisClusterEngine implements Engine {
   }
 
   async listen (key: string): Promise<void> {
+    if (!hasWildcard(key)) this.#continuity.expect(key)
     await Promise.all(this.#channels(key).map(async (channel) => { await this.#listen(channel, key, true) }))
   }
 

@@ -29,7 +29,14 @@ const CATCH_UP_TRIES = 3
  */
 export class Continuity {
   readonly #host: ContinuityHost
-  readonly #positions = new Map<string, Position>()
+  readonly #positions = new Map<string, Followed>()
+  /**
+   * Topics whose first local exact subscriber is subscribing: the node
+   * listens, their first snapshot is on its way, and the last message
+   * delivered meanwhile (it may come before the snapshot's reply, which
+   * travels on another connection) is where the node has got to.
+   */
+  readonly #starting = new Map<string, Position | undefined>()
   /** Topics being caught up from history; their live messages wait here, in order. */
   readonly #catchingUp = new Map<string, Message[]>()
 
@@ -37,14 +44,31 @@ export class Continuity {
     this.#host = host
   }
 
-  /** Starts following `topic` from `position` (its first snapshot), unless it is followed already. */
+  /** The node starts listening to `topic` for a first local exact subscriber; `follow` comes with its snapshot. */
+  expect (topic: string): void {
+    if (!this.#positions.has(topic) && !this.#starting.has(topic)) this.#starting.set(topic, undefined)
+  }
+
+  /**
+   * Starts following `topic` from `position` (its first snapshot), unless
+   * it is followed already, or from the message delivered since `expect`
+   * when that one is later.
+   */
   follow (topic: string, position: Position): void {
-    if (!this.#positions.has(topic)) this.#positions.set(topic, position)
+    if (this.#positions.has(topic)) return
+    const delivered = this.#starting.get(topic)
+    this.#starting.delete(topic)
+    if (delivered !== undefined && delivered.epoch === position.epoch && delivered.seq > position.seq) {
+      this.#positions.set(topic, { ...delivered, snapshotOnly: false })
+    } else {
+      this.#positions.set(topic, { ...position, snapshotOnly: true })
+    }
   }
 
   /** Stops following `topic`: its last exact subscriber here left. */
   forget (topic: string): void {
     this.#positions.delete(topic)
+    this.#starting.delete(topic)
   }
 
   /** A live message, in Redis's order: delivered unless this node has had it. */
@@ -57,10 +81,16 @@ export class Continuity {
     let position = this.#positions.get(message.topic)
     if (position !== undefined && position.epoch !== message.epoch) {
       this.#lost(message.topic, { seq: 0, epoch: message.epoch })
-      position = this.#positions.get(message.topic) as Position
+      position = this.#positions.get(message.topic) as Followed
     }
     if (position !== undefined) {
-      if (message.seq <= position.seq) return
+      if (message.seq <= position.seq) {
+        // Published before the first snapshot and on its way since: this node never
+        // delivered it, and its pattern subscribers need it (a new exact subscriber's
+        // transport drops it: it is behind the ack).
+        if (position.snapshotOnly) this.#host.deliver(message)
+        return
+      }
       if (message.seq > position.seq + 1) {
         void this.#catchUp(message.topic, { ...position }, [message])
         return
@@ -76,7 +106,12 @@ export class Continuity {
 
   #deliver (message: Message): void {
     const position = this.#positions.get(message.topic)
-    if (position !== undefined) position.seq = message.seq
+    if (position !== undefined) {
+      position.seq = message.seq
+      position.snapshotOnly = false
+    } else if (this.#starting.has(message.topic)) {
+      this.#starting.set(message.topic, { seq: message.seq, epoch: message.epoch })
+    }
     this.#host.deliver(message)
   }
 
@@ -121,9 +156,18 @@ export class Continuity {
 
   /** Messages of `topic` before `position` cannot reach its local subscribers: they are told, and delivery goes on from there. */
   #lost (topic: string, position: Position): void {
-    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position })
+    if (this.#positions.has(topic)) this.#positions.set(topic, { ...position, snapshotOnly: false })
     this.#host.reset(topic, position)
   }
+}
+
+/** Where a node's delivery of a topic has got to. */
+interface Followed extends Position {
+  /**
+   * Only the first snapshot's position: the node has delivered nothing of
+   * the topic past it, so a live message at or below it is no duplicate.
+   */
+  snapshotOnly: boolean
 }
 
 /**

@@ -242,6 +242,7 @@ export class RedisEngine implements Engine {
   }
 
   async listen (key: string): Promise<void> {
+    if (!hasWildcard(key)) this.#continuity.expect(key)
     await this.#listen(key, true)
   }
 
@@ -251,9 +252,9 @@ export class RedisEngine implements Engine {
 
   async snapshot (topic: string, recovery?: Recovery): Promise<Snapshot> {
     const [seq, epoch, entries] = await this.#snapshot(topic, recovery !== undefined)
-    // Messages at or below it that are still on their way reach the
-    // subscribers that were already here; this node's position starts at
-    // the first snapshot, and only moves with what it delivers.
+    // This node's position starts at the first snapshot, or at what it
+    // delivered while the snapshot was on its way, and only moves with what
+    // it delivers (continuity.ts).
     if (this.#local.count(topic) > 0) this.#continuity.follow(topic, { seq, epoch })
     const snapshot: Snapshot = { seq, epoch }
     if (recovery !== undefined) snapshot.replay = replayFrom(topic, { seq, epoch }, recovery, () => this.#retained(topic, entries))
