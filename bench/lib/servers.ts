@@ -72,8 +72,11 @@ async function waitForPort (port: number, child: ChildProcess, ms = 10_000): Pro
   }
 }
 
+/** BENCH_CPU_PROF=dir: each Node server writes a CPU profile there when it stops (Node refuses --cpu-prof in NODE_OPTIONS). */
+const CPU_PROF = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
+
 function node (script: string): string[] {
-  return [process.execPath, '--expose-gc', '--import', './dist-bench/bench/lib/gc-on-signal.js', script]
+  return [process.execPath, '--expose-gc', ...CPU_PROF, '--import', './dist-bench/bench/lib/gc-on-signal.js', script]
 }
 
 export async function launch (kind: LaunchKind, core: number): Promise<Running> {

@@ -61,14 +61,16 @@ interface Listening {
   keys: Set<string>
   live: boolean
   chain: Promise<void>
+  /** A fan-in channel's count in its last message, since this node subscribed to it. */
+  count?: number
 }
 
 /** The longest wait between ioredis's attempts to reach the cluster (clusterRetryStrategy). */
 const RETRY_CAP_MS = 1000
 /**
- * ms without a `subscribersReady` that end a disruption. During a failover
- * ioredis ends each retry round with one, every few tens of ms up to
- * RETRY_CAP_MS apart: twice that is quiet enough to say it is over.
+ * ms without a fan-in channel's loss that end a disruption: during a
+ * failover ioredis retries up to RETRY_CAP_MS apart, and each retry can
+ * bring channels back.
  */
 const SUBSCRIBERS_QUIET_MS = 2 * RETRY_CAP_MS
 /** ms between "Redis still unreachable" summaries while the cluster is away. */
@@ -134,12 +136,17 @@ export class RedisClusterEngine implements Engine {
 
   /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
   #subscribersReady = false
+  /** Patterns that lost messages (#onFanIn), to be told by #patternResets. */
+  readonly #patternsBehind = new Set<string>()
   /**
-   * Pattern subscribers told of a disruption: at its start and once after
-   * it, not at each of ioredis's retry rounds (14 to 25 in a failover).
+   * The patterns behind are told at once and, if more fell behind since,
+   * once more when no channel has lost anything for a while: a shard's
+   * failover or a slot move shows as gaps on many channels (up to every
+   * group's, for `>`), and a pattern is told at most twice for them.
    */
   readonly #patternResets = new Burst(() => {
-    for (const pattern of this.#local.patternNames.from('', undefined)) this.#linked.reset(pattern, undefined)
+    for (const pattern of this.#patternsBehind) this.#linked.reset(pattern, undefined)
+    this.#patternsBehind.clear()
   }, SUBSCRIBERS_QUIET_MS)
 
   #epochs = 0
@@ -183,6 +190,8 @@ export class RedisClusterEngine implements Engine {
       // ioredis would take it for the key that picks the pipeline's slot
       // ("All keys in the pipeline should belong to the same slots
       // allocation group"). A batch is a turn's publishes of a slot group already.
+      // (Sent as EVALSHA they would be auto-pipelined by their first key; measured,
+      // that cost the node more CPU than it saved Redis: docs/scaling.md.)
       autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'pubsubPublishBatch'],
       clusterRetryStrategy: (attempt) => Math.min(50 * attempt, RETRY_CAP_MS),
       slotsRefreshTimeout: timeout,
@@ -291,9 +300,9 @@ export class RedisClusterEngine implements Engine {
     const group = groupOf(topic)
     const meta = this.#key(group, 'meta', topic)
     // As on one Redis (engine.ts): the meta hash stands in for a missing idempotency key.
-    const keys: BatchedPublish['keys'] = [meta, this.#key(group, 'history', topic), key === undefined ? meta : this.#key(group, 'idem', `${topic}\n${key}`)]
-    const window = key === undefined ? 0 : this.#idempotencyWindow
     const partition = partitionOf(firstToken(topic))
+    const keys: BatchedPublish['keys'] = [meta, this.#key(group, 'history', topic), key === undefined ? meta : this.#key(group, 'idem', `${topic}\n${key}`), this.#key(group, 'wcount', String(partition))]
+    const window = key === undefined ? 0 : this.#idempotencyWindow
     const [seq, epoch, delivered, duplicate] = await this.#redis(async () => await this.#lineageChecked(async (lineage) =>
       replied(await this.#batches.add(group, { keys, args: [topic, json, historySize, historyTtl, window, reach, lineage, partition] }))))
     const result: PublishResult = { topic, seq, epoch, delivered }
@@ -386,6 +395,8 @@ export class RedisClusterEngine implements Engine {
     const step = entry.chain.catch(() => {}).then(async () => {
       const wanted = entry.keys.size > 0
       if (wanted && !entry.live) {
+        // Counted anew: what came before this subscribe was not missed.
+        delete entry.count
         await this.#redis(async () => await this.#cluster.ssubscribe(channel))
         entry.live = true
       } else if (!wanted && entry.live) {
@@ -399,24 +410,49 @@ export class RedisClusterEngine implements Engine {
   }
 
   #onMessage (channel: string, payload: string): void {
-    const newline = payload.indexOf('\n')
-    const message = decodeMessage(payload.slice(0, newline), payload.slice(newline + 1))
+    // A channel no longer listened to: nobody here wants its messages (and
+    // which kind of channel it was is gone with it).
+    const listening = this.#listening.get(channel)
+    if (listening === undefined) return
+    let start = 0
+    if (listening.fanIn) {
+      start = payload.indexOf('\n') + 1
+      this.#onFanIn(listening, Number(payload.slice(0, start - 1)))
+    }
+    const newline = payload.indexOf('\n', start)
+    const message = decodeMessage(payload.slice(start, newline), payload.slice(newline + 1))
     const { topic, seq, epoch } = message
-    if (this.#listening.get(channel)?.fanIn === true) {
+    if (listening.fanIn) {
       const last = this.#lastExact.get(topic)
       if (last !== undefined && last.seq === seq && last.epoch === epoch) return
-    } else if (this.#listening.has(channel)) {
+    } else {
       this.#lastExact.set(topic, { seq, epoch })
     }
     this.#continuity.receive(message)
   }
 
   /**
+   * A fan-in channel's count, one more per message (cluster-scripts.ts):
+   * past the next one, messages of the channel never came here (a shard's
+   * connection dropped, its slot moved, a resubscribe was late); behind it,
+   * its shard lost writes (a failover to a replica that lacked them, a
+   * restart). Either way the patterns that listen on it are told: a node
+   * cannot catch up a pattern. Nothing is told when nothing was lost.
+   */
+  #onFanIn (listening: Listening, count: number): void {
+    if (listening.count !== undefined && count !== listening.count + 1) {
+      for (const pattern of listening.keys) this.#patternsBehind.add(pattern)
+      this.#patternResets.call()
+    }
+    listening.count = count
+  }
+
+  /**
    * ioredis has (re)subscribed its sharded subscribers: the first time at
    * connect, later after a shard's connection dropped or slots moved. What
    * was published meanwhile never came: each topic is caught up (a topic
-   * already catching up is not asked again), and pattern subscribers, whose
-   * topics a node cannot list, are told.
+   * already catching up is not asked again). Patterns learn of a loss from
+   * their channels' counts (#onFanIn).
    */
   #resubscribed (): void {
     if (!this.#subscribersReady) {
@@ -424,7 +460,6 @@ export class RedisClusterEngine implements Engine {
       return
     }
     this.#continuity.catchUpAll()
-    this.#patternResets.call()
   }
 
   async #snapshot (topic: string, withHistory: boolean): Promise<[number, string, string[]]> {

@@ -10,12 +10,15 @@ import { defineScripts, publishBatchScript, type PubsubScripts } from './scripts
 
 /**
  * As scripts.ts PUBLISH_BATCH, for the publishes of one slot group. Both
- * channels carry `topic \n seq \n epoch \n ts \n json`: a fan-in channel
- * mixes topics, and one decoder serves both.
+ * channels carry `topic \n seq \n epoch \n ts \n json` (a fan-in channel
+ * mixes topics, and one decoder serves both); a fan-in channel's messages
+ * start with its own count, `n \n`, one more each time (the publish's fourth
+ * key): a node that sees it jump, or go back, lost messages of the channel
+ * (cluster-engine.ts #onFanIn).
  */
 export const CLUSTER_PUBLISH_BATCH = publishBatchScript(`local payload = topic .. '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. ts .. '\\n' .. json
   redis.call('SPUBLISH', channels .. topic, payload)
-  redis.call('SPUBLISH', fanIns .. partition, payload)`)
+  redis.call('SPUBLISH', fanIns .. partition, redis.call('INCR', fanInCount) .. '\\n' .. payload)`, 4)
 
 /** The cluster connection, with the scripts defined on it. */
 export type ScriptedCluster = Cluster & PubsubScripts

@@ -2,8 +2,8 @@ import type { PublishReply } from './scripts.js'
 
 /** One publish of a batch: its keys and arguments in the script's order (scripts.ts PUBLISH_BATCH). */
 export interface BatchedPublish {
-  /** Meta hash, history list, idempotency hash. */
-  keys: [string, string, string]
+  /** Meta hash, history list, idempotency hash; on a cluster, the counter of the publish's fan-in channel. */
+  keys: [string, string, string] | [string, string, string, string]
   /** topic, json, historySize, historyTtl, idempotency window, delivered, lineage, partition. */
   args: [string, string, number, number, number, number, string, number]
 }

@@ -54,7 +54,8 @@ const PER_PUBLISH = 8
  *
  * KEYS: the retained zset, the retained topics' names (a zset in byte
  * order, for listing), then for each publish its meta hash, history list
- * and idempotency hash (its meta hash again where it has no key).
+ * and idempotency hash (its meta hash again where it has no key), and with
+ * `keysPerPublish` 4 a key `send` may use (`fanInCount`: the cluster's).
  * ARGV: ts (ms), metaTtl (ms), the longest historyTtl of any topic (ms: what
  * the retained index keeps; a topic's own may be shorter where namespaces
  * set it), the channel prefix (a topic's channel is it and the topic), the
@@ -78,14 +79,14 @@ const PER_PUBLISH = 8
  * one Redis PUBLISHes `seq \n epoch \n ts \n json`, a cluster SPUBLISHes
  * with the topic first (cluster-scripts.ts).
  */
-export function publishBatchScript (send: string): string {
+export function publishBatchScript (send: string, keysPerPublish = 3): string {
   return `${PRIMARY_FOR}
 local ts = ARGV[1]
 local metaTtl = ARGV[2]
 local channels = ARGV[4]
 local fanIns = ARGV[5]
 local retained = false
-local function publish (i, meta, history, idempotency, topic, json, size, historyTtl, window, delivered, lineage, partition)
+local function publish (i, meta, history, idempotency, fanInCount, topic, json, size, historyTtl, window, delivered, lineage, partition)
   window = tonumber(window)
   if window > 0 then
     local first = redis.call('HMGET', idempotency, 'seq', 'epoch', 'delivered')
@@ -120,9 +121,9 @@ local function publish (i, meta, history, idempotency, topic, json, size, histor
 end
 local replies = {}
 for i = 0, (#ARGV - ${BATCH_ARGS}) / ${PER_PUBLISH} - 1 do
-  local k = 2 + 3 * i
+  local k = 2 + ${keysPerPublish} * i
   local a = ${BATCH_ARGS} + ${PER_PUBLISH} * i
-  local ok, reply = pcall(publish, i, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
+  local ok, reply = pcall(publish, i, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
   -- A command that failed inside pcall gives a table with its error.
   replies[i + 1] = ok and reply or { 'E', type(reply) == 'table' and reply.err or tostring(reply) }
 end
