@@ -92,7 +92,7 @@ export class Continuity {
         return
       }
       if (message.seq > position.seq + 1) {
-        void this.#catchUp(message.topic, { ...position }, [message])
+        void this.#catchUp(message.topic, positionOf(position), [message])
         return
       }
     }
@@ -101,7 +101,7 @@ export class Continuity {
 
   /** The node's subscription to Redis came back: what was published meanwhile never came, so every followed topic is caught up. */
   catchUpAll (): void {
-    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, { ...position })
+    for (const [topic, position] of this.#positions) if (!this.#catchingUp.has(topic)) void this.#catchUp(topic, positionOf(position))
   }
 
   #deliver (message: Message): void {
@@ -168,6 +168,11 @@ interface Followed extends Position {
    * the topic past it, so a live message at or below it is no duplicate.
    */
   snapshotOnly: boolean
+}
+
+/** A copy of where a topic is, as clients are told it (a `reset`'s position). */
+function positionOf ({ seq, epoch }: Position): Position {
+  return { seq, epoch }
 }
 
 /**

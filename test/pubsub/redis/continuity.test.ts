@@ -57,7 +57,7 @@ t.test('messages at or below the first snapshot that arrive after it are deliver
 
 t.test('after a catch-up, live copies of what history gave are dropped; forget ends both states', async (t) => {
   let latest = 12
-  const { continuity, delivered } = following(() => latest)
+  const { continuity, delivered, resets } = following(() => latest)
   continuity.expect('t')
   continuity.follow('t', { seq: 10, epoch: EPOCH })
   latest = 13
@@ -67,6 +67,12 @@ t.test('after a catch-up, live copies of what history gave are dropped; forget e
   continuity.receive(message(12))
   continuity.receive(message(14))
   t.same(delivered, [11, 12, 13, 14])
+
+  // A resubscribe, and history that lacks what it may have missed: told where delivery goes on, as a client is (seq and epoch, nothing else).
+  latest = 0
+  continuity.catchUpAll()
+  await eventually(() => resets.length === 1)
+  t.same(Object.keys(resets[0] as object).sort(), ['epoch', 'seq'], 'a reset position is seq and epoch')
 
   continuity.forget('t')
   continuity.expect('t')
