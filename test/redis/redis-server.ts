@@ -141,6 +141,8 @@ export class RedisProxy {
   readonly silenced = new WeakSet<Socket>()
   /** Subscriber connections made from now on are silenced too. */
   silenceNew = false
+  /** ms each push to a subscriber is delayed by, in order (a slow moment, not a loss). */
+  lag = 0
   /** While set, commands on other connections wait here (a command connection that hangs). */
   held: Array<() => void> | undefined
   #drops = 0
@@ -178,7 +180,9 @@ export class RedisProxy {
         while (pending.length > 0 && (end = respEnd(pending, 0)) !== -1) {
           const element = pending.subarray(0, end)
           pending = pending.subarray(end)
-          if (!proxy.#lose(element)) client.write(element)
+          if (proxy.#lose(element)) continue
+          if (proxy.lag > 0) setTimeout(() => client.write(element), proxy.lag)
+          else client.write(element)
         }
       })
       const end = (): void => { client.destroy(); upstream.destroy() }
