@@ -293,7 +293,8 @@ t.test('with auth on, a stream ends with an error event when its token expires',
   const { createSigner } = await import('fast-jwt')
   const secret = 'sse-expiry-secret-0123456789abcdef'
   const { url } = await listen(t, { auth: { secret } })
-  const jwt = createSigner({ key: secret })({ sub: 'brief', pubsub: { subscribe: ['>'] }, exp: Math.floor(Date.now() / 1000) + 1 })
+  // exp is in whole seconds: +2 leaves at least a second to connect (+1 could leave a few ms, and a 401).
+  const jwt = createSigner({ key: secret })({ sub: 'brief', pubsub: { subscribe: ['>'] }, exp: Math.floor(Date.now() / 1000) + 2 })
   const stream = await sse(t, `${url}/sse/ticker?token=${jwt}`)
   const ended = new Promise((resolve) => stream.response.on('end', resolve))
   const events = await stream.until(2)

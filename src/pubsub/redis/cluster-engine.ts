@@ -10,7 +10,6 @@ import { historyPage, topicInfo, topicPage, type ListingSource } from './listing
 import { RetainedIndex } from './retained-index.js'
 import { batchArguments, PublishBatches, replied, type BatchedPublish } from './publish-batch.js'
 import { Continuity } from './continuity.js'
-import { Burst } from './burst.js'
 import { decodeMessage, decodeRetained } from './codec.js'
 import { PRESENCE_IDS, RedisPresence } from './presence.js'
 import { scriptedCluster, type ScriptedCluster } from './cluster-scripts.js'
@@ -65,14 +64,6 @@ interface Listening {
   count?: number
 }
 
-/** The longest wait between ioredis's attempts to reach the cluster (clusterRetryStrategy). */
-const RETRY_CAP_MS = 1000
-/**
- * ms without a fan-in channel's loss that end a disruption: during a
- * failover ioredis retries up to RETRY_CAP_MS apart, and each retry can
- * bring channels back.
- */
-const SUBSCRIBERS_QUIET_MS = 2 * RETRY_CAP_MS
 /** ms between "Redis still unreachable" summaries while the cluster is away. */
 const SUMMARY_MS = 30_000
 /** What a 503 says when Redis answered a command with an error, or too late. */
@@ -136,18 +127,12 @@ export class RedisClusterEngine implements Engine {
 
   /** The sharded subscribers were ready before: their next `subscribersReady` follows a reconnect or a slot move. */
   #subscribersReady = false
-  /** Patterns that lost messages (#onFanIn), to be told by #patternResets. */
-  readonly #patternsBehind = new Set<string>()
   /**
-   * The patterns behind are told at once and, if more fell behind since,
-   * once more when no channel has lost anything for a while: a shard's
-   * failover or a slot move shows as gaps on many channels (up to every
-   * group's, for `>`), and a pattern is told at most twice for them.
+   * For each local pattern told of a loss (a `reset`), the fan-in channels
+   * that have delivered since: a loss that shows on one of them may be past
+   * what the client was told, one on another channel is not (#onFanIn).
    */
-  readonly #patternResets = new Burst(() => {
-    for (const pattern of this.#patternsBehind) this.#linked.reset(pattern, undefined)
-    this.#patternsBehind.clear()
-  }, SUBSCRIBERS_QUIET_MS)
+  readonly #sinceReset = new Map<string, Set<Listening>>()
 
   #epochs = 0
   #closed = false
@@ -193,7 +178,7 @@ export class RedisClusterEngine implements Engine {
       // (Sent as EVALSHA they would be auto-pipelined by their first key; measured,
       // that cost the node more CPU than it saved Redis: docs/scaling.md.)
       autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'pubsubPublishBatch'],
-      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, RETRY_CAP_MS),
+      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       slotsRefreshTimeout: timeout,
       // With TLS, connect by the names the cluster gives, so that they are what
       // the certificates are checked against (ioredis's README, "Special note: AWS ElastiCache Clusters with TLS").
@@ -276,6 +261,8 @@ export class RedisClusterEngine implements Engine {
     if (!hasWildcard(key)) {
       this.#continuity.forget(key)
       this.#lastExact.delete(key)
+    } else {
+      this.#sinceReset.delete(key)
     }
     await Promise.all(this.#channels(key).map(async (channel) => { await this.#listen(channel, key, false) }))
   }
@@ -331,7 +318,6 @@ export class RedisClusterEngine implements Engine {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
-    this.#patternResets.stop()
     this.#reachability.stop()
     try {
       await this.presence.leave()
@@ -417,7 +403,7 @@ export class RedisClusterEngine implements Engine {
     let start = 0
     if (listening.fanIn) {
       start = payload.indexOf('\n') + 1
-      this.#onFanIn(listening, Number(payload.slice(0, start - 1)))
+      this.#onFanIn(listening, payload.slice(0, start - 1))
     }
     const newline = payload.indexOf('\n', start)
     const message = decodeMessage(payload.slice(start, newline), payload.slice(newline + 1))
@@ -436,15 +422,26 @@ export class RedisClusterEngine implements Engine {
    * past the next one, messages of the channel never came here (a shard's
    * connection dropped, its slot moved, a resubscribe was late); behind it,
    * its shard lost writes (a failover to a replica that lacked them, a
-   * restart). Either way the patterns that listen on it are told: a node
-   * cannot catch up a pattern. Nothing is told when nothing was lost.
+   * restart); marked `!`, the message's topic started a new epoch over an
+   * old one (its sequence restarted). The patterns that listen on the
+   * channel are told (a node cannot catch up a pattern), before the
+   * message, unless a reset since which the channel delivered nothing told
+   * them already. Nothing is told when nothing was lost.
    */
-  #onFanIn (listening: Listening, count: number): void {
-    if (listening.count !== undefined && count !== listening.count + 1) {
-      for (const pattern of listening.keys) this.#patternsBehind.add(pattern)
-      this.#patternResets.call()
-    }
+  #onFanIn (listening: Listening, field: string): void {
+    const count = parseInt(field, 10)
+    const lost = (listening.count !== undefined && count !== listening.count + 1) || field.endsWith('!')
     listening.count = count
+    for (const pattern of listening.keys) {
+      let delivered = this.#sinceReset.get(pattern)
+      // Told already, and nothing of this channel delivered since: the reset covers this loss too.
+      if (lost && (delivered === undefined || delivered.has(listening))) {
+        this.#linked.reset(pattern, undefined)
+        delivered = new Set()
+        this.#sinceReset.set(pattern, delivered)
+      }
+      delivered?.add(listening)
+    }
   }
 
   /**

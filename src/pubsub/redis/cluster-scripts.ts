@@ -14,11 +14,12 @@ import { defineScripts, publishBatchScript, type PubsubScripts } from './scripts
  * mixes topics, and one decoder serves both); a fan-in channel's messages
  * start with its own count, `n \n`, one more each time (the publish's fourth
  * key): a node that sees it jump, or go back, lost messages of the channel
- * (cluster-engine.ts #onFanIn).
+ * (cluster-engine.ts #onFanIn). `n! \n`: the topic's sequence restarted
+ * (a new epoch over an old one), which its pattern subscribers are told.
  */
 export const CLUSTER_PUBLISH_BATCH = publishBatchScript(`local payload = topic .. '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. ts .. '\\n' .. json
   redis.call('SPUBLISH', channels .. topic, payload)
-  redis.call('SPUBLISH', fanIns .. partition, redis.call('INCR', fanInCount) .. '\\n' .. payload)`, 4)
+  redis.call('SPUBLISH', fanIns .. partition, redis.call('INCR', fanInCount) .. (restarted and '!\\n' or '\\n') .. payload)`, 4)
 
 /** The cluster connection, with the scripts defined on it. */
 export type ScriptedCluster = Cluster & PubsubScripts

@@ -96,7 +96,10 @@ local function publish (i, meta, history, idempotency, fanInCount, topic, json, 
   local primary, failed = primaryFor(meta, known, lineage)
   if not primary then return { 'E', failed } end
   local epoch = known[1]
+  -- A sequence that starts over where the topic had one (not a new topic): \`send\` may say so.
+  local restarted = false
   if not epoch or (primary ~= '' and known[2] ~= primary) then
+    restarted = epoch and true or false
     epoch = ARGV[6] .. i
     redis.call('HSET', meta, 'epoch', epoch, 'seq', 0, 'primary', primary)
     redis.call('DEL', history)
