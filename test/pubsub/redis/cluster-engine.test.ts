@@ -7,10 +7,10 @@ import { engineConformance } from '../../../src/pubsub/conformance.js'
 import { Broker } from '../../../src/pubsub/broker.js'
 import type { Message } from '../../../src/pubsub/message.js'
 import type { Position } from '../../../src/pubsub/session.js'
-import { GROUP_TAGS, groupOf, partitionOf } from '../../../src/pubsub/redis/slots.js'
+import { GROUP_TAGS, groupOf, partitionOf, slotOf } from '../../../src/pubsub/redis/slots.js'
 import { eventually, WAIT_MS } from '../../helper.js'
 import { freePort, redisMissing } from '../../redis/redis-server.js'
-import { cli, RedisCluster } from '../../redis/redis-cluster.js'
+import { cli, RedisCluster, settledView, type ClusterNode } from '../../redis/redis-cluster.js'
 
 /** A broker on a fresh engine of the cluster, and a session that records what it is given and told. */
 async function follower (t: Test, nodes: string[], prefix: string): Promise<{ engine: RedisClusterEngine, broker: Broker, got: Array<[string, number, unknown]>, resets: Array<[string, Position | undefined]>, session: ReturnType<Broker['connect']> }> {
@@ -129,6 +129,28 @@ if (missing !== false) {
     await eventually(() => got.length === 7)
     t.same(events.slice(-3), [6, 'reset audit.*', 7], 'told before its first message')
     t.same(got.map(([, , data]) => data), [1, 2, 3, 4, 5, 6, 7], 'every message still delivered, once')
+  })
+
+  t.test('a subscribe that timed out on a stalled shard: what the shard sends later is dropped, and a new subscribe gets each message once', async (t) => {
+    const prefix = `${nanoid(6)}:`
+    const { broker, got, session } = await follower(t, cluster.nodes, prefix)
+    const topic = 'stalled'
+    const slot = slotOf(GROUP_TAGS[groupOf(topic)] as string)
+    const shard = (await settledView(cluster.ports[0] as number)).find((node) => node.primary && node.slots.some(([from, to]) => slot >= from && slot <= to)) as ClusterNode
+    // Frozen for less than the cluster's node timeout: no failover, but the SSUBSCRIBE times out (300 ms).
+    cluster.pause(shard.port)
+    await t.rejects(session.subscribe(topic), { code: 'PUBSUB_ERR_UNAVAILABLE' })
+    cluster.resume(shard.port)
+    // The shard now runs the SSUBSCRIBE it had queued (ioredis keeps the channel too): this node gets
+    // the channel's messages, though it no longer listens to it.
+    await eventually(async () => await broker.publish(topic, 1).then(() => true, () => false))
+    const ack = await session.subscribe(topic)
+    await broker.publish(topic, 2)
+    await broker.publish(topic, 3)
+    // A message at or below the ack's seq may still come (its copy was on its way): a transport drops those.
+    const after = (): unknown[] => got.filter(([, seq]) => seq > (ack.seq ?? 0)).map(([, seq, data]) => [seq, data])
+    await eventually(() => after().length >= 2)
+    t.same(after(), [[2, 2], [3, 3]], 'each message once, from the subscribe on')
   })
 
   t.test('a skipped seq is caught up from history, or told when history lacks it; a restarted sequence is told', async (t) => {
